@@ -1,0 +1,2 @@
+//! The `celeriac` command.
+fn main() {}
