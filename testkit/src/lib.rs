@@ -1,1 +1,3 @@
-//! Work in progress.
+//! Test support for celeriac: per-test isolation and fault tools.
+
+pub mod proxy;
