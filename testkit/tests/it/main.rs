@@ -1,0 +1,8 @@
+//! Integration tests of the testkit against the real loopback services started by `scripts/test`.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests fail loudly on any unexpected error"
+)]
+
+mod s3;
