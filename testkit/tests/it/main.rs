@@ -5,4 +5,7 @@
     reason = "tests fail loudly on any unexpected error"
 )]
 
+mod amqp;
+mod db;
+mod python;
 mod s3;
