@@ -50,8 +50,9 @@ impl TaskMessage {
     /// `retries + 1`, the new `eta`, everything else carried over (links, chain, chord, group,
     /// root/parent ids, time limits, `reply_to`, origin, priority, stamps, custom headers minus
     /// RabbitMQ's `x-death` family). `expires` is kept, and the `expiration` property is
-    /// recomputed against `now` (clamped at 0) as `send_task` does. `argsrepr` is recomputed from
-    /// the args as a list, as a Python worker's retry does.
+    /// recomputed against `now` (clamped at 0) as `send_task` does. `argsrepr`/`kwargsrepr` are
+    /// recomputed (args as a tuple), and a missing `parent_id` becomes the task's own id, as a
+    /// Python worker's retry does (checked against the `retry_republish` fixture).
     #[must_use]
     pub fn retry(&self, eta: DateTime<Utc>, now: DateTime<Utc>) -> TaskMessage {
         let mut next = self.clone();
@@ -59,12 +60,17 @@ impl TaskMessage {
         let h = &mut next.headers;
         h.retries = h.retries.saturating_add(1);
         h.eta = Some(truncate_to_micros(eta));
-        h.argsrepr = Some(args_repr(&next.body.args, ArgsReprStyle::List));
+        h.argsrepr = Some(args_repr(&next.body.args, ArgsReprStyle::Tuple));
         h.kwargsrepr = Some(kwargs_repr(&next.body.kwargs));
         h.extra
             .retain(|k, _| !X_DEATH_HEADERS.contains(&k.as_str()));
         if h.root_id.is_none() {
             h.root_id = Some(h.id.clone());
+        }
+        // Python sends the retry from inside the task, so send_task fills a missing parent_id
+        // with the current task's own id.
+        if h.parent_id.is_none() {
+            h.parent_id = Some(h.id.clone());
         }
         next.properties.expiration = h.expires.map(|at| expiration_ms(at, now));
         if next.properties.correlation_id.is_none() {
@@ -343,7 +349,8 @@ mod tests {
         assert_eq!(retry.headers.id, original.headers.id);
         assert_eq!(retry.headers.retries, 1);
         assert_eq!(retry.headers.eta, Some(later + Duration::seconds(5)));
-        assert_eq!(retry.headers.argsrepr.as_deref(), Some("[1]"));
+        assert_eq!(retry.headers.argsrepr.as_deref(), Some("(1,)"));
+        assert_eq!(retry.headers.parent_id.as_ref(), Some(&original.headers.id));
         assert_eq!(retry.properties.expiration.as_deref(), Some("0"));
         assert_eq!(retry.properties.reply_to.as_deref(), Some("oid"));
         assert!(!retry.headers.extra.contains_key("x-death"));

@@ -53,7 +53,15 @@ pub fn py_float_repr(f: f64) -> String {
         return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
     }
     let sign = if f.is_sign_negative() { "-" } else { "" };
-    let sci = format!("{:e}", f.abs());
+    // `{:e}` gives the shortest round-trip digits but breaks ties between two equally short
+    // candidates upwards; Python picks the correctly rounded one. Re-format at that length with
+    // exact (half-even) rounding, which is the correctly rounded candidate.
+    let shortest = format!("{:e}", f.abs());
+    let len = shortest
+        .split('e')
+        .next()
+        .map_or(1, |m| m.chars().filter(char::is_ascii_digit).count());
+    let sci = format!("{:.*e}", len.saturating_sub(1), f.abs());
     let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
@@ -311,6 +319,7 @@ mod tests {
             (123_456.789, "123456.789"),
             (f64::MAX, "1.7976931348623157e+308"),
             (5e-324, "5e-324"),
+            (622_202_238_564_522.2, "622202238564522.2"),
         ] {
             assert_eq!(py_float_repr(f), want);
         }
