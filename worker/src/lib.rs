@@ -1,1 +1,82 @@
-//! Work in progress.
+//! A Celery-compatible task worker over RabbitMQ: it takes the messages Python Celery clients
+//! publish (`task.delay(...)`, `app.send_task(...)`), runs the registered Rust task, and answers
+//! over `rpc://` so that `result.get()` cannot tell it from a Python worker.
+//!
+//! # Brief overview
+//!
+//! * [`Worker`]: built from a validated [`Config`] and a [`Registry`]; [`Worker::run`] consumes
+//!   until its shutdown token fires, reconnecting with backoff when the broker goes away.
+//! * [`Task`] / [`task_fn`]: a task is a name, [`TaskOptions`] and an async handler taking
+//!   [`TaskArgs`] and a [`TaskContext`] (id, retries, cancellation token, `blocking` helper for
+//!   CPU-heavy work). Handlers return a JSON value or a [`TaskError`] (`Fail`, `Retry`,
+//!   `InvalidArguments`, `Reject`, ...).
+//! * [`RawConfig`] → [`Config`]: the config file and flags, validated once at startup.
+//! * [`wait_for_signals`]: SIGTERM/SIGINT handling for binaries (first = warm, second = now).
+//! * Built-in tasks: `celery.accumulate`, `celery.backend_cleanup` ([`tasks`]).
+//!
+//! ```text
+//!            RabbitMQ                                  celeriac worker
+//!  ┌──────────────────────┐  deliveries (prefetch = concurrency × multiplier)
+//!  │ queue(s) e.g. celery │ ───────────► consume loop ──spawn──► handler per delivery
+//!  └──────────────────────┘                                   │ decode (protocol crate)
+//!            ▲   ▲                                            │ unknown/bad → FAILURE + reject
+//!            │   │ retry republish (confirmed)                │ expired → REVOKED + ack
+//!            │   └────────────────────────────────────────────┤ eta → hold unacked
+//!  ┌─────────┴────────────┐  replies (confirmed)              │ permit (Semaphore) → run
+//!  │ client reply queue   │ ◄─────────────────────────────────┤   soft limit → cancel token
+//!  └──────────────────────┘                                   │   hard limit → drop, FAILURE
+//!                                                             └ reply, then ack (acks_late)
+//! ```
+//!
+//! Invariant: with `acks_late` (the default) a delivery is acked only after its outcome reply
+//! (or its retry republish) has been confirmed by the broker; a worker killed earlier leaves the
+//! message to be redelivered.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use celeriac_worker::{Config, Overrides, RawConfig, Registry, Worker, task_fn, TaskOptions};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::from_parts(RawConfig::default(), Overrides::default())?;
+//! let mut registry = Registry::with_builtins();
+//! registry.register(task_fn("tasks.add", TaskOptions::default(), |_ctx, args| async move {
+//!     Ok(serde_json::json!(args.arg::<i64>(0)? + args.arg::<i64>(1)?))
+//! }))?;
+//! let shutdown = CancellationToken::new();
+//! tokio::spawn(celeriac_worker::wait_for_signals(shutdown.clone()));
+//! Worker::new(config, registry)?.run(shutdown).await?;
+//! # Ok(()) }
+//! ```
+
+mod amqp_wire;
+mod backoff;
+mod broker;
+mod config;
+mod consumer;
+mod eta;
+mod execute;
+mod health;
+mod metrics;
+mod outcome;
+mod registry;
+mod reply;
+mod retry;
+mod shutdown;
+mod task;
+pub mod tasks;
+mod worker;
+
+pub use broker::BrokerError;
+pub use config::{
+    BrokerUrl, Config, ConfigError, DEFAULT_BROKER_URL, DEFAULT_QUEUE, LogFormat, Overrides,
+    QueueSpec, QueueType, RawConfig, RawQueue, RawTask,
+};
+pub use registry::{Registry, RegistryError};
+pub use shutdown::wait_for_signals;
+pub use task::{
+    BackoffPolicy, Failure, FnTask, RetryDelay, Task, TaskArgs, TaskContext, TaskError, TaskFuture,
+    TaskOptions, TaskResult, task_fn,
+};
+pub use worker::{Worker, WorkerError};

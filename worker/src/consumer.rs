@@ -1,0 +1,324 @@
+//! The delivery pipeline: decode → registry → expiry/eta → concurrency permit → execute under
+//! time limits → reply → ack/reject/retry. One spawned task per delivery; bad input is answered
+//! and rejected here and never reaches a task.
+//!
+//! ```text
+//! delivery ─decode─┬─ malformed ──────────────► FAILURE? + reject(requeue=false)
+//!                  ├─ unknown task ───────────► FAILURE(NotRegistered) + reject(requeue=false)
+//!                  ├─ expired ────────────────► REVOKED + ack
+//!                  └─ eta? hold ─ permit ─ run ─► reply (confirmed) ─► ack   (acks_late)
+//!                                                 └ retry: republish (confirmed) ─► RETRY ─► ack
+//! ```
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use celeriac_protocol::{DecodeError, ExceptionInfo, PyException, Reply, TaskMessage};
+use chrono::Utc;
+use lapin::Acker;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::amqp_wire::wire_from_amqp;
+use crate::broker::Publisher;
+use crate::eta::{EtaWindow, Hold};
+use crate::execute::{self, Limits};
+use crate::metrics::{Metrics, RejectReason};
+use crate::outcome::{self, Settle};
+use crate::registry::{Entry, Registry};
+use crate::reply::{ReplyTarget, not_registered};
+use crate::task::{TaskArgs, TaskContext};
+
+/// What every delivery handler shares, for the worker's lifetime.
+pub(crate) struct Shared {
+    pub(crate) registry: Registry,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) hostname: Arc<str>,
+    /// Concurrency limit: a permit per running task.
+    pub(crate) permits: Arc<Semaphore>,
+    /// Shutdown requested: start nothing new, requeue what has not started.
+    pub(crate) stop: CancellationToken,
+    /// Grace period over: drop running tasks (their messages are requeued).
+    pub(crate) abandon: CancellationToken,
+}
+
+/// What the handlers of one broker connection share.
+pub(crate) struct SessionCtx {
+    pub(crate) publisher: Publisher,
+    pub(crate) eta: EtaWindow,
+    /// Cancelled when this connection is lost or the worker stops (a child of `Shared::stop`):
+    /// held and waiting deliveries give up; the broker redelivers them.
+    pub(crate) gone: CancellationToken,
+}
+
+/// A delivery taken apart.
+pub(crate) struct Incoming {
+    pub(crate) tag: u64,
+    pub(crate) exchange: String,
+    pub(crate) routing_key: String,
+    pub(crate) acker: Acker,
+}
+
+/// Handles one delivery to the end (settled, or left to the broker if the channel died).
+pub(crate) async fn handle(shared: Arc<Shared>, session: Arc<SessionCtx>, delivery: Delivery) {
+    let wire = wire_from_amqp(&delivery.properties, delivery.data);
+    let incoming = Incoming {
+        tag: delivery.delivery_tag,
+        exchange: delivery.exchange.as_str().to_owned(),
+        routing_key: delivery.routing_key.as_str().to_owned(),
+        acker: delivery.acker,
+    };
+    match TaskMessage::from_wire(&wire) {
+        Ok(msg) => {
+            let span = tracing::info_span!("task", task_id = %msg.headers.id, task_name = %msg.headers.task);
+            process(&shared, &session, incoming, msg)
+                .instrument(span)
+                .await;
+        }
+        Err(err) => {
+            let target = ReplyTarget::of_undecodable(&wire);
+            let task_id = target.as_ref().map(|t| t.task_id().to_string());
+            tracing::warn!(
+                delivery_tag = incoming.tag,
+                task_id = task_id.as_deref().unwrap_or("-"),
+                cause = %error_chain(&err),
+                "rejecting undecodable message without requeue"
+            );
+            shared.metrics.rejected(RejectReason::Malformed);
+            if let Some(target) = target {
+                reply_quietly(
+                    &session.publisher,
+                    &target,
+                    &target.failure(&malformed_exception(&err)),
+                )
+                .await;
+            }
+            settle(&incoming, Settle::Reject).await;
+        }
+    }
+}
+
+async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg: TaskMessage) {
+    let name = msg.headers.task.as_str();
+    let Some(entry) = shared.registry.get(name) else {
+        return unknown_task(shared, session, &incoming, &msg).await;
+    };
+    let metrics = shared.metrics.task(name);
+    metrics.received.increment(1);
+    let target = ReplyTarget::of(&msg, entry.options.ignore_result);
+    if is_expired(&msg) {
+        return revoke_expired(shared, session, &incoming, &msg, target.as_ref()).await;
+    }
+    if let Some(wait) = msg
+        .headers
+        .eta
+        .and_then(|eta| EtaWindow::remaining(eta, Utc::now()))
+    {
+        tracing::debug!(
+            delivery_tag = incoming.tag,
+            wait_ms = wait.as_millis(),
+            "holding until eta"
+        );
+        if session.eta.hold(wait, &session.gone).await == Hold::Stopped {
+            return settle(&incoming, Settle::Requeue).await;
+        }
+    }
+    let Some(permit) = acquire(shared, &session.gone).await else {
+        return settle(&incoming, Settle::Requeue).await;
+    };
+    if is_expired(&msg) {
+        return revoke_expired(shared, session, &incoming, &msg, target.as_ref()).await;
+    }
+    if !incoming.acker.usable() {
+        tracing::debug!(
+            delivery_tag = incoming.tag,
+            "channel gone before start; the broker redelivers"
+        );
+        return;
+    }
+    run(shared, session, &incoming, &msg, entry, target, permit).await;
+}
+
+async fn run(
+    shared: &Shared,
+    session: &SessionCtx,
+    incoming: &Incoming,
+    msg: &TaskMessage,
+    entry: &Entry,
+    target: Option<ReplyTarget>,
+    permit: OwnedSemaphorePermit,
+) {
+    let options = &entry.options;
+    if !options.acks_late {
+        settle(incoming, Settle::Ack).await;
+    }
+    if options.track_started
+        && let Some(t) = &target
+    {
+        let started = Reply::started(msg.headers.id.clone(), std::process::id(), &shared.hostname);
+        reply_quietly(&session.publisher, t, &started).await;
+    }
+    // Fired by `execute::run` at the soft limit, the hard limit, or when the worker gives up.
+    let cancel = CancellationToken::new();
+    let ctx = TaskContext::new(
+        msg.headers.id.to_string(),
+        msg.headers.task.to_string(),
+        msg.headers.retries,
+        shared.hostname.clone(),
+        cancel.clone(),
+    );
+    let args = TaskArgs {
+        args: msg.body.plain_args(),
+        kwargs: msg.body.plain_kwargs(),
+    };
+    let limits = Limits::resolve(msg.headers.timelimit, options);
+    let metrics = shared.metrics.task(msg.headers.task.as_str());
+    shared.metrics.in_flight.increment(1.0);
+    let started = Instant::now();
+    let out = execute::run(entry.task.run(ctx, args), &cancel, limits, &shared.abandon).await;
+    metrics.observe_runtime(started.elapsed());
+    shared.metrics.in_flight.decrement(1.0);
+    drop(permit);
+    let done = outcome::Finish {
+        shared,
+        publisher: &session.publisher,
+        incoming,
+        msg,
+        options,
+        target: target.as_ref(),
+    };
+    let settle_as = done.conclude(out).await;
+    if options.acks_late {
+        settle(incoming, settle_as).await;
+    }
+}
+
+async fn acquire(shared: &Shared, gone: &CancellationToken) -> Option<OwnedSemaphorePermit> {
+    tokio::select! {
+        biased;
+        () = gone.cancelled() => None,
+        p = shared.permits.clone().acquire_owned() => p.ok(),
+    }
+}
+
+fn is_expired(msg: &TaskMessage) -> bool {
+    msg.headers.expires.is_some_and(|at| at <= Utc::now())
+}
+
+async fn unknown_task(
+    shared: &Shared,
+    session: &SessionCtx,
+    incoming: &Incoming,
+    msg: &TaskMessage,
+) {
+    tracing::error!(
+        delivery_tag = incoming.tag,
+        task_id = %msg.headers.id,
+        task_name = %msg.headers.task,
+        "received unregistered task: rejecting without requeue"
+    );
+    let metrics = shared.metrics.task(crate::metrics::UNREGISTERED);
+    metrics.received.increment(1);
+    metrics.failed.increment(1);
+    shared.metrics.rejected(RejectReason::Unregistered);
+    if let Some(t) = ReplyTarget::of(msg, false) {
+        reply_quietly(
+            &session.publisher,
+            &t,
+            &t.failure(&not_registered(msg.headers.task.as_str())),
+        )
+        .await;
+    }
+    settle(incoming, Settle::Reject).await;
+}
+
+async fn revoke_expired(
+    shared: &Shared,
+    session: &SessionCtx,
+    incoming: &Incoming,
+    msg: &TaskMessage,
+    target: Option<&ReplyTarget>,
+) {
+    tracing::info!(delivery_tag = incoming.tag, expires = ?msg.headers.expires, "task expired: not run");
+    shared
+        .metrics
+        .task(msg.headers.task.as_str())
+        .revoked
+        .increment(1);
+    if let Some(t) = target {
+        reply_quietly(
+            &session.publisher,
+            t,
+            &Reply::revoked(msg.headers.id.clone(), "expired"),
+        )
+        .await;
+    }
+    settle(incoming, Settle::Ack).await;
+}
+
+/// Sends a reply whose loss only costs the client its answer (logged, not propagated).
+pub(crate) async fn reply_quietly(publisher: &Publisher, target: &ReplyTarget, reply: &Reply) {
+    if let Err(err) = target.send(publisher, reply).await {
+        tracing::warn!(cause = %error_chain(&err), status = %reply.status, "could not publish reply");
+    }
+}
+
+/// Acks, rejects or requeues; a dead channel means the broker redelivers, which is logged only.
+pub(crate) async fn settle(incoming: &Incoming, how: Settle) {
+    let result = match how {
+        Settle::Ack => incoming.acker.ack(BasicAckOptions::default()).await,
+        Settle::Reject => {
+            incoming
+                .acker
+                .reject(BasicRejectOptions { requeue: false })
+                .await
+        }
+        Settle::Requeue => {
+            incoming
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+        }
+    };
+    match result {
+        Ok(true) => {}
+        Ok(false) => tracing::debug!(
+            delivery_tag = incoming.tag,
+            "delivery already settled or channel gone"
+        ),
+        Err(err) => {
+            tracing::warn!(delivery_tag = incoming.tag, cause = %err, "could not settle delivery; the broker redelivers it");
+        }
+    }
+}
+
+fn malformed_exception(err: &DecodeError) -> ExceptionInfo {
+    match err {
+        DecodeError::RefusedContentType { .. } | DecodeError::UnknownContentType { .. } => {
+            ExceptionInfo::custom(
+                "kombu.exceptions",
+                "ContentDisallowed",
+                vec![err.to_string().into()],
+            )
+        }
+        _ => ExceptionInfo::new(PyException::InvalidTaskError, error_chain(err)),
+    }
+}
+
+/// `err` and its sources joined with ": ", for one log field.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cur = e.source();
+    }
+    out
+}

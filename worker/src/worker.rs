@@ -1,0 +1,283 @@
+//! The [`Worker`]: owns the registry, metrics and concurrency limit, keeps a broker session alive
+//! (reconnecting with backoff), and shuts down gracefully: stop consuming, let running tasks
+//! finish within the grace period, requeue what did not start, close cleanly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::backoff::{random_pick, reconnect_delay};
+use crate::broker::{BrokerError, Deliveries, Session};
+use crate::config::{Config, ConfigError};
+use crate::consumer::{self, SessionCtx, Shared, error_chain};
+use crate::eta::EtaWindow;
+use crate::health::{self, Health};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+
+/// Why the worker stopped with an error (a clean shutdown is `Ok`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// The broker refused something a reconnect would not fix (e.g. a queue argument mismatch).
+    #[error("broker error")]
+    Broker(#[source] Box<BrokerError>),
+    /// The per-task settings of the config file are invalid.
+    #[error("invalid configuration")]
+    Config(#[from] ConfigError),
+    /// The health/metrics endpoint could not listen.
+    #[error("cannot listen on {addr} for /healthz and /metrics")]
+    MetricsListen {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// The bind error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<BrokerError> for WorkerError {
+    fn from(err: BrokerError) -> Self {
+        WorkerError::Broker(Box::new(err))
+    }
+}
+
+/// How a session's delivery loop ended.
+enum LoopEnd {
+    /// Shutdown requested.
+    Stop,
+    /// The connection or the consumers went away.
+    Lost(Option<lapin::Error>),
+}
+
+/// A Celery-compatible worker: configuration plus the tasks it runs.
+pub struct Worker {
+    config: Config,
+    registry: Registry,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("config", &self.config)
+            .field("registry", &self.registry)
+            .finish()
+    }
+}
+
+impl Worker {
+    /// A worker for `config` running the tasks of `registry` (per-task settings from the config
+    /// file are applied here).
+    ///
+    /// # Errors
+    /// [`WorkerError::Config`] if a per-task setting is invalid.
+    pub fn new(config: Config, mut registry: Registry) -> Result<Self, WorkerError> {
+        for name in registry.apply_overrides(&config.task_overrides)? {
+            tracing::warn!(task = %name, "config file has settings for a task that is not registered");
+        }
+        Ok(Self { config, registry })
+    }
+
+    /// Runs until `shutdown` is cancelled, then shuts down gracefully.
+    ///
+    /// # Errors
+    /// A [`WorkerError`] for problems a reconnect cannot fix; connection losses are retried.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        let Worker { config, registry } = self;
+        let metrics = Arc::new(Metrics::new(registry.names()));
+        let health = Arc::new(Health::default());
+        let ops_stop = CancellationToken::new();
+        let _ops_guard = ops_stop.clone().drop_guard();
+        start_ops(&config, &health, &metrics, &ops_stop).await?;
+        let shared = Arc::new(Shared {
+            registry,
+            metrics: metrics.clone(),
+            hostname: config.hostname.as_str().into(),
+            permits: Arc::new(Semaphore::new(
+                usize::try_from(config.concurrency).unwrap_or(1),
+            )),
+            stop: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+        });
+        let tracker = TaskTracker::new();
+        let last = keep_consuming(&config, &shared, &health, &tracker, &shutdown).await?;
+        drain(&config, &shared, &tracker, last.as_ref()).await;
+        Ok(())
+    }
+}
+
+async fn start_ops(
+    config: &Config,
+    health: &Arc<Health>,
+    metrics: &Arc<Metrics>,
+    stop: &CancellationToken,
+) -> Result<(), WorkerError> {
+    if let Some(addr) = config.metrics_listen {
+        let listener = health::bind(addr)
+            .await
+            .map_err(|source| WorkerError::MetricsListen { addr, source })?;
+        let local = listener.local_addr().unwrap_or(addr);
+        tracing::info!(addr = %local, "serving /healthz and /metrics");
+        tokio::spawn(health::serve(
+            listener,
+            health.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ));
+    }
+    let (metrics, stop) = (metrics.clone(), stop.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => metrics.upkeep(),
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Connects, consumes, and reconnects with backoff until shutdown; returns the live session.
+async fn keep_consuming(
+    config: &Config,
+    shared: &Arc<Shared>,
+    health: &Health,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<Option<Session>, WorkerError> {
+    let mut failures: u32 = 0;
+    let mut connected_before = false;
+    loop {
+        let opened = tokio::select! {
+            () = shutdown.cancelled() => return Ok(None),
+            opened = Session::open(config) => opened,
+        };
+        match opened {
+            Ok((session, deliveries)) => {
+                if connected_before {
+                    shared.metrics.reconnects.increment(1);
+                }
+                connected_before = true;
+                failures = 0;
+                log_connected(config);
+                health.set_connected(true);
+                health.set_consuming(true);
+                shared.metrics.connected.set(1.0);
+                let end = consume(config, &session, deliveries, shared, tracker, shutdown).await;
+                health.set_consuming(false);
+                health.set_connected(false);
+                shared.metrics.connected.set(0.0);
+                match end {
+                    LoopEnd::Stop => return Ok(Some(session)),
+                    LoopEnd::Lost(err) => {
+                        let cause = err.as_ref().map_or_else(
+                            || "consumers cancelled by the broker".to_owned(),
+                            ToString::to_string,
+                        );
+                        tracing::warn!(%cause, "lost the broker connection: reconnecting");
+                        session.close().await;
+                    }
+                }
+            }
+            Err(err) if !err.is_connection_error() => return Err(err.into()),
+            Err(err) => {
+                let delay = reconnect_delay(
+                    config.reconnect_initial,
+                    config.reconnect_max,
+                    failures,
+                    random_pick,
+                );
+                tracing::warn!(cause = %error_chain(&err), retry_in_ms = delay.as_millis(), "cannot reach the broker");
+                failures = failures.saturating_add(1);
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(None),
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    }
+}
+
+fn log_connected(config: &Config) {
+    let queues: Vec<&str> = config.queues.iter().map(|q| q.name.as_str()).collect();
+    tracing::info!(
+        broker = %config.broker,
+        queues = ?queues,
+        concurrency = config.concurrency,
+        prefetch = config.prefetch(),
+        hostname = %config.hostname,
+        "connected: consuming"
+    );
+}
+
+/// The delivery loop of one session: spawn a handler per delivery until shutdown or loss.
+async fn consume(
+    config: &Config,
+    session: &Session,
+    mut deliveries: Deliveries,
+    shared: &Arc<Shared>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> LoopEnd {
+    let gone = shared.stop.child_token();
+    let _gone_guard = gone.clone().drop_guard();
+    let ctx = Arc::new(SessionCtx {
+        publisher: session.publisher(),
+        eta: EtaWindow::new(
+            session.consume_channel().clone(),
+            config.prefetch(),
+            config.eta_limit,
+            !config.has_quorum_queue(),
+            config.consumer_timeout,
+        ),
+        gone: gone.clone(),
+    });
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return LoopEnd::Stop,
+            next = deliveries.next() => match next {
+                Some(Ok(delivery)) => {
+                    tracker.spawn(consumer::handle(shared.clone(), ctx.clone(), delivery));
+                }
+                Some(Err(err)) => return LoopEnd::Lost(Some(err)),
+                None => return LoopEnd::Lost(None),
+            },
+        }
+    }
+}
+
+/// Graceful shutdown: cancel consumers, requeue unstarted work, wait for running tasks up to the
+/// grace period, abandon the rest, close the connection.
+async fn drain(config: &Config, shared: &Shared, tracker: &TaskTracker, session: Option<&Session>) {
+    if let Some(session) = session {
+        session.cancel_consumers().await;
+    }
+    shared.stop.cancel();
+    tracker.close();
+    tracing::info!(
+        tasks = tracker.len(),
+        grace_secs = config.shutdown_grace.as_secs_f64(),
+        "warm shutdown: waiting for running tasks"
+    );
+    if tokio::time::timeout(config.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            tasks = tracker.len(),
+            "grace period over: abandoning running tasks (their messages are requeued)"
+        );
+        shared.abandon.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    }
+    if let Some(session) = session {
+        session.close().await;
+    }
+    tracing::info!("worker stopped");
+}
