@@ -1,0 +1,393 @@
+//! The collector: walks every root of a [`CollectSpec`] without following symlinks, reads each
+//! matched file once (size, SHA-256, secret sniffing), routes secrets to their own list, keeps
+//! only symlinks that stay inside their root, and records every file it leaves out with a reason.
+
+pub(crate) mod beneath;
+mod read;
+mod route;
+mod walk;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::FileType;
+use serde::Serialize;
+
+pub(crate) use beneath::open_file_beneath;
+pub(crate) use read::READ_BUF;
+
+use crate::archive::CancelCheck;
+use crate::manifest::{ArchivePath, Classification, LinkProblem, Sha256Digest};
+use crate::spec::{Category, CollectSpec, UnreadablePolicy};
+
+/// A root that was opened; its fd pins the directory for the archive stage's re-reads.
+pub struct CollectedRoot {
+    /// The root as configured.
+    pub path: PathBuf,
+    /// Its archive prefix.
+    pub prefix: Option<ArchivePath>,
+    pub(crate) fd: OwnedFd,
+}
+
+impl fmt::Debug for CollectedRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectedRoot")
+            .field("path", &self.path)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a collected entry is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file with its size and content digest (for a sanitized `.env`: of the
+    /// sanitized bytes).
+    File {
+        /// Content length.
+        size: u64,
+        /// Content digest.
+        sha256: Sha256Digest,
+    },
+    /// A directory (an ancestor of collected entries).
+    Dir,
+    /// A symlink whose target stays inside its root and is collected into the same bundle.
+    Symlink {
+        /// The target exactly as read from the link.
+        target: String,
+    },
+}
+
+/// Where an entry's bytes come from when it is archived.
+#[derive(Clone, PartialEq, Eq)]
+pub enum EntrySource {
+    /// Re-read from disk: `rel` below root number `root`.
+    Disk {
+        /// Index into [`Collection::roots`].
+        root: usize,
+        /// Path below that root.
+        rel: PathBuf,
+    },
+    /// The sanitized `.env` content produced during collection.
+    Sanitized(Arc<[u8]>),
+    /// No content (directories, symlinks, prefix directories).
+    None,
+}
+
+/// One collected entry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Path in the archive.
+    pub path: ArchivePath,
+    /// File, directory or symlink.
+    pub kind: EntryKind,
+    /// Permission bits as found.
+    pub mode: u32,
+    /// Modification time in seconds.
+    pub mtime: i64,
+    /// Numeric owner.
+    pub uid: u32,
+    /// Numeric group.
+    pub gid: u32,
+    /// Rule category (`None` for directories).
+    pub category: Option<Category>,
+    /// Plain, sanitized or secret.
+    pub classification: Classification,
+    /// Where the content comes from.
+    pub source: EntrySource,
+}
+
+/// Debug shows no digest: a digest of a low-entropy secret can be guessed.
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            EntryKind::File { size, .. } => format!("file({size} bytes)"),
+            EntryKind::Dir => "dir".to_owned(),
+            EntryKind::Symlink { target } => format!("symlink(-> {target})"),
+        };
+        f.debug_struct("Entry")
+            .field("path", &self.path.as_str())
+            .field("kind", &kind)
+            .field("mode", &format_args!("{:04o}", self.mode))
+            .field("category", &self.category)
+            .field("classification", &self.classification)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The non-regular file types the collector refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpecialKind {
+    /// A named pipe (opening it could block).
+    Fifo,
+    /// A Unix socket.
+    Socket,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// Anything else.
+    Unknown,
+}
+
+impl SpecialKind {
+    fn of(t: FileType) -> Self {
+        match t {
+            FileType::Fifo => Self::Fifo,
+            FileType::Socket => Self::Socket,
+            FileType::CharacterDevice => Self::CharDevice,
+            FileType::BlockDevice => Self::BlockDevice,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// Why a matched file was left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "reason")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// It disappeared between listing and reading.
+    Vanished,
+    /// It could not be read (the OS error number, if any).
+    Unreadable {
+        /// `errno`.
+        os_error: Option<i32>,
+    },
+    /// It changed type between listing and opening (e.g. became a symlink).
+    ChangedType,
+    /// A FIFO, socket or device.
+    SpecialFile {
+        /// Which.
+        kind: SpecialKind,
+    },
+    /// A symlink that is not kept.
+    Symlink {
+        /// Why.
+        problem: LinkProblem,
+    },
+    /// The name is not UTF-8 or not a valid archive path.
+    UnsupportedName,
+    /// The name is reserved for the manifest.
+    ReservedName,
+    /// Nested deeper than the walk goes.
+    TooDeep,
+    /// An optional root that could not be opened.
+    RootUnavailable {
+        /// `errno`.
+        os_error: Option<i32>,
+    },
+}
+
+impl SkipReason {
+    fn from_io(e: &io::Error) -> Self {
+        match (e.kind(), e.raw_os_error()) {
+            (io::ErrorKind::NotFound, _) => Self::Vanished,
+            (_, Some(code))
+                if code == rustix::io::Errno::LOOP.raw_os_error()
+                    || code == rustix::io::Errno::NOTDIR.raw_os_error() =>
+            {
+                Self::ChangedType
+            }
+            (io::ErrorKind::InvalidData, None) => Self::ChangedType,
+            (_, os_error) => Self::Unreadable { os_error },
+        }
+    }
+
+    /// Whether the unreadable-file policy governs this reason.
+    fn is_policy_governed(&self) -> bool {
+        matches!(
+            self,
+            Self::Vanished | Self::Unreadable { .. } | Self::ChangedType
+        )
+    }
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Vanished => f.write_str("vanished"),
+            Self::Unreadable {
+                os_error: Some(code),
+            } => {
+                write!(f, "unreadable: {}", io::Error::from_raw_os_error(*code))
+            }
+            Self::Unreadable { os_error: None } => f.write_str("unreadable"),
+            Self::ChangedType => f.write_str("changed type while being collected"),
+            Self::SpecialFile { kind } => write!(f, "special file ({kind:?})"),
+            Self::Symlink { problem } => write!(f, "symlink not kept: {problem}"),
+            Self::UnsupportedName => f.write_str("unsupported file name"),
+            Self::ReservedName => f.write_str("name reserved for the manifest"),
+            Self::TooDeep => f.write_str("nested too deep"),
+            Self::RootUnavailable { .. } => f.write_str("optional root unavailable"),
+        }
+    }
+}
+
+/// A matched file left out, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skip {
+    /// Source path (lossy UTF-8).
+    pub path: String,
+    /// Why.
+    #[serde(flatten)]
+    pub reason: SkipReason,
+}
+
+/// Files collected per category.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CategoryCount {
+    /// Files and symlinks collected.
+    pub files: u64,
+    /// Bytes of those files as found on disk.
+    pub bytes: u64,
+    /// How many of them went to the secrets bundle.
+    pub secrets: u64,
+}
+
+/// The result of [`collect`].
+#[derive(Debug)]
+pub struct Collection {
+    /// Opened roots, indexed by [`EntrySource::Disk`].
+    pub roots: Vec<CollectedRoot>,
+    /// Main-archive entries sorted by path: plain files, sanitized `.env`, directories, symlinks.
+    pub main: Vec<Entry>,
+    /// Secrets-bundle entries sorted by path: real `.env` files, private keys, their directories.
+    pub secrets: Vec<Entry>,
+    /// Matched files left out, with reasons, sorted by path.
+    pub skipped: Vec<Skip>,
+    /// Collected files per category.
+    pub counts: BTreeMap<Category, CategoryCount>,
+}
+
+/// Why collection failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CollectError {
+    /// A required root could not be opened.
+    #[error("collection root {path} cannot be opened")]
+    RootUnavailable {
+        /// The root.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// Policy `fail`: a matched file could not be collected.
+    #[error("cannot collect {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: SkipReason,
+        /// The OS error, if any.
+        #[source]
+        source: Option<io::Error>,
+    },
+    /// The cancel check fired.
+    #[error("collection cancelled")]
+    Cancelled,
+}
+
+/// Collects per `spec`. Runs on the calling (blocking) thread.
+///
+/// # Errors
+/// [`CollectError`]; unreadable files are errors only under [`UnreadablePolicy::Fail`].
+pub fn collect(spec: &CollectSpec) -> Result<Collection, CollectError> {
+    collect_with_cancel(spec, None)
+}
+
+/// [`collect`] with a cancel check consulted between files.
+///
+/// # Errors
+/// As [`collect`], plus [`CollectError::Cancelled`].
+pub fn collect_with_cancel(
+    spec: &CollectSpec,
+    cancel: Option<&CancelCheck>,
+) -> Result<Collection, CollectError> {
+    let mut roots = Vec::new();
+    let mut walked = walk::Walked::default();
+    let mut skipped = Vec::new();
+    for root in spec.roots() {
+        let fd = match beneath::open_root(&root.path) {
+            Ok(fd) => fd,
+            Err(source) if root.optional => {
+                let reason = SkipReason::RootUnavailable {
+                    os_error: source.raw_os_error(),
+                };
+                skipped.push(Skip {
+                    path: root.path.display().to_string(),
+                    reason,
+                });
+                continue;
+            }
+            Err(source) => {
+                return Err(CollectError::RootUnavailable {
+                    path: root.path.clone(),
+                    source,
+                });
+            }
+        };
+        let mut walk = walk::RootWalk {
+            spec,
+            root: roots.len(),
+            prefix: root.prefix.as_ref(),
+            display_root: &root.path,
+            out: &mut walked,
+        };
+        walk.run(&fd)
+            .map_err(|source| CollectError::RootUnavailable {
+                path: root.path.clone(),
+                source,
+            })?;
+        roots.push(CollectedRoot {
+            path: root.path.clone(),
+            prefix: root.prefix.clone(),
+            fd,
+        });
+    }
+    let mut router = route::Router::new(spec, &roots, cancel);
+    for problem in std::mem::take(&mut walked.problems) {
+        router.problem(problem.path, problem.reason, problem.source)?;
+    }
+    let mut out = router.route(walked)?;
+    out.skipped.extend(skipped);
+    out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Collection {
+        roots,
+        main: out.main,
+        secrets: out.secrets,
+        skipped: out.skipped,
+        counts: out.counts,
+    })
+}
+
+fn apply_policy(
+    policy: UnreadablePolicy,
+    skipped: &mut Vec<Skip>,
+    path: String,
+    reason: SkipReason,
+    source: Option<io::Error>,
+) -> Result<(), CollectError> {
+    if policy == UnreadablePolicy::Fail && reason.is_policy_governed() {
+        return Err(CollectError::Unreadable {
+            path,
+            reason,
+            source,
+        });
+    }
+    skipped.push(Skip { path, reason });
+    Ok(())
+}
+
+fn display_path(roots: &[CollectedRoot], root: usize, rel: &Path) -> String {
+    roots.get(root).map_or_else(
+        || rel.display().to_string(),
+        |r| r.path.join(rel).display().to_string(),
+    )
+}

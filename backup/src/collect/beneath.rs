@@ -1,0 +1,122 @@
+//! Filesystem access confined beneath a directory fd: every component is opened relative to its
+//! parent's fd with `O_NOFOLLOW`, so a symlink swapped in anywhere along a path is never followed.
+//! Shared by the collector, the archive stage (re-open for tarring) and the extractor.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use rustix::fs::{FileType, Mode, OFlags, Stat};
+
+/// Opens directory `name` (one component) below `dir` without following a symlink.
+pub(crate) fn open_dir_at(dir: impl AsFd, name: &OsStr) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(
+        dir,
+        name.as_bytes(),
+        flags,
+        Mode::empty(),
+    )?)
+}
+
+/// Opens a directory by absolute path (the root itself may be reached through symlinks: it is
+/// the operator's explicit choice).
+pub(crate) fn open_root(path: &Path) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    Ok(rustix::fs::open(path, flags, Mode::empty())?)
+}
+
+/// Opens the regular file at `rel` (relative, components only) below `root` for reading; no
+/// component may be a symlink. Returns the fd and its `fstat`, which must be a regular file.
+///
+/// `O_NONBLOCK` keeps a FIFO swapped in after the walk from blocking the open.
+pub(crate) fn open_file_beneath(root: impl AsFd, rel: &Path) -> io::Result<(OwnedFd, Stat)> {
+    let (dir, name) = open_parent_beneath(root, rel)?;
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let fd = rustix::fs::openat(&dir, name.as_bytes(), flags, Mode::empty())?;
+    let stat = rustix::fs::fstat(&fd)?;
+    if file_type(&stat) != FileType::RegularFile {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            NotRegular(file_type(&stat)),
+        ));
+    }
+    Ok((fd, stat))
+}
+
+/// Opens every directory component of `rel` but the last below `root` (no symlinks); returns the
+/// parent fd and the last component.
+pub(crate) fn open_parent_beneath(root: impl AsFd, rel: &Path) -> io::Result<(OwnedFd, &OsStr)> {
+    let mut components = rel.iter().peekable();
+    let mut current: Option<OwnedFd> = None;
+    while let Some(component) = components.next() {
+        if components.peek().is_none() {
+            let dir = match current {
+                Some(fd) => fd,
+                None => rustix::io::fcntl_dupfd_cloexec(root.as_fd(), 0)?,
+            };
+            return Ok((dir, component));
+        }
+        if component == ".." || component == "." || component == "/" {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        current = Some(match &current {
+            Some(fd) => open_dir_at(fd, component)?,
+            None => open_dir_at(root.as_fd(), component)?,
+        });
+    }
+    Err(io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+/// `lstat` of `name` in `dir`.
+pub(crate) fn stat_at(dir: impl AsFd, name: &OsStr) -> io::Result<Stat> {
+    Ok(rustix::fs::statat(
+        dir,
+        name.as_bytes(),
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )?)
+}
+
+/// Target of symlink `name` in `dir`, as raw bytes.
+pub(crate) fn read_link_at(dir: impl AsFd, name: &OsStr) -> io::Result<Vec<u8>> {
+    Ok(rustix::fs::readlinkat(dir, name.as_bytes(), Vec::new())?.into_bytes())
+}
+
+/// Names in directory `dir` (without `.` and `..`), sorted byte-wise.
+pub(crate) fn list_dir(dir: impl AsFd) -> io::Result<Vec<Vec<u8>>> {
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(name.to_vec());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The type bits of a `Stat`.
+pub(crate) fn file_type(stat: &Stat) -> FileType {
+    FileType::from_raw_mode(stat.st_mode)
+}
+
+/// Permission bits (including setuid, setgid, sticky) of a `Stat`.
+pub(crate) fn permissions(stat: &Stat) -> u32 {
+    stat.st_mode & 0o7777
+}
+
+/// The error payload when an opened path is not a regular file.
+#[derive(Debug)]
+pub(crate) struct NotRegular(pub(crate) FileType);
+
+impl std::fmt::Display for NotRegular {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not a regular file ({:?})", self.0)
+    }
+}
+
+impl std::error::Error for NotRegular {}

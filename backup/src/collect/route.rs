@@ -1,0 +1,318 @@
+//! Routing of walked candidates into the two bundles: reads files, sends `.env` files and private
+//! keys to `secrets` (with a sanitized `.env` copy for `main`), keeps symlinks only when their
+//! target is collected into the same bundle, and adds every ancestor directory.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::read::read_file;
+use super::walk::{Candidate, CandidateKind, Meta, Walked};
+use super::{
+    CategoryCount, CollectError, CollectedRoot, Entry, EntryKind, EntrySource, Skip, SkipReason,
+    apply_policy, display_path,
+};
+use crate::archive::CancelCheck;
+use crate::classify::{NameClass, classify_name};
+use crate::manifest::{
+    ArchivePath, Bundle, Classification, LinkProblem, Sha256Digest, resolve_link,
+};
+use crate::sanitize::sanitize_env;
+use crate::spec::{Category, CollectSpec};
+
+/// Longest symlink chain followed when deciding a link's bundle.
+const MAX_LINK_HOPS: usize = 40;
+
+pub(super) struct Routed {
+    pub(super) main: Vec<Entry>,
+    pub(super) secrets: Vec<Entry>,
+    pub(super) skipped: Vec<Skip>,
+    pub(super) counts: BTreeMap<Category, CategoryCount>,
+}
+
+pub(super) struct Router<'a> {
+    spec: &'a CollectSpec,
+    roots: &'a [super::CollectedRoot],
+    cancel: Option<&'a CancelCheck>,
+    out: Routed,
+    placed: HashMap<ArchivePath, Bundle>,
+}
+
+impl<'a> Router<'a> {
+    pub(super) fn new(
+        spec: &'a CollectSpec,
+        roots: &'a [CollectedRoot],
+        cancel: Option<&'a CancelCheck>,
+    ) -> Self {
+        let out = Routed {
+            main: Vec::new(),
+            secrets: Vec::new(),
+            skipped: Vec::new(),
+            counts: BTreeMap::new(),
+        };
+        Self {
+            spec,
+            roots,
+            cancel,
+            out,
+            placed: HashMap::new(),
+        }
+    }
+
+    pub(super) fn problem(
+        &mut self,
+        path: String,
+        reason: SkipReason,
+        source: Option<io::Error>,
+    ) -> Result<(), CollectError> {
+        apply_policy(
+            self.spec.on_unreadable(),
+            &mut self.out.skipped,
+            path,
+            reason,
+            source,
+        )
+    }
+
+    pub(super) fn route(mut self, walked: Walked) -> Result<Routed, CollectError> {
+        let mut links = Vec::new();
+        for candidate in walked.candidates {
+            if self.cancel.is_some_and(|c| c()) {
+                return Err(CollectError::Cancelled);
+            }
+            match candidate.kind {
+                CandidateKind::File => self.file(candidate)?,
+                CandidateKind::Symlink { ref target } => {
+                    let target = target.clone();
+                    links.push((candidate, target));
+                }
+            }
+        }
+        self.links(links, &walked.dirs)?;
+        let Routed {
+            mut main,
+            mut secrets,
+            mut skipped,
+            counts,
+        } = self.out;
+        add_ancestors(&mut main, &walked.dirs);
+        add_ancestors(&mut secrets, &walked.dirs);
+        main.sort_by(|a, b| a.path.cmp(&b.path));
+        secrets.sort_by(|a, b| a.path.cmp(&b.path));
+        skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Routed {
+            main,
+            secrets,
+            skipped,
+            counts,
+        })
+    }
+
+    fn file(&mut self, c: Candidate) -> Result<(), CollectError> {
+        let name_class = classify_name(c.rel.file_name());
+        let rel = Path::new(c.rel.as_str());
+        let facts = match read_file(
+            &self.roots[c.root].fd,
+            rel,
+            c.rel.file_name(),
+            name_class == NameClass::EnvFile,
+        ) {
+            Ok(facts) => facts,
+            Err(e) => {
+                return self.problem(
+                    display_path(self.roots, c.root, rel),
+                    SkipReason::from_io(&e),
+                    Some(e),
+                );
+            }
+        };
+        let secret = name_class != NameClass::Ordinary || facts.secret.is_some();
+        let count = self.out.counts.entry(c.category).or_default();
+        count.files += 1;
+        count.bytes += facts.size;
+        count.secrets += u64::from(secret);
+        let entry = Entry {
+            path: c.path.clone(),
+            kind: EntryKind::File {
+                size: facts.size,
+                sha256: facts.sha256,
+            },
+            category: Some(c.category),
+            classification: Classification::Plain,
+            source: EntrySource::Disk {
+                root: c.root,
+                rel: rel.to_path_buf(),
+            },
+            ..entry_meta(&c.path, facts.meta)
+        };
+        if !secret {
+            self.placed.insert(c.path, Bundle::Main);
+            self.out.main.push(entry);
+            return Ok(());
+        }
+        if name_class == NameClass::EnvFile
+            && let Some(sanitized) = facts
+                .content
+                .and_then(|bytes| sanitize_env(&bytes, self.spec.env_allowlist()).ok())
+        {
+            let content: Arc<[u8]> = Arc::from(sanitized.content);
+            self.out.main.push(Entry {
+                kind: EntryKind::File {
+                    size: content.len() as u64,
+                    sha256: Sha256Digest::of(&content),
+                },
+                classification: Classification::Sanitized,
+                source: EntrySource::Sanitized(content),
+                ..entry.clone()
+            });
+        }
+        self.placed.insert(c.path, Bundle::Secrets);
+        self.out.secrets.push(Entry {
+            classification: Classification::Secret,
+            ..entry
+        });
+        Ok(())
+    }
+
+    fn links(
+        &mut self,
+        links: Vec<(Candidate, Vec<u8>)>,
+        dirs: &HashMap<ArchivePath, Meta>,
+    ) -> Result<(), CollectError> {
+        let dir_bundles = self.dir_bundles();
+        let mut resolved: HashMap<ArchivePath, Result<ArchivePath, LinkProblem>> = HashMap::new();
+        let mut targets = HashMap::new();
+        for (c, target) in &links {
+            let result = std::str::from_utf8(target)
+                .map_err(|_| LinkProblem::BadCharacters)
+                .and_then(|t| resolve_link(&c.rel, t).map(|r| (t.to_owned(), r)))
+                .and_then(|(t, r)| {
+                    let prefix = self.roots[c.root].prefix.as_ref();
+                    let archived = ArchivePath::under(prefix, r.as_str())
+                        .map_err(|_| LinkProblem::BadCharacters)?;
+                    targets.insert(c.path.clone(), t);
+                    Ok(archived)
+                });
+            resolved.insert(c.path.clone(), result);
+        }
+        for (c, _) in links {
+            let bundle = match &resolved[&c.path] {
+                Err(problem) => Err(*problem),
+                Ok(target) => self.bundle_of(target, &resolved, dirs, &dir_bundles),
+            };
+            let rel = Path::new(c.rel.as_str());
+            let bundle = match bundle {
+                Ok(bundle) => bundle,
+                Err(problem) => {
+                    self.problem(
+                        display_path(self.roots, c.root, rel),
+                        SkipReason::Symlink { problem },
+                        None,
+                    )?;
+                    continue;
+                }
+            };
+            let count = self.out.counts.entry(c.category).or_default();
+            count.files += 1;
+            count.secrets += u64::from(bundle == Bundle::Secrets);
+            let target = targets.remove(&c.path).unwrap_or_default();
+            let entry = Entry {
+                path: c.path.clone(),
+                kind: EntryKind::Symlink { target },
+                category: Some(c.category),
+                classification: if bundle == Bundle::Secrets {
+                    Classification::Secret
+                } else {
+                    Classification::Plain
+                },
+                source: EntrySource::None,
+                ..entry_meta(&c.path, c.meta)
+            };
+            match bundle {
+                Bundle::Main => self.out.main.push(entry),
+                Bundle::Secrets => self.out.secrets.push(entry),
+            }
+        }
+        Ok(())
+    }
+
+    /// Directories holding collected files, per bundle (main wins when both).
+    fn dir_bundles(&self) -> HashMap<ArchivePath, Bundle> {
+        let mut map = HashMap::new();
+        for e in &self.out.secrets {
+            for a in e.path.ancestors() {
+                map.insert(a, Bundle::Secrets);
+            }
+        }
+        for e in &self.out.main {
+            for a in e.path.ancestors() {
+                map.insert(a, Bundle::Main);
+            }
+        }
+        map
+    }
+
+    /// The bundle a link target belongs to, following link chains within the collection.
+    fn bundle_of(
+        &self,
+        target: &ArchivePath,
+        links: &HashMap<ArchivePath, Result<ArchivePath, LinkProblem>>,
+        dirs: &HashMap<ArchivePath, Meta>,
+        dir_bundles: &HashMap<ArchivePath, Bundle>,
+    ) -> Result<Bundle, LinkProblem> {
+        let mut current = target.clone();
+        let mut seen = BTreeSet::new();
+        for _ in 0..MAX_LINK_HOPS {
+            if let Some(bundle) = self.placed.get(&current) {
+                return Ok(*bundle);
+            }
+            if let Some(next) = links.get(&current) {
+                let next = next.clone().map_err(|_| LinkProblem::TargetNotMember)?;
+                if !seen.insert(current) {
+                    return Err(LinkProblem::TargetNotMember);
+                }
+                current = next;
+                continue;
+            }
+            if dirs.contains_key(&current) {
+                return dir_bundles
+                    .get(&current)
+                    .copied()
+                    .ok_or(LinkProblem::TargetNotMember);
+            }
+            return Err(LinkProblem::TargetNotMember);
+        }
+        Err(LinkProblem::TargetNotMember)
+    }
+}
+
+fn entry_meta(path: &ArchivePath, meta: Meta) -> Entry {
+    Entry {
+        path: path.clone(),
+        kind: EntryKind::Dir,
+        mode: meta.mode,
+        mtime: meta.mtime,
+        uid: meta.uid,
+        gid: meta.gid,
+        category: None,
+        classification: Classification::Plain,
+        source: EntrySource::None,
+    }
+}
+
+fn add_ancestors(entries: &mut Vec<Entry>, dirs: &HashMap<ArchivePath, Meta>) {
+    let mut needed = BTreeSet::new();
+    for e in entries.iter() {
+        needed.extend(e.path.ancestors());
+    }
+    for path in needed {
+        let meta = dirs.get(&path).copied().unwrap_or(Meta {
+            mode: 0o755,
+            mtime: 0,
+            uid: 0,
+            gid: 0,
+        });
+        entries.push(entry_meta(&path, meta));
+    }
+}
