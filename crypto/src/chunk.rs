@@ -112,7 +112,9 @@ mod tests {
     }
 
     fn vector_stream() -> PayloadStream {
-        let data_key = DataKey::from_bytes(std::array::from_fn(|i| 0x40 + u8::try_from(i).expect("i < 32")));
+        let data_key = DataKey::from_bytes(std::array::from_fn(|i| {
+            0x40 + u8::try_from(i).expect("i < 32")
+        }));
         let salt: [u8; 32] = std::array::from_fn(|i| 0x80 + u8::try_from(i).expect("i < 32"));
         let archive_id = Uuid::parse_str("0191e0a2-7c3a-7cde-8f00-0123456789ab").expect("uuid");
         derive_keys(&data_key, &salt, [1, 1, 12, 1], archive_id).payload
@@ -137,12 +139,22 @@ mod tests {
     fn nonce_layout_matches_hand_built_nonce() {
         let stream = vector_stream();
         let plaintext = b"hello, celeriac\n";
-        for (index, last) in [(0u32, true), (0, false), (5, false), (5, true), (0x0102_0304, true)] {
+        for (index, last) in [
+            (0u32, true),
+            (0, false),
+            (5, false),
+            (5, true),
+            (0x0102_0304, true),
+        ] {
             let mut buf = [0u8; 64];
             buf[..plaintext.len()].copy_from_slice(plaintext);
-            let len = seal(&stream, u64::from(index), last, &mut buf, plaintext.len())
-                .expect("seal");
-            assert_eq!(buf[..len], hand_sealed(index, last, plaintext), "{index} {last}");
+            let len =
+                seal(&stream, u64::from(index), last, &mut buf, plaintext.len()).expect("seal");
+            assert_eq!(
+                buf[..len],
+                hand_sealed(index, last, plaintext),
+                "{index} {last}"
+            );
         }
     }
 
@@ -153,7 +165,10 @@ mod tests {
         let original = sealed.clone();
         assert_eq!(open(&stream, 3, true, &mut sealed).expect("in range"), None);
         assert_eq!(sealed, original, "a failed open must not touch the buffer");
-        assert_eq!(open(&stream, 3, false, &mut sealed).expect("in range"), Some(100));
+        assert_eq!(
+            open(&stream, 3, false, &mut sealed).expect("in range"),
+            Some(100)
+        );
         assert_eq!(sealed[..100], [9u8; 100]);
     }
 

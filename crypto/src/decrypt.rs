@@ -234,7 +234,10 @@ mod tests {
 
         let mut reader = DecryptReader::new(bytes.as_slice(), &keyring).expect("header");
         reader.set_chunk_limit(3);
-        assert_eq!(reader.read_to_end(&mut Vec::new()).expect("3 chunks fit"), 8193);
+        assert_eq!(
+            reader.read_to_end(&mut Vec::new()).expect("3 chunks fit"),
+            8193
+        );
 
         let mut reader = DecryptReader::new(bytes.as_slice(), &keyring).expect("header");
         reader.set_chunk_limit(2);

@@ -118,7 +118,11 @@ pub struct EncryptWriter<W: Write> {
 impl<W: Write> EncryptWriter<W> {
     /// Draws a fresh data key, salt and wrap nonces, writes the header for `recipients` (1 ..= 8
     /// distinct keys) to `inner`, and returns the writer for the payload.
-    pub fn new(inner: W, recipients: &[&Key], options: &EncryptOptions) -> Result<Self, CryptoError> {
+    pub fn new(
+        inner: W,
+        recipients: &[&Key],
+        options: &EncryptOptions,
+    ) -> Result<Self, CryptoError> {
         let nonces = recipient_nonces(recipients)?;
         let pairs: Vec<(&Key, [u8; 12])> = recipients.iter().copied().zip(nonces).collect();
         let mut payload_salt = [0u8; 32];
@@ -284,12 +288,10 @@ mod tests {
     }
 
     fn vector_options() -> EncryptOptions {
-        EncryptOptions::new(
-            Uuid::parse_str("0191e0a2-7c3a-7cde-8f00-0123456789ab").expect("uuid"),
-        )
-        .with_created_unix(1_767_225_600)
-        .with_chunk_size(ChunkSize::from_log2(12).expect("valid"))
-        .with_flags(Flags::TAR_GZIP)
+        EncryptOptions::new(Uuid::parse_str("0191e0a2-7c3a-7cde-8f00-0123456789ab").expect("uuid"))
+            .with_created_unix(1_767_225_600)
+            .with_chunk_size(ChunkSize::from_log2(12).expect("valid"))
+            .with_flags(Flags::TAR_GZIP)
     }
 
     fn seq(start: u8) -> [u8; 32] {
@@ -339,7 +341,9 @@ mod tests {
         // Limit 2: two chunks fit (the second one final), a third does not.
         let mut writer = EncryptWriter::new(Vec::new(), &[&key], &options).expect("writer");
         writer.set_chunk_limit(2);
-        writer.write_all(&vec![0u8; chunk + 1]).expect("two chunks fit");
+        writer
+            .write_all(&vec![0u8; chunk + 1])
+            .expect("two chunks fit");
         writer.finish().expect("final chunk at index 1 is allowed");
 
         let mut writer = EncryptWriter::new(Vec::new(), &[&key], &options).expect("writer");

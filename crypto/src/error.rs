@@ -277,7 +277,10 @@ impl From<io::Error> for CryptoError {
             return Self::Io { source: error };
         }
         let kind = error.kind();
-        match error.into_inner().map(<dyn std::error::Error + Send + Sync>::downcast::<CryptoError>) {
+        match error
+            .into_inner()
+            .map(<dyn std::error::Error + Send + Sync>::downcast::<CryptoError>)
+        {
             Some(Ok(crypto)) => *crypto,
             // Not reachable after the check above; kept total instead of panicking.
             Some(Err(other)) => Self::Io {

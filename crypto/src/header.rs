@@ -173,11 +173,10 @@ impl Header {
             .ok_or_else(|| CryptoError::NoMatchingKey {
                 wanted: self.key_ids().collect(),
             })?;
-        let data_key = derive::unwrap(kek, &stanza.body, self.archive_id).ok_or(
-            CryptoError::KeyUnwrap {
+        let data_key =
+            derive::unwrap(kek, &stanza.body, self.archive_id).ok_or(CryptoError::KeyUnwrap {
                 key_id: stanza.key_id,
-            },
-        )?;
+            })?;
         let keys = derive::derive_keys(
             &data_key,
             &self.payload_salt,

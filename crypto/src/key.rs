@@ -136,13 +136,14 @@ impl Key {
 
     fn decode(text: &[u8], origin: KeyOrigin) -> Result<Self, CryptoError> {
         let trimmed = text.trim_ascii();
-        let decoded = Zeroizing::new(
-            BASE64
-                .decode(trimmed)
-                .map_err(|_| CryptoError::KeyNotBase64 {
-                    origin: origin.clone(),
-                })?,
-        );
+        let decoded =
+            Zeroizing::new(
+                BASE64
+                    .decode(trimmed)
+                    .map_err(|_| CryptoError::KeyNotBase64 {
+                        origin: origin.clone(),
+                    })?,
+            );
         if decoded.len() != KEY_LEN {
             return Err(CryptoError::KeyLength {
                 origin,
@@ -166,8 +167,8 @@ impl fmt::Debug for Key {
 
 /// HMAC-SHA-256 of a fixed label under `key`.
 fn prf(key: &[u8], label: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
-        .expect("HMAC accepts keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(label);
     mac.finalize().into_bytes().into()
 }
@@ -334,10 +335,10 @@ mod tests {
     fn malformed_key_text_is_rejected_without_echo() {
         let cases = [
             "not base64 at all!",
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",   // padding missing
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", // padding missing
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=x", // trailing junk
             "AAECAwQFBgcICQoLDA0O DxAREhMUFRYXGBkaGxwdHh8=", // inner space
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh-_",  // url-safe alphabet
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh-_", // url-safe alphabet
         ];
         for text in cases {
             let err = Key::from_base64(text).expect_err(text);
