@@ -4,7 +4,7 @@
 //! A test that needs a service never skips: it panics with a message naming the service, where
 //! it was looked for and how to start it, so a run without services is red, not falsely green.
 
-use std::fmt::Display;
+use std::error::Error;
 
 /// The command that starts every service the tests need and prints their env vars.
 pub const START_HINT: &str = "start the test services with `scripts/test --services` \
@@ -24,17 +24,33 @@ pub fn env_or(name: &str, default: &str) -> String {
 
 /// Fails the current test because `service` could not be used at `address`.
 ///
-/// The message names the service, the address, the cause and how to start the services.
-/// `address` must not contain secrets (pass a URL through a redacting formatter first).
+/// The message names the service, the address, the cause (with its `source()` chain) and how
+/// to start the services. `address` must not contain secrets (see [`redact_url`]).
 ///
 /// # Panics
 /// Always; that is its job.
 #[track_caller]
-pub fn unavailable(service: &str, address: &str, cause: &dyn Display) -> ! {
+pub fn unavailable(service: &str, address: &str, cause: &dyn Error) -> ! {
     panic!(
-        "required test service unavailable: {service} at {address}: {cause}\n\
-         hint: {START_HINT}"
+        "required test service unavailable: {service} at {address}: {}\n\
+         hint: {START_HINT}",
+        chain(cause)
     )
+}
+
+/// `cause: source: source…`, skipping sources whose text the message already contains.
+fn chain(cause: &dyn Error) -> String {
+    let mut text = cause.to_string();
+    let mut next = cause.source();
+    while let Some(source) = next {
+        let line = source.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        next = source.source();
+    }
+    text
 }
 
 /// Returns `url` with any password replaced by `***`, for messages.
@@ -55,7 +71,27 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{chain, redact_url};
+
+    #[test]
+    fn chain_appends_new_sources_only() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("sending request")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(chain(&Outer(refused)), "sending request: refused");
+        let plain = std::io::Error::other("already says it all");
+        assert_eq!(chain(&plain), "already says it all");
+    }
 
     #[test]
     fn redact_url_hides_only_the_password() {
