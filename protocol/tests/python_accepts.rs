@@ -2,8 +2,9 @@
 //! published byte-for-byte to a real Celery 5.6.3 worker (solo pool) that reports back what it
 //! understood, and our rpc replies are read by a real `AsyncResult.get()` (tests/python/accept.py).
 //!
-//! Needs python3 with `celery` and RabbitMQ on 127.0.0.1:5672; if either is missing the test
-//! FAILS with the script's message.
+//! Needs python3 (`CELERIAC_TEST_PYTHON` or `python3` on PATH) with `celery` and RabbitMQ
+//! (`CELERIAC_TEST_AMQP_URL` or 127.0.0.1:5672); if either is missing the test FAILS with the
+//! script's message.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -161,11 +162,15 @@ fn python_celery_accepts_our_messages_and_replies() -> Result<()> {
     let spec_path = std::env::temp_dir().join(format!("celeriac-accept-{run}.json"));
     std::fs::write(&spec_path, serde_json::to_vec(&spec)?)?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/accept.py");
-    let out = Command::new("python3")
+    // scripts/test exports the interpreter that has the pinned packages; else python3 on PATH.
+    let python = std::env::var_os("CELERIAC_TEST_PYTHON").unwrap_or_else(|| "python3".into());
+    let out = Command::new(&python)
         .arg(&script)
         .arg(&spec_path)
         .output()
-        .context("python3 must be on PATH (with celery==5.6.3 installed) for this test")?;
+        .with_context(|| {
+            format!("cannot run {python:?}: python3 with celery==5.6.3 is required for this test")
+        })?;
     std::fs::remove_file(&spec_path).ok();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

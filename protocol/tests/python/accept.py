@@ -22,13 +22,15 @@ import time
 try:
     import amqp
     import celery
+    import kombu
 except ImportError as exc:  # the Rust test turns this into a failure with this message
     print(f"python celery is not installed ({exc}); run: pip install celery==5.6.3", file=sys.stderr)
     sys.exit(3)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "fixtures")
-BROKER = os.environ.get("ACCEPT_BROKER", "amqp://guest:guest@127.0.0.1:5672//")
+# scripts/test exports the broker URL; the default is the project's loopback RabbitMQ.
+BROKER = os.environ.get("CELERIAC_TEST_AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672//"
 
 
 def untyped(v):
@@ -111,9 +113,9 @@ def check_replies(spec, failures):
 
 def main():
     spec = json.load(open(sys.argv[1], encoding="utf-8"))
-    conn = amqp.Connection("127.0.0.1:5672", userid="guest", password="guest")
+    conn = kombu.Connection(BROKER)
     conn.connect()
-    ch = conn.channel()
+    ch = conn.channel()  # the py-amqp channel: publishes our bytes and headers as given
     for q in (spec["worker_queue"], spec["reply_queue"]):
         ch.queue_declare(q, durable=True, auto_delete=False)
     failures = []
