@@ -121,6 +121,16 @@ impl TestQueues {
     }
 }
 
+impl std::fmt::Debug for TestQueues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestQueues")
+            .field("url", &redact_url(&self.url))
+            .field("queues", &*lock(&self.queues))
+            .field("exchanges", &*lock(&self.exchanges))
+            .finish()
+    }
+}
+
 impl Default for TestQueues {
     fn default() -> Self {
         TestQueues::new()

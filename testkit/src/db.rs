@@ -127,6 +127,15 @@ impl TestDatabase {
     }
 }
 
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDatabase")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if self.dropped {
