@@ -177,6 +177,11 @@ async fn run(
     let limits = Limits::resolve(msg.headers.timelimit, options);
     let metrics = shared.metrics.task(msg.headers.task.as_str());
     shared.metrics.in_flight.increment(1.0);
+    tracing::debug!(
+        delivery_tag = incoming.tag,
+        retries = msg.headers.retries,
+        "task started"
+    );
     let started = Instant::now();
     let out = execute::run(entry.task.run(ctx, args), &cancel, limits, &shared.abandon).await;
     metrics.observe_runtime(started.elapsed());

@@ -164,10 +164,10 @@ async fn keep_consuming(
                 }
                 connected_before = true;
                 failures = 0;
-                log_connected(config);
                 health.set_connected(true);
                 health.set_consuming(true);
                 shared.metrics.connected.set(1.0);
+                log_connected(config);
                 let end = consume(config, &session, deliveries, shared, tracker, shutdown).await;
                 health.set_consuming(false);
                 health.set_connected(false);
