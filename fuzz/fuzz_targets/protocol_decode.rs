@@ -33,10 +33,17 @@ impl FuzzValue {
             FuzzValue::Str(s) => HeaderValue::Str(s),
             FuzzValue::Bytes(b) => HeaderValue::Bytes(b),
             FuzzValue::Timestamp(t) => HeaderValue::Timestamp(t),
-            FuzzValue::List(items) => HeaderValue::List(items.into_iter().map(|v| v.into_header(depth + 1)).collect()),
-            FuzzValue::Table(kv) => {
-                HeaderValue::Table(kv.into_iter().map(|(k, v)| (k, v.into_header(depth + 1))).collect())
-            }
+            FuzzValue::List(items) => HeaderValue::List(
+                items
+                    .into_iter()
+                    .map(|v| v.into_header(depth + 1))
+                    .collect(),
+            ),
+            FuzzValue::Table(kv) => HeaderValue::Table(
+                kv.into_iter()
+                    .map(|(k, v)| (k, v.into_header(depth + 1)))
+                    .collect(),
+            ),
         }
     }
 }
@@ -49,9 +56,27 @@ enum FuzzKey {
 }
 
 const KEYS: [&str; 21] = [
-    "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries", "timelimit", "root_id",
-    "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result", "replaced_task_nesting", "stamped_headers",
-    "stamps", "compression", "x-death",
+    "lang",
+    "task",
+    "id",
+    "shadow",
+    "eta",
+    "expires",
+    "group",
+    "group_index",
+    "retries",
+    "timelimit",
+    "root_id",
+    "parent_id",
+    "argsrepr",
+    "kwargsrepr",
+    "origin",
+    "ignore_result",
+    "replaced_task_nesting",
+    "stamped_headers",
+    "stamps",
+    "compression",
+    "x-death",
 ];
 
 #[derive(Debug, Arbitrary)]
@@ -63,11 +88,20 @@ struct Input {
 }
 
 fuzz_target!(|input: Input| {
-    let content_type = ["application/json", "application/x-python-serialize", "application/x-yaml", "text/plain"];
+    let content_type = [
+        "application/json",
+        "application/x-python-serialize",
+        "application/x-yaml",
+        "text/plain",
+    ];
     let encodings = ["utf-8", "binary", "UTF8", "latin-1"];
     let props = Properties {
-        content_type: content_type.get(usize::from(input.content_type % 5)).map(|s| (*s).to_owned()),
-        content_encoding: encodings.get(usize::from(input.encoding % 5)).map(|s| (*s).to_owned()),
+        content_type: content_type
+            .get(usize::from(input.content_type % 5))
+            .map(|s| (*s).to_owned()),
+        content_encoding: encodings
+            .get(usize::from(input.encoding % 5))
+            .map(|s| (*s).to_owned()),
         ..Properties::default()
     };
     let headers: HeaderTable = input
@@ -86,11 +120,20 @@ fuzz_target!(|input: Input| {
         // Stable after one round trip: encode(decode(encode(m))) == encode(m).
         let wire = msg.to_wire();
         let again = TaskMessage::from_wire(&wire).expect("our own encoding must decode");
-        assert_eq!(format!("{:?}", again.to_wire()), format!("{wire:?}"), "unstable round trip");
+        assert_eq!(
+            format!("{:?}", again.to_wire()),
+            format!("{wire:?}"),
+            "unstable round trip"
+        );
     }
     if let Ok(reply) = Reply::decode(&props, &headers, &input.body) {
         let wire = reply.to_wire(None);
-        let again = Reply::decode(&wire.properties, &wire.headers, &wire.body).expect("our own reply must decode");
-        assert_eq!(format!("{:?}", again.to_wire(None)), format!("{:?}", wire), "unstable reply round trip");
+        let again = Reply::decode(&wire.properties, &wire.headers, &wire.body)
+            .expect("our own reply must decode");
+        assert_eq!(
+            format!("{:?}", again.to_wire(None)),
+            format!("{:?}", wire),
+            "unstable reply round trip"
+        );
     }
 });
