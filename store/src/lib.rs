@@ -28,6 +28,13 @@
 //!  verify_copy(store, &stored) ─── open ─► hash on a blocking thread ─► size + SHA-256 match
 //! ```
 //!
+//! # Memory
+//!
+//! Nothing holds a whole object. A local upload queues at most 3 chunks for its writer
+//! thread; an S3 upload holds about `max(T, (K + 1) × P) + 2c` bytes (single-PUT threshold
+//! `T`, part size `P`, parts in flight `K`, caller chunk `c`; see the `s3` upload module);
+//! `open` streams and [`read_back`] hashes through a queue of 4 chunks.
+//!
 //! # Example
 //!
 //! ```

@@ -74,7 +74,7 @@ impl S3Store {
             .with_connect_timeout(Duration::from_secs(options.timeouts.connect_secs))
             .with_timeout(Duration::from_secs(options.timeouts.request_secs));
         let s3 = AmazonS3Builder::new()
-            .with_endpoint(&options.endpoint)
+            .with_endpoint(options.endpoint_url())
             .with_region(&options.region)
             .with_bucket_name(&options.bucket)
             .with_access_key_id(credentials.access_key_id.expose_secret())

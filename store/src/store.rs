@@ -5,7 +5,11 @@
 //! - **Create-only.** [`Upload::finish`] and [`Store::put_small`] on a key that already exists
 //!   fail with [`StoreError::AlreadyExists`] and leave the existing object untouched.
 //!   [`Store::begin`] checks early too, so a doomed upload fails before it streams gigabytes;
-//!   `finish` is the authoritative check.
+//!   `finish` is the authoritative check. It is atomic everywhere (hard link, `If-None-Match`
+//!   PUT, map insert) except for S3 multipart uploads: object_store cannot send a conditional
+//!   completion, so the S3 store HEADs the key right before completing, leaving a window of
+//!   one request in which a concurrent writer of the *same* key could win. Backup keys are
+//!   unique per run, so the guard is against retries and mistakes, not a race.
 //! - **Atomic visibility.** An object is visible to [`Store::head`], [`Store::list`] and
 //!   [`Store::open`] only once complete. Uploads in progress, aborted or dropped leave nothing
 //!   visible.

@@ -29,6 +29,9 @@ const MIB: u64 = 1024 * 1024;
 const MIN_PART_MIB: u64 = 5;
 const MAX_PART_MIB: u64 = 5 * 1024;
 
+/// Longest prefix: with a 512-byte key and the `.sha256` suffix, names stay under S3's 1024.
+const MAX_PREFIX_LEN: usize = 256;
+
 /// How an S3-compatible store is reached.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -43,7 +46,8 @@ pub struct S3Options {
     /// Key prefix inside the bucket (empty: the bucket root).
     #[serde(default)]
     pub prefix: String,
-    /// Path-style (`endpoint/bucket/key`, the default) or virtual-hosted style.
+    /// Path-style (`endpoint/bucket/key`, the default) or virtual-hosted style
+    /// (`bucket.endpoint-host/key`; give the plain service endpoint, the bucket is added).
     #[serde(default)]
     pub addressing: Addressing,
     /// Where the access key id is found.
@@ -195,6 +199,18 @@ impl S3Options {
         }
     }
 
+    /// The URL object_store is given: the endpoint itself for path-style requests, or the
+    /// endpoint with the bucket as first host label for virtual-hosted style.
+    pub(super) fn endpoint_url(&self) -> String {
+        match self.addressing {
+            Addressing::Path => self.endpoint.clone(),
+            Addressing::VirtualHosted => match self.endpoint.split_once("://") {
+                Some((scheme, host)) => format!("{scheme}://{}.{host}", self.bucket),
+                None => self.endpoint.clone(),
+            },
+        }
+    }
+
     /// Checks the options; the S3 store calls this when it is built.
     pub(super) fn validate(&self) -> Result<Limits, S3ConfigError> {
         let scheme_ok = self.endpoint.starts_with("https://")
@@ -209,6 +225,12 @@ impl S3Options {
             return Err(S3ConfigError::Region);
         }
         let prefix = ObjectPrefix::new(self.prefix.clone()).map_err(S3ConfigError::Prefix)?;
+        if prefix.as_str().len() > MAX_PREFIX_LEN {
+            return Err(S3ConfigError::Prefix(KeyError::TooLong {
+                len: prefix.as_str().len(),
+                max: MAX_PREFIX_LEN,
+            }));
+        }
         let u = &self.upload;
         if !(MIN_PART_MIB..=MAX_PART_MIB).contains(&u.part_size_mib) {
             return Err(S3ConfigError::PartSize);
@@ -288,7 +310,9 @@ pub enum S3ConfigError {
     Client(#[source] crate::error::BoxError),
 }
 
-/// Resolved S3 credentials. `Debug` is redacted; values are zeroed on drop.
+/// Resolved S3 credentials. `Debug` is redacted; values are zeroed on drop. (object_store
+/// keeps its own copy inside the client for request signing; that copy is not zeroized and is
+/// never printed by this crate.)
 #[derive(Debug)]
 pub struct S3Credentials {
     pub(super) access_key_id: SecretString,
@@ -381,6 +405,10 @@ mod tests {
             Some(S3ConfigError::Prefix(_))
         ));
         assert!(matches!(
+            check(&|o| o.prefix = vec!["p".repeat(50); 6].join("/")),
+            Some(S3ConfigError::Prefix(KeyError::TooLong { max: 256, .. }))
+        ));
+        assert!(matches!(
             check(&|o| o.upload.part_size_mib = 4),
             Some(S3ConfigError::PartSize)
         ));
@@ -392,6 +420,17 @@ mod tests {
             check(&|o| o.retry.attempts = 0),
             Some(S3ConfigError::Retry)
         ));
+    }
+
+    #[test]
+    fn virtual_hosted_style_puts_the_bucket_in_the_host() {
+        let mut o: S3Options = toml::from_str(FULL).unwrap();
+        assert_eq!(
+            o.endpoint_url(),
+            "https://dr-backups.acct.r2.cloudflarestorage.com"
+        );
+        o.addressing = Addressing::Path;
+        assert_eq!(o.endpoint_url(), "https://acct.r2.cloudflarestorage.com");
     }
 
     #[test]
