@@ -1,6 +1,7 @@
 //! `DecryptReader`: a `Read` adapter that authenticates the header, then yields plaintext chunk
 //! by chunk, finding the final chunk with a one-byte look-ahead.
 
+use std::fmt;
 use std::io::{self, Read};
 
 use zeroize::Zeroizing;
@@ -164,6 +165,18 @@ impl<R: Read> DecryptReader<R> {
             return Err(CryptoError::Truncated { chunks: index + 1 });
         }
         Err(CryptoError::ChunkAuthentication { index })
+    }
+}
+
+impl<R: Read> fmt::Debug for DecryptReader<R> {
+    /// Progress only: no key material, no buffered plaintext.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecryptReader")
+            .field("archive_id", &self.header.archive_id())
+            .field("chunks_read", &self.index)
+            .field("plaintext_bytes", &self.plaintext_bytes)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
 }
 

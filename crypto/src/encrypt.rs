@@ -1,5 +1,6 @@
 //! `EncryptWriter`: a `Write` adapter that emits the header, then the payload chunk by chunk.
 
+use std::fmt;
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -222,6 +223,19 @@ impl<W: Write> EncryptWriter<W> {
         self.ciphertext_bytes += len as u64;
         self.filled = 0;
         Ok(())
+    }
+}
+
+impl<W: Write> fmt::Debug for EncryptWriter<W> {
+    /// Progress only: no key material, no buffered plaintext.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EncryptWriter")
+            .field("archive_id", &self.archive_id)
+            .field("key_ids", &self.key_ids)
+            .field("chunks", &self.chunks)
+            .field("plaintext_bytes", &self.plaintext_bytes)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
     }
 }
 

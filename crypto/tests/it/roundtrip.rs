@@ -201,3 +201,28 @@ fn large_default_chunk_round_trip() {
     assert_eq!(out, plain);
     assert_eq!(reader.chunks_read(), 6);
 }
+
+#[test]
+fn debug_output_shows_progress_but_no_secrets() {
+    let secret = b"SUPERSECRETVALUE";
+    let key = Key::from_bytes([0x5A; 32]);
+    let options = EncryptOptions::new(uuid::Uuid::now_v7());
+    let mut writer = EncryptWriter::new(Vec::new(), &[&key], &options).expect("writer");
+    writer.write_all(secret).expect("write");
+    let shown = format!("{writer:?} {key:?}");
+    assert!(shown.contains("plaintext_bytes: 16"), "{shown}");
+    assert!(!shown.contains("SUPERSECRET"), "{shown}");
+    assert!(!shown.contains("90, 90, 90"), "{shown}"); // 0x5A key bytes
+    let (artifact, _) = writer.finish().expect("finish");
+
+    let keyring = Keyring::from(key);
+    let mut reader = DecryptReader::new(artifact.as_slice(), &keyring).expect("header");
+    let mut out = [0u8; 4];
+    reader.read_exact(&mut out).expect("read");
+    let shown = format!("{reader:?} {keyring:?}");
+    assert!(shown.contains("chunks_read: 1"), "{shown}");
+    assert!(
+        !shown.contains("SUPERSECRET") && !shown.contains("90, 90, 90"),
+        "{shown}"
+    );
+}
