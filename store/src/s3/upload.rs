@@ -129,8 +129,17 @@ impl S3Upload {
         while !mp.in_flight.is_empty() {
             collect_one(mp, &self.client.id).await?;
         }
+        let expected_parts = mp.parts.len();
         let parts: Vec<PartId> = mp.parts.iter_mut().filter_map(Option::take).collect();
         let (client, key, path) = (&self.client, &self.key, &self.path);
+        if parts.len() != expected_parts {
+            // Every part was collected without error, so this cannot happen; never complete
+            // an object with a hole in it.
+            return Err(StoreError::UploadFailed {
+                store: client.id.clone(),
+                key: key.clone(),
+            });
+        }
         if client.head_object(Operation::Finish, key).await?.is_some() {
             return Err(StoreError::AlreadyExists {
                 store: client.id.clone(),
