@@ -279,19 +279,19 @@ fn append_entry<W: Write>(
                 .ok_or_else(|| ArchiveError::UnknownRoot {
                     path: e.path.clone(),
                 })?;
-            let (fd, _) =
-                open_file_beneath(&root.fd, rel).map_err(|source| match source.kind() {
-                    io::ErrorKind::NotFound | io::ErrorKind::InvalidData => {
-                        ArchiveError::FileChanged {
-                            path: e.path.clone(),
-                            change: Change::Replaced,
-                        }
+            let (fd, _) = open_file_beneath(&root.fd, rel).map_err(|source| {
+                if is_replaced(&source) {
+                    ArchiveError::FileChanged {
+                        path: e.path.clone(),
+                        change: Change::Replaced,
                     }
-                    _ => ArchiveError::Read {
+                } else {
+                    ArchiveError::Read {
                         path: e.path.clone(),
                         source,
-                    },
-                })?;
+                    }
+                }
+            })?;
             let mut h = base_header(tar::EntryType::Regular, e.mode, e.mtime, e.uid, e.gid);
             h.set_size(*size);
             let mut reader = VerifyingReader::new(std::fs::File::from(fd), *size, *sha256);
@@ -314,6 +314,19 @@ fn append_entry<W: Write>(
             path: e.path.clone(),
         }),
     }
+}
+
+/// Gone, turned into a symlink (`ELOOP` under `O_NOFOLLOW`), a path component no longer a
+/// directory, or no longer a regular file.
+fn is_replaced(e: &io::Error) -> bool {
+    let loop_or_notdir =
+        [rustix::io::Errno::LOOP, rustix::io::Errno::NOTDIR].map(rustix::io::Errno::raw_os_error);
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::InvalidData
+    ) || e
+        .raw_os_error()
+        .is_some_and(|code| loop_or_notdir.contains(&code))
 }
 
 enum Failure {

@@ -62,6 +62,20 @@ pub enum EntryKind {
     },
 }
 
+/// Debug shows no digest: a digest of a low-entropy secret can be guessed.
+impl fmt::Debug for EntryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File { size, .. } => f
+                .debug_struct("File")
+                .field("size", size)
+                .finish_non_exhaustive(),
+            Self::Dir => f.write_str("Dir"),
+            Self::Symlink { target } => f.debug_struct("Symlink").field("target", target).finish(),
+        }
+    }
+}
+
 /// Where an entry's bytes come from when it is archived.
 #[derive(Clone, PartialEq, Eq)]
 pub enum EntrySource {
@@ -104,14 +118,9 @@ pub struct Entry {
 /// Debug shows no digest: a digest of a low-entropy secret can be guessed.
 impl fmt::Debug for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.kind {
-            EntryKind::File { size, .. } => format!("file({size} bytes)"),
-            EntryKind::Dir => "dir".to_owned(),
-            EntryKind::Symlink { target } => format!("symlink(-> {target})"),
-        };
         f.debug_struct("Entry")
             .field("path", &self.path.as_str())
-            .field("kind", &kind)
+            .field("kind", &self.kind)
             .field("mode", &format_args!("{:04o}", self.mode))
             .field("category", &self.category)
             .field("classification", &self.classification)

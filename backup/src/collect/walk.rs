@@ -174,7 +174,7 @@ impl RootWalk<'_> {
                 self.problem(&lossy_rel, SkipReason::ReservedName, None);
             }
             (FileType::RegularFile, Some(category)) => {
-                self.push(rel, path, category, &stat, CandidateKind::File)
+                self.push(rel, path, category, &stat, CandidateKind::File);
             }
             (FileType::Symlink, Some(category)) => match read_link_at(dir, name) {
                 Ok(target) => self.push(

@@ -117,7 +117,7 @@ fn merge(from: &Path, to: &Path) -> Result<u64, ExtractError> {
         match rustix::fs::renameat_with(CWD, &src, CWD, &dst, RenameFlags::NOREPLACE) {
             Ok(()) => moved += 1,
             Err(rustix::io::Errno::EXIST) if dst.is_dir() && !dst.is_symlink() => {
-                moved += merge(&src, &dst)?
+                moved += merge(&src, &dst)?;
             }
             Err(rustix::io::Errno::EXIST) => return Err(ExtractError::Conflict { path: dst }),
             Err(e) => return Err(fs(FsOp::Rename, &dst)(e.into())),

@@ -1,0 +1,9 @@
+//! Integration tests of celeriac-backup: collection on realistic trees, secret routing, archive
+//! round trips through real files, the hostile-tar corpus and the parallel gzip writer.
+
+mod collect;
+mod fixture;
+mod hostile;
+mod pargz;
+mod roundtrip;
+mod secrets;

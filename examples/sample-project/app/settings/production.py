@@ -1,0 +1,4 @@
+from .base import *  # noqa: F401,F403
+
+SECURE_SSL_REDIRECT = True
+SESSION_COOKIE_SECURE = True
