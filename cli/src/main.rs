@@ -1,2 +1,49 @@
-//! The `celeriac` command.
-fn main() {}
+//! The `celeriac` command: a thin dispatcher. Each subcommand lives in its own file under
+//! `cmd/`; this file only parses the command line, runs the chosen subcommand, prints an error
+//! chain with `{:#}` and maps it to an exit code.
+
+mod cmd;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// celeriac: a Rust drop-in for the Celery worker and beat, and the configuration backup tools.
+#[derive(Debug, Parser)]
+#[command(name = "celeriac", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands; add new ones here and in `cmd/`.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a Celery-compatible worker: consume task messages, run them, reply over rpc://.
+    Worker(cmd::worker::WorkerArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Worker(args) => cmd::worker::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("celeriac: error: {err:#}");
+            ExitCode::from(cmd::exit_code(&err))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -59,12 +59,10 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LogFormat {
-    /// Human text on a terminal, JSON otherwise.
+    /// Human-readable text (coloured on a terminal).
     #[default]
-    Auto,
-    /// Human-readable text.
     Text,
-    /// One JSON object per line.
+    /// One JSON object per line, with the span fields (task id and name).
     Json,
 }
 
@@ -146,7 +144,7 @@ pub struct RawConfig {
     pub reconnect_max: Option<f64>,
     /// `host:port` for `/healthz` and `/metrics`; absent = no endpoint.
     pub metrics_listen: Option<String>,
-    /// `auto`, `text` or `json`.
+    /// `text` or `json`.
     pub log_format: Option<LogFormat>,
     /// Per-queue declaration arguments.
     pub queue: BTreeMap<String, RawQueue>,

@@ -219,10 +219,9 @@ async fn unknown_task(
     incoming: &Incoming,
     msg: &TaskMessage,
 ) {
+    // task id and name are on the enclosing span
     tracing::error!(
         delivery_tag = incoming.tag,
-        task_id = %msg.headers.id,
-        task_name = %msg.headers.task,
         "received unregistered task: rejecting without requeue"
     );
     let metrics = shared.metrics.task(crate::metrics::UNREGISTERED);

@@ -1,0 +1,27 @@
+//! One module per subcommand, plus the mapping from errors to exit codes they share.
+
+pub(crate) mod worker;
+
+/// Exit codes (sysexits.h where one fits): 78 configuration, 69 broker refused or unreachable,
+/// 74 I/O, 1 anything else. A second SIGTERM/SIGINT exits with 130.
+pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
+    use celeriac_worker::{ConfigError, WorkerError};
+    for cause in err.chain() {
+        if cause.is::<ConfigError>() {
+            return 78;
+        }
+        if let Some(w) = cause.downcast_ref::<WorkerError>() {
+            return match w {
+                WorkerError::Config(_) => 78,
+                _ => 69,
+            };
+        }
+        if cause.is::<std::io::Error>() {
+            return 74;
+        }
+    }
+    1
+}
+
+/// The exit code after a second shutdown signal (128 + SIGINT, as shells report it).
+pub(crate) const EXIT_IMMEDIATE: i32 = 130;

@@ -1,0 +1,146 @@
+//! `celeriac worker`: flags (with environment fallbacks) and the config file → a validated
+//! `Config`, logging, the task registry, signal handling, and the worker run.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use celeriac_worker::{Config, LogFormat, Overrides, RawConfig, Registry, Worker};
+use clap::{Args, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::cmd::EXIT_IMMEDIATE;
+use crate::logging;
+
+/// Flags of `celeriac worker`; each one set wins over the config file.
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// Broker URL [default: amqp://guest:guest@127.0.0.1:5672/%2f]
+    #[arg(
+        long = "broker",
+        env = "CELERIAC_BROKER_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    broker: Option<String>,
+    /// Queues to consume, comma-separated [default: celery]
+    #[arg(
+        short = 'Q',
+        long,
+        env = "CELERIAC_QUEUES",
+        value_delimiter = ',',
+        value_name = "QUEUES"
+    )]
+    queues: Option<Vec<String>>,
+    /// Tasks run at once [default: number of CPUs]
+    #[arg(short = 'c', long, env = "CELERIAC_CONCURRENCY", value_name = "N")]
+    concurrency: Option<u32>,
+    /// Prefetch = concurrency × this (0 = unlimited) [default: 4]
+    #[arg(long, env = "CELERIAC_PREFETCH_MULTIPLIER", value_name = "N")]
+    prefetch_multiplier: Option<u32>,
+    /// Node name used in replies and logs [default: celeriac@<host name>]
+    #[arg(long, env = "CELERIAC_HOSTNAME", value_name = "NAME")]
+    hostname: Option<String>,
+    /// TOML configuration file (queue arguments, per-task settings, ...)
+    #[arg(long, env = "CELERIAC_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Serve /healthz and /metrics on this address, e.g. 0.0.0.0:9808
+    #[arg(long, env = "CELERIAC_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<String>,
+    /// Log format [default: text]
+    #[arg(long, env = "CELERIAC_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormatArg>,
+    /// Print the effective configuration (passwords hidden) and exit
+    #[arg(long)]
+    print_config: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(f: LogFormatArg) -> Self {
+        match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+/// Runs `celeriac worker` to completion.
+pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
+    let loaded = load_config(args)?;
+    if loaded.print_only {
+        println!("{:#?}", loaded.config);
+        return Ok(());
+    }
+    logging::init(loaded.config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("celeriac-worker")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(loaded.config))
+}
+
+/// The validated configuration, and whether only printing it was asked.
+struct Loaded {
+    config: Config,
+    print_only: bool,
+}
+
+fn load_config(args: WorkerArgs) -> anyhow::Result<Loaded> {
+    let raw = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the config file {}", path.display()))?;
+            RawConfig::from_toml(&text)
+                .with_context(|| format!("in the config file {}", path.display()))?
+        }
+        None => RawConfig::default(),
+    };
+    let overrides = Overrides {
+        broker_url: args.broker,
+        queues: args.queues,
+        concurrency: args.concurrency,
+        prefetch_multiplier: args.prefetch_multiplier,
+        hostname: args
+            .hostname
+            .or_else(|| raw.hostname.is_none().then(default_hostname)),
+        metrics_listen: args.metrics_listen,
+        log_format: args.log_format.map(LogFormat::from),
+    };
+    let config = Config::from_parts(raw, overrides).context("invalid worker configuration")?;
+    Ok(Loaded {
+        config,
+        print_only: args.print_config,
+    })
+}
+
+/// `celeriac@<host name>`, like Celery's `celery@%h`.
+fn default_hostname() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("celeriac@{host}")
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let registry = Registry::with_builtins();
+    tracing::info!(tasks = ?registry.names(), "registered tasks");
+    let shutdown = CancellationToken::new();
+    let signals = shutdown.clone();
+    tokio::spawn(async move {
+        match celeriac_worker::wait_for_signals(signals).await {
+            Ok(()) => std::process::exit(EXIT_IMMEDIATE),
+            Err(err) => tracing::error!(cause = %err, "cannot install signal handlers"),
+        }
+    });
+    Worker::new(config, registry)?.run(shutdown).await?;
+    Ok(())
+}
