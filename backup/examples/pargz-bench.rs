@@ -2,8 +2,10 @@
 //! single-threaded flate2 at level 9, on generated configuration-like text with some binary.
 //!
 //! ```text
-//! cargo run --release -p celeriac-backup --example pargz-bench -- [MEGABYTES] [THREADS]
+//! cargo run --release -p celeriac-backup --example pargz-bench -- [MEGABYTES] [THREADS] [FILE]
 //! ```
+//!
+//! With FILE, that file's bytes are the input instead of generated data.
 //!
 //! Needs `pigz` on PATH (`apt-get install -y pigz`). Prints MB/s (10^6 bytes per second of
 //! input) and the compressed/original ratio of each, best of three runs.
@@ -171,12 +173,15 @@ fn main() -> Result<()> {
         .get(2)
         .map_or(Ok(2), |s| s.parse())
         .context("THREADS")?;
-    let data = generate(mb * 1_000_000);
+    let data = match args.get(3) {
+        Some(file) => std::fs::read(file).with_context(|| format!("reading {file}"))?,
+        None => generate(mb * 1_000_000),
+    };
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("input.bin");
     std::fs::write(&path, &data)?;
     let _ = std::fs::read(&path)?; // warm the page cache for pigz
-    println!("input: {mb} MB of config-like text with ~12.5% binary; {threads} threads; best of 3");
+    println!("input: {} bytes; {threads} threads; best of 3", data.len());
     report(
         &format!("pigz -9 -p {threads}"),
         data.len(),
