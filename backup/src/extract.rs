@@ -302,7 +302,7 @@ fn copy_file<R: Read>(
                 })?;
         }
     }
-    if Some(Sha256Digest(hasher.finalize().into())) != listed.sha256 {
+    if Some(Sha256Digest::from_bytes(hasher.finalize().into())) != listed.sha256 {
         return Err(refuse(EntryProblem::DigestMismatch));
     }
     if let (Some(w), Some(f)) = (writer, file) {

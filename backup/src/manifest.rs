@@ -4,9 +4,8 @@
 mod path;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 pub use path::{ArchivePath, LinkProblem, PathProblem, resolve_link};
 
@@ -55,49 +54,9 @@ pub enum Classification {
     Secret,
 }
 
-/// A SHA-256 digest, shown and serialized as lowercase hex.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Sha256Digest(pub [u8; 32]);
-
-impl Sha256Digest {
-    /// The digest of `data`.
-    pub fn of(data: &[u8]) -> Self {
-        use sha2::Digest as _;
-        Self(sha2::Sha256::digest(data).into())
-    }
-
-    /// The lowercase hex form.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
-    }
-}
-
-impl fmt::Display for Sha256Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl fmt::Debug for Sha256Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Sha256Digest({})", self.to_hex())
-    }
-}
-
-impl Serialize for Sha256Digest {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
-    }
-}
-
-impl<'de> Deserialize<'de> for Sha256Digest {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(&s, &mut out).map_err(serde::de::Error::custom)?;
-        Ok(Self(out))
-    }
-}
+/// The SHA-256 digest type shared with the stores (`celeriac_store::Sha256Digest`): shown and
+/// serialized as 64 lowercase hex digits.
+pub use celeriac_store::Sha256Digest;
 
 /// Permission bits, written as an octal string (`"0644"`) for people reading the manifest.
 mod octal_mode {

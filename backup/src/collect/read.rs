@@ -65,7 +65,7 @@ pub(super) fn read_file(
     Ok(FileFacts {
         meta: Meta::of(&stat),
         size,
-        sha256: Sha256Digest(hasher.finalize().into()),
+        sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
         secret: sniffer.finish(),
         content,
     })
