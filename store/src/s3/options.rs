@@ -211,6 +211,12 @@ impl S3Options {
         }
     }
 
+    /// Checks the options without building a client, so that a config file can be refused
+    /// at startup with the store's name (the S3 store checks again when it is built).
+    pub fn check(&self) -> Result<(), S3ConfigError> {
+        self.validate().map(|_| ())
+    }
+
     /// Checks the options; the S3 store calls this when it is built.
     pub(super) fn validate(&self) -> Result<Limits, S3ConfigError> {
         let scheme_ok = self.endpoint.starts_with("https://")
