@@ -366,7 +366,10 @@ impl Read for VerifyingReader {
         if self.remaining == 0 {
             let mut probe = [0u8; 1];
             return match self.file.read(&mut probe) {
-                Ok(0) if Sha256Digest::from_bytes(self.hasher.clone().finalize().into()) == self.expected => {
+                Ok(0)
+                    if Sha256Digest::from_bytes(self.hasher.clone().finalize().into())
+                        == self.expected =>
+                {
                     Ok(0)
                 }
                 Ok(0) => Err(self.fail(Failure::Changed(Change::Content))),

@@ -1,9 +1,11 @@
 //! The configuration-backup library: collect the files that rebuild the platform, keep secrets
 //! apart, write a reproducible `tar.gz` with a manifest first, and extract such archives safely.
 //!
-//! This crate knows nothing of AMQP or SQL. Every stage here is synchronous and meant to run on a
-//! blocking thread (tar, gzip and SHA-256 are CPU work); the async pipeline that encrypts, hashes
-//! and fans out to stores composes these stages.
+//! This crate knows nothing of AMQP or SQL. The file stages (collect, archive, extract) are
+//! synchronous and run on a blocking thread (tar, gzip, AES and SHA-256 are CPU work); the
+//! [`Pipeline`] composes them with encryption (`celeriac_crypto`) and the stores
+//! (`celeriac_store`) into one streaming backup run that proves every copy, and [`restore`] /
+//! [`verify_artifact`] read artifacts back.
 //!
 //! # Brief overview
 //!
@@ -29,7 +31,86 @@
 //!  R (decrypted tar.gz) ──► extract() ──► Staging ──► commit() ──► target dir
 //! ```
 //!
-//! # Example
+//! # The backup pipeline
+//!
+//! - [`Pipeline`]`::new(spec, stores, keys).run()` runs one backup and returns a
+//!   [`BackupReport`] (serde-serialisable: collection counts and skips, per-artifact sizes,
+//!   digests and key ids, one [`CopyReport`] per store, [`StageTimings`], and a
+//!   [`BackupStatus`]: `VERIFIED` when every store holds verified copies, `PARTIAL` when some do,
+//!   `FAILED` when none does). [`PipelineOptions`] tunes it; [`ProgressEvent`]s feed progress
+//!   bars; a `CancellationToken` stops it between files.
+//! - [`BackupKeys`]: the main key and an optional separate secrets key. The secrets bundle
+//!   (real `.env` files, private keys) is a second artifact, encrypted under the secrets key.
+//! - [`ArtifactName`]: deterministic, create-only, sortable object keys,
+//!   `<prefix>/<YYYY>/<MM>/<DD>/<YYYYMMDD>T<HHMMSS>Z-<backup uuid v7>[-secrets].tar.gz.cbk`.
+//! - [`Fanout`] writes one stream to every store at once through bounded channels (peak memory
+//!   `≤ chunk × (Q + 1) × (N + 1)`, see its module); [`ChunkSender`], [`HashingWriter`] and
+//!   [`HashingReader`] are the stage adapters around it.
+//! - [`verify_artifact`] reads a copy back (size + SHA-256, optionally decrypt and walk the
+//!   archive, [`DeepOptions`]); [`restore`] falls back from copy to copy ([`RestoreSource`],
+//!   [`RestoreOptions`], [`RestoreMode`]: extract, dry run, list; globs; the secrets bundle only
+//!   when asked).
+//! - [`BackupConfig`] (from [`RawBackupConfig`], the TOML file: `[backup]`, `[keys]`,
+//!   `[limits]`, `[collect]`, `[stores.<name>]`), [`StoreTarget`] (`local:PATH`, `s3:NAME`),
+//!   [`ArtifactAddress`] (`PATH`, `s3:NAME/KEY`), [`StoreCredentials`] and
+//!   [`BackupConfig::open_targets`] connect the command line to the stores.
+//!
+//! ```text
+//!  blocking thread                                                              async
+//!  collect ─► tar ─► gzip ─► sha256 ─► encrypt ─► sha256 ─► ChunkSender ══ mpsc ══► Fanout ─┬─► local
+//!                           (plain)   (key)      (stored)                                   ├─► r2
+//!                                                                                          └─► b2
+//!  then: verify every copy ─► deep-check one ─► retry failed copies from a verified one ─► report
+//! ```
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use celeriac_backup::{
+//!     BackupKeys, BackupStatus, Bundle, CollectSpec, Pipeline, RawCollectConfig, RawRoot,
+//!     RestoreOptions, RestoreSource, restore,
+//! };
+//! use celeriac_crypto::{Key, Keyring};
+//! use celeriac_store::{LocalStore, Store, StoreId};
+//!
+//! let project = tempfile::tempdir()?;
+//! std::fs::write(project.path().join("docker-compose.yml"), "services: {}\n")?;
+//! let spec = CollectSpec::try_from(RawCollectConfig {
+//!     roots: vec![RawRoot::new(project.path())],
+//!     ..Default::default()
+//! })?;
+//! let (a, b) = (tempfile::tempdir()?, tempfile::tempdir()?);
+//! let stores: Vec<Arc<dyn Store>> = vec![
+//!     Arc::new(LocalStore::new(StoreId::new("a")?, a.path())),
+//!     Arc::new(LocalStore::new(StoreId::new("b")?, b.path())),
+//! ];
+//! let secrets = tempfile::tempdir()?;
+//! let key_file = secrets.path().join("backup.key");
+//! Key::generate_file(&key_file)?; // what `celeriac keygen` does: a new 0600 file
+//! let keys = BackupKeys::new(Key::from_file(&key_file)?);
+//! let report = Pipeline::new(spec, stores.clone(), keys).run().await?;
+//! assert_eq!(report.status, BackupStatus::Verified);
+//! let main = report.artifact(Bundle::Main).expect("a main artifact");
+//! assert!(main.copies.iter().all(|c| c.verified));
+//!
+//! // Restore: the first copy that is present, intact and decrypts wins.
+//! let sources: Vec<RestoreSource> = main
+//!     .copies
+//!     .iter()
+//!     .zip(&stores)
+//!     .map(|(c, s)| RestoreSource { store: Arc::clone(s), key: c.key.clone(), expected: None })
+//!     .collect();
+//! let out = tempfile::tempdir()?;
+//! let target = out.path().join("restored");
+//! let keyring = Arc::new(Keyring::from(Key::from_file(&key_file)?));
+//! let restored = restore(&sources, keyring, &RestoreOptions::extract_to(&target)).await?;
+//! assert_eq!(restored.store.as_str(), "a");
+//! assert_eq!(std::fs::read_to_string(target.join("docker-compose.yml"))?, "services: {}\n");
+//! # Ok(()) }
+//! ```
+//!
+//! # Example: the file stages
 //!
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -60,14 +141,60 @@
 //! # Ok(()) }
 //! ```
 
+mod address;
 mod archive;
+mod chunk;
 mod classify;
 mod collect;
+mod config;
+mod copies;
+mod error;
 mod extract;
+mod fanout;
+mod hashing;
+mod id;
+mod keys;
 mod manifest;
+mod naming;
+mod options;
 mod pargz;
+mod pipeline;
+mod produce;
+mod progress;
+mod report;
+mod restore;
+mod retry;
 mod sanitize;
 mod spec;
+mod stores;
+mod verify;
+
+pub use address::{AddressError, ArtifactAddress, StoreTarget};
+pub use chunk::{ChunkReader, ChunkSender, DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE_CHUNKS};
+pub use config::{
+    BackupConfig, ConfigError, KeyRef, RawBackupConfig, RawBackupSection, RawKeys, RawLimits,
+};
+pub use error::{BackupError, Stage};
+pub use fanout::{Fanout, FanoutResult, StreamOutcome};
+pub use hashing::{HashingReader, HashingWriter};
+pub use id::BackupId;
+pub use keys::BackupKeys;
+pub use naming::{ARTIFACT_SUFFIX, ArtifactName, NameError, SECRETS_MARKER, sibling_key};
+pub use options::{PipelineOptions, RetryPolicy};
+pub use pipeline::Pipeline;
+pub use progress::{ProgressEvent, ProgressSink};
+pub use report::{
+    ArtifactReport, ArtifactSizes, BackupReport, BackupStatus, CollectionReport, CopyError,
+    CopyErrorKind, CopyOrigin, CopyReport, StageTimings, StoreSummary,
+};
+pub use restore::{
+    RestoreAttempt, RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource,
+    restore,
+};
+pub use stores::{OpenStoreError, StoreCredentials, open_targets};
+pub use verify::{
+    DeepOptions, DeepReport, Expected, Reference, VerifyError, VerifyReport, verify_artifact,
+};
 
 pub use archive::{
     ArchiveError, ArchiveOptions, ArchiveSummary, CancelCheck, Change, write_archive,

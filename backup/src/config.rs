@@ -1,0 +1,458 @@
+//! The backup config file: [`RawBackupConfig`] mirrors the TOML (strict: unknown keys are
+//! errors) and becomes a validated [`BackupConfig`], whose errors name the offending key.
+//!
+//! ```toml
+//! [backup]
+//! prefix = "celeriac"                               # object key prefix in every store
+//! stores = ["local:/var/backups/celeriac", "s3:r2", "s3:b2"]
+//! deep-verify = true                                # decrypt one copy and walk its archive
+//!
+//! [keys]
+//! main = { file = "/etc/celeriac/backup.key" }      # or { env = "CELERIAC_KEY" } (base64)
+//! secrets = { file = "/etc/celeriac/secrets.key" }  # optional: the secrets bundle's own key
+//! previous = [{ file = "/etc/celeriac/backup-2025.key" }]  # decrypt-only, after a rotation
+//!
+//! [limits]
+//! chunk-kib = 1024
+//! queue-chunks = 2
+//! retry-attempts = 3
+//!
+//! [collect]
+//! [[collect.roots]]
+//! path = "/srv/platform"
+//!
+//! [stores.r2]
+//! endpoint = "https://<account>.r2.cloudflarestorage.com"
+//! bucket = "dr-backups"
+//! access-key-id = { env = "R2_ACCESS_KEY_ID" }
+//! secret-access-key = { env = "R2_SECRET_ACCESS_KEY" }
+//! ```
+//!
+//! Secrets are never inline: keys and S3 credentials are references to environment variables or
+//! files, resolved by the binary ([`KeyRef::load`], [`StoreCredentials::load`](crate::StoreCredentials::load)).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use celeriac_crypto::{ChunkSize, CryptoError, Key, Keyring};
+use celeriac_store::{ObjectPrefix, S3ConfigError, S3Options, StoreId, StoreIdError};
+use serde::Deserialize;
+
+use crate::address::{AddressError, StoreTarget};
+use crate::extract::Limits;
+use crate::options::{PipelineOptions, RetryPolicy};
+use crate::pargz::GzipOptions;
+use crate::spec::{CollectSpec, RawCollectConfig, SpecError};
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * 1024;
+
+/// The whole config file as written.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawBackupConfig {
+    /// `[backup]`: where copies go.
+    pub backup: RawBackupSection,
+    /// `[keys]`: where the keys are.
+    pub keys: RawKeys,
+    /// `[limits]`: sizes, retries, restore limits.
+    pub limits: RawLimits,
+    /// `[collect]`: what to collect.
+    pub collect: RawCollectConfig,
+    /// `[stores.<name>]`: S3-compatible stores, addressed as `s3:<name>`.
+    pub stores: BTreeMap<String, S3Options>,
+}
+
+/// `[backup]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawBackupSection {
+    /// Object key prefix in every store (empty: none).
+    pub prefix: String,
+    /// Where each run writes a copy: `local:PATH` or `s3:NAME`.
+    pub stores: Vec<String>,
+    /// Decrypt one copy of each artifact and walk its archive after upload.
+    pub deep_verify: bool,
+}
+
+impl Default for RawBackupSection {
+    fn default() -> Self {
+        Self {
+            prefix: String::new(),
+            stores: Vec::new(),
+            deep_verify: true,
+        }
+    }
+}
+
+/// Where a key is: `{ file = "PATH" }` or `{ env = "VAR" }` (base64 of 32 bytes either way).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum KeyRef {
+    /// An environment variable holding the base64 key.
+    Env(String),
+    /// A key file (as written by `celeriac keygen`).
+    File(PathBuf),
+}
+
+impl KeyRef {
+    /// Reads the key. For binaries, once at startup: libraries never read env or files.
+    ///
+    /// # Errors
+    /// The [`CryptoError`] of [`Key::from_file`] or [`Key::from_env`] (naming the file or the
+    /// variable, never the key).
+    pub fn load(&self) -> Result<Key, CryptoError> {
+        match self {
+            Self::Env(var) => Key::from_env(var),
+            Self::File(path) => Key::from_file(path),
+        }
+    }
+}
+
+/// `[keys]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawKeys {
+    /// The key of the main archive (and of the secrets bundle unless `secrets` is set).
+    pub main: Option<KeyRef>,
+    /// The secrets bundle's own key.
+    pub secrets: Option<KeyRef>,
+    /// Retired keys, still accepted when reading (verify, restore).
+    pub previous: Vec<KeyRef>,
+}
+
+impl RawKeys {
+    /// A keyring of every configured key that loads (main, secrets, previous), for reading.
+    ///
+    /// # Errors
+    /// The first key that fails to load.
+    pub fn load_keyring(&self) -> Result<Keyring, CryptoError> {
+        let mut ring = Keyring::new();
+        for key in self.main.iter().chain(&self.secrets).chain(&self.previous) {
+            ring.insert(key.load()?);
+        }
+        Ok(ring)
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RawLimits {
+    /// Chunk size between the producer and the stores (KiB, 64 ..= 65536).
+    pub chunk_kib: u64,
+    /// Channel capacity in chunks (1 ..= 64).
+    pub queue_chunks: usize,
+    /// Gzip level (0 ..= 9).
+    pub gzip_level: u32,
+    /// Gzip worker threads (default: one per core).
+    pub gzip_threads: Option<usize>,
+    /// Encryption chunk size as a power of two (12 ..= 20).
+    pub encrypt_chunk_log2: u8,
+    /// Upload attempts per copy, the streamed one included (1 ..= 20).
+    pub retry_attempts: u32,
+    /// First retry backoff (ms).
+    pub retry_initial_backoff_ms: u64,
+    /// Longest retry backoff (ms).
+    pub retry_max_backoff_ms: u64,
+    /// Restore: most tar entries accepted.
+    pub restore_max_entries: u64,
+    /// Restore: largest single file (MiB).
+    pub restore_max_file_mib: u64,
+    /// Restore: largest total of file sizes (MiB).
+    pub restore_max_total_mib: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        let restore = Limits::default();
+        let retry = RetryPolicy::default();
+        Self {
+            chunk_kib: crate::chunk::DEFAULT_CHUNK_SIZE as u64 / KIB,
+            queue_chunks: crate::chunk::DEFAULT_QUEUE_CHUNKS,
+            gzip_level: 9,
+            gzip_threads: None,
+            encrypt_chunk_log2: ChunkSize::DEFAULT.log2(),
+            retry_attempts: retry.attempts,
+            retry_initial_backoff_ms: millis(retry.initial_backoff),
+            retry_max_backoff_ms: millis(retry.max_backoff),
+            restore_max_entries: restore.max_entries,
+            restore_max_file_mib: restore.max_file_bytes / MIB,
+            restore_max_total_mib: restore.max_total_bytes / MIB,
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Why a config file was refused. Each variant names the key (TOML path) at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Not TOML, an unknown key, or a value of the wrong type (the parser's message has the line).
+    #[error("config file does not match the schema")]
+    Parse(#[source] toml::de::Error),
+    /// A value out of range.
+    #[error("invalid value for `{key}`: {expected}")]
+    Invalid {
+        /// The key, e.g. `limits.chunk-kib`.
+        key: &'static str,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// The `[collect]` table is invalid.
+    #[error("invalid `[collect]` table")]
+    Collect(#[source] SpecError),
+    /// A `[stores.<name>]` table name is not a valid store id.
+    #[error("invalid store name `[stores.{name}]`")]
+    StoreName {
+        /// The name as written.
+        name: String,
+        /// Why.
+        #[source]
+        source: StoreIdError,
+    },
+    /// A `[stores.<name>]` table is invalid.
+    #[error("invalid `[stores.{name}]` table")]
+    Store {
+        /// The store's name.
+        name: StoreId,
+        /// Why.
+        #[source]
+        source: S3ConfigError,
+    },
+    /// An entry of `backup.stores` does not parse.
+    #[error("invalid entry in `backup.stores`")]
+    Target(#[source] AddressError),
+    /// `backup.stores` names an S3 store without a table.
+    #[error("`backup.stores` names s3:{name}, but there is no `[stores.{name}]` table")]
+    UnknownStore {
+        /// The name.
+        name: StoreId,
+    },
+    /// The same store twice in `backup.stores`.
+    #[error("`backup.stores` lists {target} twice")]
+    DuplicateTarget {
+        /// The repeated entry.
+        target: String,
+    },
+}
+
+/// The validated config.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    /// What to collect; `None` when no root is configured (fine for verify and restore).
+    pub collect: Option<CollectSpec>,
+    /// Where each run writes a copy, in order.
+    pub targets: Vec<StoreTarget>,
+    /// Every `[stores.<name>]` table.
+    pub s3: BTreeMap<StoreId, S3Options>,
+    /// Where the keys are.
+    pub keys: RawKeys,
+    /// Streaming, retry and verification settings.
+    pub pipeline: PipelineOptions,
+    /// Limits applied when restoring or deep-verifying.
+    pub restore_limits: Limits,
+}
+
+impl RawBackupConfig {
+    /// Parses TOML text.
+    ///
+    /// # Errors
+    /// [`ConfigError::Parse`].
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(ConfigError::Parse)
+    }
+
+    /// Makes relative paths (collection roots, `local:` stores, key files) relative to `base`,
+    /// usually the config file's directory.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        for root in &mut self.collect.roots {
+            abs(&mut root.path);
+        }
+        for target in &mut self.backup.stores {
+            if let Some(path) = target
+                .strip_prefix("local:")
+                .filter(|p| !p.starts_with('/'))
+            {
+                *target = format!("local:{}", base.join(path).display());
+            }
+        }
+        let keys = &mut self.keys;
+        for key in keys
+            .main
+            .iter_mut()
+            .chain(&mut keys.secrets)
+            .chain(&mut keys.previous)
+        {
+            if let KeyRef::File(path) = key {
+                abs(path);
+            }
+        }
+    }
+}
+
+impl BackupConfig {
+    /// Parses and validates TOML text.
+    ///
+    /// # Errors
+    /// [`ConfigError`].
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::try_from(RawBackupConfig::from_toml(text)?)
+    }
+}
+
+impl TryFrom<RawBackupConfig> for BackupConfig {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawBackupConfig) -> Result<Self, ConfigError> {
+        let s3 = validate_stores(raw.stores)?;
+        let targets = validate_targets(&raw.backup.stores, &s3)?;
+        let collect = if raw.collect.roots.is_empty() {
+            None
+        } else {
+            Some(CollectSpec::try_from(raw.collect).map_err(ConfigError::Collect)?)
+        };
+        let prefix = ObjectPrefix::new(raw.backup.prefix).map_err(|_| ConfigError::Invalid {
+            key: "backup.prefix",
+            expected: "a key prefix: letters, digits, `._-+=@,` and `/` between segments",
+        })?;
+        let mut pipeline = pipeline_options(&raw.limits)?;
+        pipeline.prefix = prefix;
+        pipeline.deep_verify = raw.backup.deep_verify;
+        Ok(Self {
+            collect,
+            targets,
+            s3,
+            keys: raw.keys,
+            pipeline,
+            restore_limits: restore_limits(&raw.limits)?,
+        })
+    }
+}
+
+fn validate_stores(
+    raw: BTreeMap<String, S3Options>,
+) -> Result<BTreeMap<StoreId, S3Options>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (name, options) in raw {
+        let id =
+            StoreId::new(name.clone()).map_err(|source| ConfigError::StoreName { name, source })?;
+        options.check().map_err(|source| ConfigError::Store {
+            name: id.clone(),
+            source,
+        })?;
+        out.insert(id, options);
+    }
+    Ok(out)
+}
+
+fn validate_targets(
+    raw: &[String],
+    s3: &BTreeMap<StoreId, S3Options>,
+) -> Result<Vec<StoreTarget>, ConfigError> {
+    let mut seen = BTreeSet::new();
+    let mut targets = Vec::new();
+    for text in raw {
+        let target: StoreTarget = text.parse().map_err(ConfigError::Target)?;
+        if let StoreTarget::S3 { name } = &target
+            && !s3.contains_key(name)
+        {
+            return Err(ConfigError::UnknownStore { name: name.clone() });
+        }
+        if !seen.insert(target.to_string()) {
+            return Err(ConfigError::DuplicateTarget {
+                target: target.to_string(),
+            });
+        }
+        targets.push(target);
+    }
+    Ok(targets)
+}
+
+fn check<T: PartialOrd>(
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+    key: &'static str,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid { key, expected })
+    }
+}
+
+fn pipeline_options(l: &RawLimits) -> Result<PipelineOptions, ConfigError> {
+    let chunk_kib = check(l.chunk_kib, 64..=65_536, "limits.chunk-kib", "64 to 65536")?;
+    let queue = check(l.queue_chunks, 1..=64, "limits.queue-chunks", "1 to 64")?;
+    let level = check(l.gzip_level, 0..=9, "limits.gzip-level", "0 to 9")?;
+    let mut gzip = GzipOptions {
+        level,
+        ..GzipOptions::default()
+    };
+    if let Some(threads) = l.gzip_threads {
+        let threads = check(threads, 1..=256, "limits.gzip-threads", "1 to 256")?;
+        let threads = NonZeroUsize::new(threads).unwrap_or(NonZeroUsize::MIN);
+        gzip.threads = threads;
+        gzip.max_in_flight = threads.saturating_mul(NonZeroUsize::MIN.saturating_add(1));
+    }
+    let encrypt_chunk =
+        ChunkSize::from_log2(l.encrypt_chunk_log2).map_err(|_| ConfigError::Invalid {
+            key: "limits.encrypt-chunk-log2",
+            expected: "12 to 20",
+        })?;
+    let attempts = check(l.retry_attempts, 1..=20, "limits.retry-attempts", "1 to 20")?;
+    let max_backoff = check(
+        l.retry_max_backoff_ms,
+        l.retry_initial_backoff_ms..=3_600_000,
+        "limits.retry-max-backoff-ms",
+        "at least retry-initial-backoff-ms, at most one hour",
+    )?;
+    Ok(PipelineOptions {
+        chunk_size: usize::try_from(chunk_kib * KIB).unwrap_or(usize::MAX),
+        queue_chunks: queue,
+        gzip,
+        encrypt_chunk,
+        retry: RetryPolicy {
+            attempts,
+            initial_backoff: Duration::from_millis(l.retry_initial_backoff_ms),
+            max_backoff: Duration::from_millis(max_backoff),
+        },
+        ..PipelineOptions::default()
+    })
+}
+
+fn restore_limits(l: &RawLimits) -> Result<Limits, ConfigError> {
+    let positive = "at least 1";
+    Ok(Limits {
+        max_entries: check(
+            l.restore_max_entries,
+            1..=u64::MAX,
+            "limits.restore-max-entries",
+            positive,
+        )?,
+        max_file_bytes: check(
+            l.restore_max_file_mib,
+            1..=u64::MAX / MIB,
+            "limits.restore-max-file-mib",
+            positive,
+        )? * MIB,
+        max_total_bytes: check(
+            l.restore_max_total_mib,
+            1..=u64::MAX / MIB,
+            "limits.restore-max-total-mib",
+            positive,
+        )? * MIB,
+        ..Limits::default()
+    })
+}

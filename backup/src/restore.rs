@@ -1,0 +1,502 @@
+//! Restoring an artifact: [`restore`] tries the given copies in order and uses the first that
+//! is present, matches its reference SHA-256 and decrypts.
+//!
+//! ```text
+//! for each copy:  head (reference digest) ─► download to a private temp file, hashing
+//!                 ─► compare ─► DecryptReader (authenticated to the final chunk)
+//!                 ─► list | dry run | extract into Staging ─► commit into the target
+//!       missing, mismatching, damaged? ─► next copy
+//! ```
+//!
+//! Nothing reaches the target before the whole artifact authenticated and every entry
+//! validated: extraction writes into a fresh staging directory next to the target and
+//! [`commit`] moves it into place only then. The secrets bundle is restored only when asked for
+//! ([`RestoreOptions::bundle`]), with a keyring holding the secrets key.
+
+use std::fs::File;
+use std::io::{self, BufReader, Seek as _, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use celeriac_crypto::{CryptoError, DecryptReader, KeyId, Keyring};
+use celeriac_store::{ObjectKey, Sha256Digest, Store, StoreError, StoreId};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::chunk::ChunkReader;
+use crate::extract::{
+    CommitPolicy, ExtractError, ExtractOptions, Limits, Staging, commit, dry_run, extract, list,
+};
+use crate::hashing::HashingReader;
+use crate::manifest::{Bundle, Manifest};
+use crate::report::CopyError;
+use crate::verify::{DeepError, Expected, Reference, VerifyError, classify, compare, pump};
+
+/// One copy to restore from.
+#[derive(Debug, Clone)]
+pub struct RestoreSource {
+    /// The store holding it.
+    pub store: Arc<dyn Store>,
+    /// Its key there.
+    pub key: ObjectKey,
+    /// What it must match; `None`: the digest the store recorded, if any.
+    pub expected: Option<Expected>,
+}
+
+/// What to do with the artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreMode {
+    /// Extract into `target` (created; by default it must not exist or be empty).
+    Extract {
+        /// The directory to restore into.
+        target: PathBuf,
+        /// How an existing target is treated.
+        policy: CommitPolicy,
+    },
+    /// Validate everything, write nothing.
+    DryRun,
+    /// Read the manifest (and authenticate the whole artifact), write nothing.
+    List,
+}
+
+/// Settings of [`restore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreOptions {
+    /// Extract, dry run or list.
+    pub mode: RestoreMode,
+    /// The bundle expected: [`Bundle::Secrets`] must be asked for explicitly.
+    pub bundle: Bundle,
+    /// Globs over archive paths; empty: everything.
+    pub only: Vec<String>,
+    /// Archive limits.
+    pub limits: Limits,
+    /// Where the downloaded copy is kept while it is checked (a private temp file, removed
+    /// afterwards). Default: the target's parent directory when extracting, else the system
+    /// temp directory.
+    pub scratch_dir: Option<PathBuf>,
+}
+
+impl RestoreOptions {
+    /// Restore the main archive into `target`.
+    pub fn extract_to(target: impl Into<PathBuf>) -> Self {
+        Self::with_mode(RestoreMode::Extract {
+            target: target.into(),
+            policy: CommitPolicy::NewOrEmpty,
+        })
+    }
+
+    /// Options for `mode`, main bundle, everything, default limits.
+    pub fn with_mode(mode: RestoreMode) -> Self {
+        Self {
+            mode,
+            bundle: Bundle::Main,
+            only: Vec::new(),
+            limits: Limits::default(),
+            scratch_dir: None,
+        }
+    }
+}
+
+/// A copy that was tried and not used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestoreAttempt {
+    /// The store.
+    pub store: StoreId,
+    /// The key.
+    pub key: ObjectKey,
+    /// Why it was not used.
+    pub error: CopyError,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestoreReport {
+    /// The store the artifact was read from.
+    pub store: StoreId,
+    /// Its key there.
+    pub key: ObjectKey,
+    /// Its size.
+    pub size: u64,
+    /// Its SHA-256.
+    pub sha256: Sha256Digest,
+    /// What the digest was checked against; `None` when no reference existed (the artifact
+    /// still authenticated under the key).
+    pub reference: Option<Reference>,
+    /// Copies tried before, and why they were skipped.
+    pub skipped_copies: Vec<RestoreAttempt>,
+    /// The archive's manifest (the listing).
+    pub manifest: Manifest,
+    /// Entries validated (0 for a listing).
+    pub entries: u64,
+    /// Entries selected by the globs (written, when extracting).
+    pub selected: u64,
+    /// Content bytes of the selected files.
+    pub selected_bytes: u64,
+    /// Where the tree went, when extracting.
+    pub target: Option<PathBuf>,
+    /// Key ids in the artifact's header.
+    #[serde(serialize_with = "key_ids_hex")]
+    pub key_ids: Vec<KeyId>,
+}
+
+fn key_ids_hex<S: serde::Serializer>(ids: &[KeyId], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ids.iter().map(ToString::to_string))
+}
+
+/// Why nothing was restored.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RestoreError {
+    /// No copy given.
+    #[error("no copy to restore from")]
+    NoSources,
+    /// The artifact is encrypted under none of the keys given.
+    #[error(
+        "none of the given keys opens the artifact (it wants key {})",
+        wanted_ids(wanted)
+    )]
+    WrongKey {
+        /// The key ids its header names.
+        wanted: Vec<KeyId>,
+    },
+    /// Every copy was missing, damaged or unreadable.
+    #[error("no usable copy among {} tried", attempts.len())]
+    AllCopiesFailed {
+        /// Each copy and why it was skipped.
+        attempts: Vec<RestoreAttempt>,
+        /// The last copy's error.
+        #[source]
+        last: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The target or the options are the problem (target not empty, a conflict, a bad glob, a
+    /// filesystem error while writing): another copy would not help.
+    #[error("restore into the target failed")]
+    Target(#[source] ExtractError),
+    /// The temp file for the download could not be created.
+    #[error("cannot create a temp file in {}", dir.display())]
+    Scratch {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A blocking task panicked.
+    #[error("restore stopped unexpectedly")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+fn wanted_ids(ids: &[KeyId]) -> String {
+    ids.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// Why one copy was not used.
+enum CopyFailure {
+    /// Try the next copy.
+    Skip(VerifyError),
+    /// Stop: no other copy can help.
+    Stop(RestoreError),
+}
+
+/// Restores from the first usable copy of `sources` (see the module docs).
+///
+/// # Errors
+/// [`RestoreError`].
+pub async fn restore(
+    sources: &[RestoreSource],
+    keyring: Arc<Keyring>,
+    options: &RestoreOptions,
+) -> Result<RestoreReport, RestoreError> {
+    if sources.is_empty() {
+        return Err(RestoreError::NoSources);
+    }
+    if let RestoreMode::Extract {
+        target,
+        policy: CommitPolicy::NewOrEmpty,
+    } = &options.mode
+    {
+        ensure_new_or_empty(target)?;
+    }
+    let mut skipped = Vec::new();
+    let mut last = None;
+    for source in sources {
+        match try_copy(source, &keyring, options).await {
+            Ok(mut report) => {
+                report.skipped_copies = skipped;
+                return Ok(report);
+            }
+            Err(CopyFailure::Stop(e)) => return Err(e),
+            Err(CopyFailure::Skip(e)) => {
+                tracing::warn!(store = %source.store.id(), key = %source.key, error = %crate::report::error_chain(&e), "copy not usable, trying the next");
+                skipped.push(RestoreAttempt {
+                    store: source.store.id().clone(),
+                    key: source.key.clone(),
+                    error: e.to_copy_error(),
+                });
+                last = Some(e);
+            }
+        }
+    }
+    Err(RestoreError::AllCopiesFailed {
+        attempts: skipped,
+        last: last.map_or_else(|| Box::from("no copy"), |e| Box::new(e) as Box<_>),
+    })
+}
+
+fn ensure_new_or_empty(target: &Path) -> Result<(), RestoreError> {
+    match std::fs::read_dir(target) {
+        Ok(mut entries) => match entries.next() {
+            Some(_) => Err(RestoreError::Target(ExtractError::TargetNotEmpty {
+                path: target.to_path_buf(),
+            })),
+            None => Ok(()),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(_) if target.exists() => Err(RestoreError::Target(ExtractError::TargetNotEmpty {
+            path: target.to_path_buf(),
+        })),
+        Err(_) => Ok(()),
+    }
+}
+
+async fn try_copy(
+    source: &RestoreSource,
+    keyring: &Arc<Keyring>,
+    options: &RestoreOptions,
+) -> Result<RestoreReport, CopyFailure> {
+    let store = source.store.as_ref();
+    let (expected, reference) = match source.expected {
+        Some(e) => (Some(e), Some(Reference::Given)),
+        None => recorded(store, &source.key).await?,
+    };
+    let scratch = scratch_dir(options).map_err(CopyFailure::Stop)?;
+    let (file, size, sha256) = download(store, &source.key, &scratch).await?;
+    if let Some(expected) = &expected {
+        compare(store, &source.key, expected, size, sha256).map_err(CopyFailure::Skip)?;
+    }
+    let keyring = Arc::clone(keyring);
+    let opts = options.clone();
+    let unpacked = tokio::task::spawn_blocking(move || unpack(file, &keyring, &opts))
+        .await
+        .map_err(|e| CopyFailure::Stop(RestoreError::Task(e)))?;
+    let done = unpacked.map_err(|e| e.into_failure(store, &source.key, reference.is_some()))?;
+    Ok(RestoreReport {
+        store: store.id().clone(),
+        key: source.key.clone(),
+        size,
+        sha256,
+        reference,
+        skipped_copies: Vec::new(),
+        manifest: done.manifest,
+        entries: done.entries,
+        selected: done.selected,
+        selected_bytes: done.selected_bytes,
+        target: match &options.mode {
+            RestoreMode::Extract { target, .. } => Some(target.clone()),
+            _ => None,
+        },
+        key_ids: done.key_ids,
+    })
+}
+
+/// The recorded digest, if any; a missing object skips the copy.
+async fn recorded(
+    store: &dyn Store,
+    key: &ObjectKey,
+) -> Result<(Option<Expected>, Option<Reference>), CopyFailure> {
+    match store.head(key).await {
+        Ok(Some(info)) => Ok(match info.sha256 {
+            Some(sha256) => (
+                Some(Expected {
+                    size: Some(info.size),
+                    sha256,
+                }),
+                Some(Reference::Recorded),
+            ),
+            None => (None, None),
+        }),
+        Ok(None) => Err(CopyFailure::Skip(VerifyError::Store(
+            StoreError::NotFound {
+                store: store.id().clone(),
+                key: key.clone(),
+            },
+        ))),
+        // A sidecar that cannot be parsed is no reference; decryption still authenticates.
+        Err(StoreError::BadSidecar { .. }) => Ok((None, None)),
+        Err(e) => Err(CopyFailure::Skip(VerifyError::Store(e))),
+    }
+}
+
+fn scratch_dir(options: &RestoreOptions) -> Result<PathBuf, RestoreError> {
+    if let Some(dir) = &options.scratch_dir {
+        return Ok(dir.clone());
+    }
+    match &options.mode {
+        RestoreMode::Extract { target, .. } => {
+            let parent = parent_of(target);
+            std::fs::create_dir_all(&parent).map_err(|source| RestoreError::Scratch {
+                dir: parent.clone(),
+                source,
+            })?;
+            Ok(parent)
+        }
+        RestoreMode::DryRun | RestoreMode::List => Ok(std::env::temp_dir()),
+    }
+}
+
+fn parent_of(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Streams the copy into a private temp file in `dir`, hashing it on the way.
+async fn download(
+    store: &dyn Store,
+    key: &ObjectKey,
+    dir: &Path,
+) -> Result<(File, u64, Sha256Digest), CopyFailure> {
+    let temp = tempfile::Builder::new()
+        .prefix(".celeriac-download-")
+        .tempfile_in(dir)
+        .map_err(|source| {
+            CopyFailure::Stop(RestoreError::Scratch {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        })?;
+    let stream = store
+        .open(key)
+        .await
+        .map_err(|e| CopyFailure::Skip(VerifyError::Store(e)))?;
+    let (tx, rx) = mpsc::channel(4);
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<(File, u64, Sha256Digest)> {
+        // The name goes at once; the open file lives on until the restore is done.
+        let mut file = temp.into_file();
+        let mut reader = HashingReader::new(ChunkReader::new(rx));
+        io::copy(&mut reader, &mut file)?;
+        file.sync_all()?;
+        file.seek(SeekFrom::Start(0))?;
+        let (sha256, size) = reader.finish()?;
+        Ok((file, size, sha256))
+    });
+    let pumped = pump(stream, tx).await;
+    let written = writer
+        .await
+        .map_err(|e| CopyFailure::Stop(RestoreError::Task(e)))?;
+    pumped.map_err(|e| CopyFailure::Skip(VerifyError::Store(e)))?;
+    written.map_err(|source| {
+        CopyFailure::Stop(RestoreError::Scratch {
+            dir: dir.to_path_buf(),
+            source,
+        })
+    })
+}
+
+/// What unpacking a downloaded copy gave.
+struct Unpacked {
+    manifest: Manifest,
+    entries: u64,
+    selected: u64,
+    selected_bytes: u64,
+    key_ids: Vec<KeyId>,
+}
+
+/// Unpacking failures, before they are tied to a copy.
+enum UnpackError {
+    Deep(DeepError),
+    Target(ExtractError),
+}
+
+impl UnpackError {
+    fn into_failure(self, store: &dyn Store, key: &ObjectKey, had_reference: bool) -> CopyFailure {
+        match self {
+            Self::Target(e) => CopyFailure::Stop(RestoreError::Target(e)),
+            // The bytes matched their reference, so every copy carries the same header.
+            Self::Deep(DeepError::Decrypt(CryptoError::NoMatchingKey { wanted }))
+                if had_reference =>
+            {
+                CopyFailure::Stop(RestoreError::WrongKey { wanted })
+            }
+            Self::Deep(e) => CopyFailure::Skip(e.into_verify(store, key)),
+        }
+    }
+}
+
+fn unpack(
+    file: File,
+    keyring: &Keyring,
+    options: &RestoreOptions,
+) -> Result<Unpacked, UnpackError> {
+    let mut decrypt = DecryptReader::new(BufReader::with_capacity(256 * 1024, file), keyring)
+        .map_err(|e| UnpackError::Deep(DeepError::Decrypt(e)))?;
+    let key_ids = decrypt.header().key_ids().collect();
+    let extract_options = ExtractOptions {
+        limits: options.limits.clone(),
+        only: options.only.clone(),
+        expect_bundle: Some(options.bundle),
+    };
+    let (manifest, entries, selected, selected_bytes) = match &options.mode {
+        RestoreMode::List => {
+            let manifest = list(&mut decrypt, &options.limits).map_err(content_error)?;
+            // Authenticate the rest before the listing is believed.
+            io::copy(&mut decrypt, &mut io::sink())
+                .map_err(|e| UnpackError::Deep(DeepError::Decrypt(CryptoError::from(e))))?;
+            if manifest.bundle != options.bundle {
+                return Err(UnpackError::Deep(DeepError::Archive(
+                    ExtractError::WrongBundle {
+                        expected: options.bundle,
+                        found: manifest.bundle,
+                    },
+                )));
+            }
+            (manifest, 0, 0, 0)
+        }
+        RestoreMode::DryRun => {
+            let s = dry_run(&mut decrypt, &extract_options).map_err(content_error)?;
+            (s.manifest, s.entries, s.selected, s.selected_bytes)
+        }
+        RestoreMode::Extract { target, policy } => {
+            let staging = Staging::create_in(&parent_of(target)).map_err(UnpackError::Target)?;
+            let s = extract(&mut decrypt, &staging, &extract_options).map_err(content_error)?;
+            if !decrypt.is_complete() {
+                return Err(UnpackError::Deep(DeepError::Decrypt(
+                    CryptoError::Truncated {
+                        chunks: decrypt.chunks_read(),
+                    },
+                )));
+            }
+            commit(staging, target, *policy).map_err(UnpackError::Target)?;
+            (s.manifest, s.entries, s.selected, s.selected_bytes)
+        }
+    };
+    if !decrypt.is_complete() {
+        return Err(UnpackError::Deep(DeepError::Decrypt(
+            CryptoError::Truncated {
+                chunks: decrypt.chunks_read(),
+            },
+        )));
+    }
+    Ok(Unpacked {
+        manifest,
+        entries,
+        selected,
+        selected_bytes,
+        key_ids,
+    })
+}
+
+/// Sorts an extraction error: the target's fault, or the copy's.
+fn content_error(e: ExtractError) -> UnpackError {
+    match e {
+        ExtractError::Staging { .. }
+        | ExtractError::TargetNotEmpty { .. }
+        | ExtractError::Conflict { .. }
+        | ExtractError::InvalidGlob { .. } => UnpackError::Target(e),
+        e => UnpackError::Deep(classify(e)),
+    }
+}

@@ -1,0 +1,193 @@
+//! Turning configured [`StoreTarget`]s into live stores: [`StoreCredentials`] (resolved S3
+//! secrets, loaded by the binary) and [`BackupConfig::open_targets`] / [`BackupConfig::open_s3`].
+//!
+//! Local targets get the ids `local`, `local-2`, `local-3`, … in configuration order; S3
+//! targets keep their `[stores.<name>]` name.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use celeriac_store::{
+    CredentialError, LocalStore, S3ConfigError, S3Credentials, S3Store, Store, StoreId,
+};
+
+use crate::address::StoreTarget;
+use crate::config::BackupConfig;
+
+/// Resolved credentials of S3 stores, by store name. `Debug` shows names only.
+#[derive(Debug, Default)]
+pub struct StoreCredentials(BTreeMap<StoreId, S3Credentials>);
+
+/// Why stores could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenStoreError {
+    /// No `[stores.<name>]` table for this name.
+    #[error("no store named {name} in the config file")]
+    UnknownStore {
+        /// The name.
+        name: StoreId,
+    },
+    /// No credentials were loaded for this store.
+    #[error("no credentials loaded for store {name}")]
+    NoCredentials {
+        /// The name.
+        name: StoreId,
+    },
+    /// A credential reference could not be read.
+    #[error("cannot load the credentials of store {name}")]
+    Credentials {
+        /// The name.
+        name: StoreId,
+        /// Why (names the variable or file, never the value).
+        #[source]
+        source: CredentialError,
+    },
+    /// The S3 client could not be built.
+    #[error("cannot set up store {name}")]
+    Client {
+        /// The name.
+        name: StoreId,
+        /// Why.
+        #[source]
+        source: S3ConfigError,
+    },
+    /// Two targets end up with the same id.
+    #[error("two stores share the id {name}")]
+    DuplicateId {
+        /// The id.
+        name: StoreId,
+    },
+}
+
+impl StoreCredentials {
+    /// No credentials.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the credentials of `name`.
+    pub fn insert(&mut self, name: StoreId, credentials: S3Credentials) {
+        self.0.insert(name, credentials);
+    }
+
+    /// Reads the credential references (environment variables or files) of the named stores.
+    /// For binaries, once at startup.
+    ///
+    /// # Errors
+    /// [`OpenStoreError::UnknownStore`] or [`OpenStoreError::Credentials`].
+    pub fn load<'a>(
+        config: &BackupConfig,
+        names: impl IntoIterator<Item = &'a StoreId>,
+    ) -> Result<Self, OpenStoreError> {
+        let mut out = Self::new();
+        for name in names {
+            let options = config
+                .s3
+                .get(name)
+                .ok_or_else(|| OpenStoreError::UnknownStore { name: name.clone() })?;
+            let creds =
+                S3Credentials::load(options).map_err(|source| OpenStoreError::Credentials {
+                    name: name.clone(),
+                    source,
+                })?;
+            out.insert(name.clone(), creds);
+        }
+        Ok(out)
+    }
+
+    /// Loads the credentials of every S3 store in `config.targets`.
+    ///
+    /// # Errors
+    /// As [`StoreCredentials::load`].
+    pub fn load_for_targets(config: &BackupConfig) -> Result<Self, OpenStoreError> {
+        let names: Vec<&StoreId> = config
+            .targets
+            .iter()
+            .filter_map(|t| match t {
+                StoreTarget::S3 { name } => Some(name),
+                StoreTarget::Local { .. } => None,
+            })
+            .collect();
+        Self::load(config, names)
+    }
+}
+
+impl BackupConfig {
+    /// Opens the S3 store `name`.
+    ///
+    /// # Errors
+    /// [`OpenStoreError`].
+    pub fn open_s3(
+        &self,
+        name: &StoreId,
+        credentials: &StoreCredentials,
+    ) -> Result<Arc<dyn Store>, OpenStoreError> {
+        let options = self
+            .s3
+            .get(name)
+            .ok_or_else(|| OpenStoreError::UnknownStore { name: name.clone() })?;
+        let creds = credentials
+            .0
+            .get(name)
+            .ok_or_else(|| OpenStoreError::NoCredentials { name: name.clone() })?;
+        let store = S3Store::new(name.clone(), options, creds).map_err(|source| {
+            OpenStoreError::Client {
+                name: name.clone(),
+                source,
+            }
+        })?;
+        Ok(Arc::new(store))
+    }
+
+    /// Opens every target, in order.
+    ///
+    /// # Errors
+    /// [`OpenStoreError`].
+    pub fn open_targets(
+        &self,
+        credentials: &StoreCredentials,
+    ) -> Result<Vec<Arc<dyn Store>>, OpenStoreError> {
+        open_targets(&self.targets, |name| self.open_s3(name, credentials))
+    }
+}
+
+/// Opens `targets`, S3 ones through `open_s3`; local ones as [`LocalStore`]s named `local`,
+/// `local-2`, ….
+///
+/// # Errors
+/// What `open_s3` returns, or [`OpenStoreError::DuplicateId`].
+pub fn open_targets(
+    targets: &[StoreTarget],
+    mut open_s3: impl FnMut(&StoreId) -> Result<Arc<dyn Store>, OpenStoreError>,
+) -> Result<Vec<Arc<dyn Store>>, OpenStoreError> {
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    let mut locals = 0;
+    for target in targets {
+        let store: Arc<dyn Store> = match target {
+            StoreTarget::Local { path } => {
+                locals += 1;
+                let id = local_id(locals);
+                Arc::new(LocalStore::new(id, path))
+            }
+            StoreTarget::S3 { name } => open_s3(name)?,
+        };
+        if stores.iter().any(|s| s.id() == store.id()) {
+            return Err(OpenStoreError::DuplicateId {
+                name: store.id().clone(),
+            });
+        }
+        stores.push(store);
+    }
+    Ok(stores)
+}
+
+fn local_id(n: usize) -> StoreId {
+    let name = if n == 1 {
+        "local".to_owned()
+    } else {
+        format!("local-{n}")
+    };
+    // `local` and `local-<digits>` are valid ids by construction.
+    StoreId::new(name).unwrap_or_else(|_| unreachable!("local-<n> is a valid store id"))
+}

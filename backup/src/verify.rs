@@ -1,0 +1,417 @@
+//! Proving a copy: [`verify_artifact`] reads an artifact back from a store and compares its
+//! size and SHA-256 with what was written (the caller's expectation, or the digest the store
+//! recorded at upload); with [`DeepOptions`] it also decrypts the stream (authenticated to the
+//! final chunk) and walks the archive against its `MANIFEST.json`, all in the same single read.
+//!
+//! ```text
+//! store.open ─► pump (async) ══ mpsc(4) ══► blocking: HashingReader ─► DecryptReader ─► dry_run
+//!                                                    └─ size + SHA-256 (whole stream, always)
+//! ```
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use celeriac_crypto::{CryptoError, DecryptReader, KeyId, Keyring};
+use celeriac_store::{ByteStream, ObjectKey, Sha256Digest, Store, StoreError, StoreId};
+use futures::StreamExt as _;
+use serde::{Serialize, Serializer};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::chunk::ChunkReader;
+use crate::extract::{ExtractError, ExtractOptions, Limits, dry_run};
+use crate::hashing::HashingReader;
+use crate::keys::BackupKeys;
+use crate::manifest::Bundle;
+use crate::report::{CopyError, CopyErrorKind};
+
+/// Chunks queued between the download and the blocking reader.
+const READ_QUEUE: usize = 4;
+
+/// What a copy must match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    /// The size, when known.
+    pub size: Option<u64>,
+    /// The SHA-256 of the stored bytes.
+    pub sha256: Sha256Digest,
+}
+
+/// Where the reference digest came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reference {
+    /// The caller's expectation (the pipeline's own hash, the catalog).
+    Given,
+    /// The digest the store recorded at upload (the `.sha256` sidecar).
+    Recorded,
+}
+
+/// Decrypt-and-walk settings.
+#[derive(Debug, Clone)]
+pub struct DeepOptions {
+    /// Keys that may open the artifact.
+    pub keyring: Arc<Keyring>,
+    /// Archive limits.
+    pub limits: Limits,
+    /// Refuse an artifact of the other bundle.
+    pub bundle: Option<Bundle>,
+}
+
+/// What a deep check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeepReport {
+    /// The bundle named by the manifest.
+    pub bundle: Bundle,
+    /// The header's archive id (the backup id).
+    pub archive_id: Uuid,
+    /// Recipients in the header.
+    #[serde(serialize_with = "key_ids_hex")]
+    pub key_ids: Vec<KeyId>,
+    /// Tar members checked against the manifest.
+    pub entries: u64,
+    /// Regular files among them.
+    pub files: u64,
+    /// Their content bytes.
+    pub file_bytes: u64,
+    /// Decrypted (`tar.gz`) bytes.
+    pub plain_bytes: u64,
+}
+
+fn key_ids_hex<S: Serializer>(ids: &[KeyId], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ids.iter().map(ToString::to_string))
+}
+
+/// A verified copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// The store.
+    pub store: StoreId,
+    /// The key.
+    pub key: ObjectKey,
+    /// Bytes read back.
+    pub size: u64,
+    /// Their SHA-256 (equal to the reference).
+    pub sha256: Sha256Digest,
+    /// What it was compared with.
+    pub reference: Reference,
+    /// The deep check, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deep: Option<DeepReport>,
+}
+
+/// Why a copy does not verify.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// Reading failed, the object is missing, or size or SHA-256 differ (see the variant of
+    /// [`StoreError`]).
+    #[error("copy check failed")]
+    Store(#[source] StoreError),
+    /// No expectation given and the store recorded no digest.
+    #[error("no reference SHA-256 for {key} in store {store}")]
+    NoReference {
+        /// The store.
+        store: StoreId,
+        /// The key.
+        key: ObjectKey,
+    },
+    /// The copy matched but does not decrypt (wrong key, or damaged before it was hashed).
+    #[error("{key} in store {store} does not decrypt")]
+    Decrypt {
+        /// The store.
+        store: StoreId,
+        /// The key.
+        key: ObjectKey,
+        /// Why.
+        #[source]
+        source: CryptoError,
+    },
+    /// The decrypted archive is invalid.
+    #[error("the archive in {key} (store {store}) is invalid")]
+    Archive {
+        /// The store.
+        store: StoreId,
+        /// The key.
+        key: ObjectKey,
+        /// Why.
+        #[source]
+        source: ExtractError,
+    },
+    /// The blocking reader panicked.
+    #[error("verifying {key} in store {store} stopped unexpectedly")]
+    Task {
+        /// The store.
+        store: StoreId,
+        /// The key.
+        key: ObjectKey,
+        /// The join error.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+impl VerifyError {
+    /// The copy's bytes are damaged or are not a valid artifact: another copy may be fine.
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            Self::Store(e) => matches!(
+                e,
+                StoreError::ChecksumMismatch { .. } | StoreError::SizeMismatch { .. }
+            ),
+            Self::Decrypt { source, .. } => source.is_corrupt(),
+            Self::Archive { .. } => true,
+            Self::NoReference { .. } | Self::Task { .. } => false,
+        }
+    }
+
+    /// No key of the keyring is named in the header.
+    pub fn is_wrong_key(&self) -> bool {
+        matches!(
+            self,
+            Self::Decrypt {
+                source: CryptoError::NoMatchingKey { .. },
+                ..
+            }
+        )
+    }
+
+    /// The error as recorded in a report.
+    pub fn to_copy_error(&self) -> CopyError {
+        match self {
+            Self::Store(e) => CopyError::from_store(e),
+            Self::Decrypt { .. } | Self::Archive { .. } => {
+                CopyError::other(CopyErrorKind::Corrupt, self)
+            }
+            Self::NoReference { .. } | Self::Task { .. } => {
+                CopyError::other(CopyErrorKind::Other, self)
+            }
+        }
+    }
+}
+
+/// Reads `key` back from `store` and checks it against `expected` (or, when `None`, against the
+/// digest the store recorded at upload); with `deep`, also decrypts and walks it.
+///
+/// # Errors
+/// [`VerifyError`]; a missing object is `VerifyError::Store(StoreError::NotFound { .. })`.
+pub async fn verify_artifact(
+    store: &dyn Store,
+    key: &ObjectKey,
+    expected: Option<Expected>,
+    deep: Option<&DeepOptions>,
+) -> Result<VerifyReport, VerifyError> {
+    let (expected, reference) = match expected {
+        Some(e) => (e, Reference::Given),
+        None => (recorded(store, key).await?, Reference::Recorded),
+    };
+    let (size, sha256, deep) = match deep {
+        None => {
+            let got = celeriac_store::read_back(store, key)
+                .await
+                .map_err(VerifyError::Store)?;
+            (got.size, got.sha256, None)
+        }
+        Some(d) => {
+            let keys = KeySource::Ring(Arc::clone(&d.keyring));
+            let (size, sha256, deep) = read_deep(store, key, keys, &d.limits, d.bundle).await?;
+            compare(store, key, &expected, size, sha256)?;
+            (
+                size,
+                sha256,
+                Some(deep.map_err(|e| e.into_verify(store, key))?),
+            )
+        }
+    };
+    compare(store, key, &expected, size, sha256)?;
+    Ok(VerifyReport {
+        store: store.id().clone(),
+        key: key.clone(),
+        size,
+        sha256,
+        reference,
+        deep,
+    })
+}
+
+/// The size and digest the store recorded for `key`.
+async fn recorded(store: &dyn Store, key: &ObjectKey) -> Result<Expected, VerifyError> {
+    let info = store.head(key).await.map_err(VerifyError::Store)?;
+    let info = info.ok_or_else(|| {
+        VerifyError::Store(StoreError::NotFound {
+            store: store.id().clone(),
+            key: key.clone(),
+        })
+    })?;
+    let sha256 = info.sha256.ok_or_else(|| VerifyError::NoReference {
+        store: store.id().clone(),
+        key: key.clone(),
+    })?;
+    Ok(Expected {
+        size: Some(info.size),
+        sha256,
+    })
+}
+
+pub(crate) fn compare(
+    store: &dyn Store,
+    key: &ObjectKey,
+    expected: &Expected,
+    size: u64,
+    sha256: Sha256Digest,
+) -> Result<(), VerifyError> {
+    if let Some(want) = expected.size.filter(|want| *want != size) {
+        return Err(VerifyError::Store(StoreError::SizeMismatch {
+            store: store.id().clone(),
+            key: key.clone(),
+            expected: want,
+            actual: size,
+        }));
+    }
+    if sha256 != expected.sha256 {
+        return Err(VerifyError::Store(StoreError::ChecksumMismatch {
+            store: store.id().clone(),
+            key: key.clone(),
+            expected: expected.sha256,
+            actual: sha256,
+        }));
+    }
+    Ok(())
+}
+
+/// The keys a blocking reader uses.
+#[derive(Clone)]
+pub(crate) enum KeySource {
+    /// A caller's keyring.
+    Ring(Arc<Keyring>),
+    /// The pipeline's own keys.
+    Backup(Arc<BackupKeys>),
+}
+
+impl KeySource {
+    pub(crate) fn ring(&self) -> &Keyring {
+        match self {
+            Self::Ring(ring) => ring,
+            Self::Backup(keys) => keys.keyring(),
+        }
+    }
+}
+
+/// A deep check's own failure, before it is tied to a store and key.
+#[derive(Debug)]
+pub(crate) enum DeepError {
+    Decrypt(CryptoError),
+    Archive(ExtractError),
+}
+
+impl DeepError {
+    pub(crate) fn into_verify(self, store: &dyn Store, key: &ObjectKey) -> VerifyError {
+        let (store, key) = (store.id().clone(), key.clone());
+        match self {
+            Self::Decrypt(source) => VerifyError::Decrypt { store, key, source },
+            Self::Archive(source) => VerifyError::Archive { store, key, source },
+        }
+    }
+}
+
+/// Streams `key` into a blocking deep check; returns the size and digest of everything read and
+/// the check's result.
+pub(crate) async fn read_deep(
+    store: &dyn Store,
+    key: &ObjectKey,
+    keys: KeySource,
+    limits: &Limits,
+    bundle: Option<Bundle>,
+) -> Result<(u64, Sha256Digest, Result<DeepReport, DeepError>), VerifyError> {
+    let stream = store.open(key).await.map_err(VerifyError::Store)?;
+    let (tx, rx) = mpsc::channel(READ_QUEUE);
+    let limits = limits.clone();
+    let check = tokio::task::spawn_blocking(move || {
+        deep_check(ChunkReader::new(rx), &keys, limits, bundle)
+    });
+    let pumped = pump(stream, tx).await;
+    let checked = check.await.map_err(|source| VerifyError::Task {
+        store: store.id().clone(),
+        key: key.clone(),
+        source,
+    })?;
+    pumped.map_err(VerifyError::Store)?;
+    let (outcome, sha256, size) = checked.map_err(|e| {
+        VerifyError::Store(StoreError::Io {
+            store: store.id().clone(),
+            op: celeriac_store::Operation::Read,
+            key: Some(key.clone()),
+            source: e,
+        })
+    })?;
+    Ok((size, sha256, outcome))
+}
+
+/// Feeds a store stream into a channel until it ends, the receiver goes, or a read fails.
+pub(crate) async fn pump(
+    mut stream: ByteStream,
+    tx: mpsc::Sender<Bytes>,
+) -> Result<(), StoreError> {
+    while let Some(chunk) = stream.next().await {
+        if tx.send(chunk?).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+type DeepOutcome = (Result<DeepReport, DeepError>, Sha256Digest, u64);
+
+/// Decrypts and walks the stream, then drains it so that the digest covers every byte.
+fn deep_check(
+    reader: ChunkReader,
+    keys: &KeySource,
+    limits: Limits,
+    bundle: Option<Bundle>,
+) -> io::Result<DeepOutcome> {
+    let mut hashing = HashingReader::new(reader);
+    let outcome = walk(&mut hashing, keys.ring(), limits, bundle);
+    let (sha256, size) = hashing.finish()?;
+    Ok((outcome, sha256, size))
+}
+
+fn walk<R: io::Read>(
+    reader: R,
+    keyring: &Keyring,
+    limits: Limits,
+    bundle: Option<Bundle>,
+) -> Result<DeepReport, DeepError> {
+    let mut decrypt = DecryptReader::new(reader, keyring).map_err(DeepError::Decrypt)?;
+    let options = ExtractOptions {
+        limits,
+        only: Vec::new(),
+        expect_bundle: bundle,
+    };
+    let summary = dry_run(&mut decrypt, &options).map_err(classify)?;
+    if !decrypt.is_complete() {
+        return Err(DeepError::Decrypt(CryptoError::Truncated {
+            chunks: decrypt.chunks_read(),
+        }));
+    }
+    let header = decrypt.header();
+    Ok(DeepReport {
+        bundle: summary.manifest.bundle,
+        archive_id: header.archive_id(),
+        key_ids: header.key_ids().collect(),
+        entries: summary.entries,
+        files: summary.manifest.totals.files,
+        file_bytes: summary.manifest.totals.bytes,
+        plain_bytes: decrypt.plaintext_bytes(),
+    })
+}
+
+/// A decryption failure surfaces as the extractor's `Source` error; give it back its name.
+pub(crate) fn classify(e: ExtractError) -> DeepError {
+    match e {
+        ExtractError::Source { source } if CryptoError::from_io(&source).is_some() => {
+            DeepError::Decrypt(CryptoError::from(source))
+        }
+        e => DeepError::Archive(e),
+    }
+}
