@@ -3,7 +3,9 @@
 
 mod collect;
 mod fixture;
+mod harness;
 mod hostile;
 mod pargz;
+mod pipeline;
 mod roundtrip;
 mod secrets;
