@@ -2,6 +2,9 @@
 //! round trips through real files, the hostile-tar corpus and the parallel gzip writer.
 
 mod collect;
+mod fallback;
+mod fanout;
+mod faults;
 mod fixture;
 mod harness;
 mod hostile;

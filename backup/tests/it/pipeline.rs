@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context as _, Result, ensure};
 use celeriac_backup::{
-    ArtifactReport, BackupId, BackupStatus, Bundle, Classification, CopyOrigin, Pipeline,
-    ProgressEvent, RestoreError, RestoreOptions, RestoreSource, restore,
+    ArtifactReport, BackupId, BackupReport, BackupStatus, Bundle, Classification, CopyOrigin,
+    Pipeline, ProgressEvent, RestoreError, RestoreOptions, RestoreSource, restore,
 };
 use celeriac_crypto::Key;
 use celeriac_store::{MemoryStore, Store, StoreId};
@@ -69,6 +69,59 @@ async fn nightly_backup_to_local_r2_and_b2_is_verified_and_restores_byte_identic
     .run()
     .await?;
 
+    check_copies(&report, &keys)?;
+    let main = report.artifact(Bundle::Main).context("main artifact")?;
+    let secrets = report
+        .artifact(Bundle::Secrets)
+        .context("secrets artifact")?;
+
+    // Every bucket holds both artifacts and their sha256sum sidecars, with the reported bytes.
+    for bucket in [&r2_bucket, &b2_bucket] {
+        let mut expected: Vec<String> = [main, secrets]
+            .iter()
+            .flat_map(|a| {
+                let key = a.copies[0].key.to_string();
+                [format!("{key}.sha256"), key]
+            })
+            .collect();
+        expected.sort();
+        ensure!(bucket.keys().await == expected, "{:?}", bucket.keys().await);
+        let object = bucket
+            .get(main.copies[0].key.as_str())
+            .await
+            .context("object")?;
+        ensure!(celeriac_store::Sha256Digest::of(&object) == main.sha256);
+    }
+
+    // The report holds no secret value.
+    let json = report.to_json_pretty();
+    for value in SECRET_VALUES {
+        ensure!(!json.contains(value), "report leaks {value}");
+    }
+
+    // Progress: collection, both artifacts streamed, every copy stored and verified.
+    let events = events
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    ensure!(matches!(
+        events.first(),
+        Some(ProgressEvent::Collected { .. })
+    ));
+    let verified = events
+        .iter()
+        .filter(|e| matches!(e, ProgressEvent::CopyVerified { .. }))
+        .count();
+    ensure!(verified == 6, "{events:?}");
+
+    let in_order = [Arc::clone(&r2), Arc::clone(&b2), Arc::clone(&local)];
+    check_main_restore(main, &in_order, &keys, source.path()).await?;
+    check_secrets_bundle(secrets, &stores, &keys, source.path()).await
+}
+
+/// Every copy of both artifacts is stored and verified from the stream, one (local) copy is
+/// deep-checked, and each artifact names its own key.
+fn check_copies(report: &BackupReport, keys: &KeyFiles) -> Result<()> {
     ensure!(report.status == BackupStatus::Verified, "{report}");
     ensure!(report.stores.iter().all(|s| s.complete));
     let main = report.artifact(Bundle::Main).context("main artifact")?;
@@ -105,60 +158,29 @@ async fn nightly_backup_to_local_r2_and_b2_is_verified_and_restores_byte_identic
     ensure!(main.plain_sha256.is_some() && secrets.plain_sha256.is_none());
     ensure!(main.compression_ratio > 1.0 && main.sizes.stored_bytes > main.sizes.gz_bytes);
 
-    // Every bucket holds both artifacts and their sha256sum sidecars, with the reported bytes.
-    for bucket in [&r2_bucket, &b2_bucket] {
-        let mut expected: Vec<String> = [main, secrets]
-            .iter()
-            .flat_map(|a| {
-                let key = a.copies[0].key.to_string();
-                [format!("{key}.sha256"), key]
-            })
-            .collect();
-        expected.sort();
-        ensure!(bucket.keys().await == expected, "{:?}", bucket.keys().await);
-        let stored = bucket
-            .get(main.copies[0].key.as_str())
-            .await
-            .context("object")?;
-        ensure!(celeriac_store::Sha256Digest::of(&stored) == main.sha256);
-    }
+    Ok(())
+}
 
-    // The report holds no secret value.
-    let json = report.to_json_pretty();
-    for value in SECRET_VALUES {
-        ensure!(!json.contains(value), "report leaks {value}");
-    }
-
-    // Progress: collection, both artifacts streamed, every copy stored and verified.
-    let events = events
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    ensure!(matches!(
-        events.first(),
-        Some(ProgressEvent::Collected { .. })
-    ));
-    let verified = events
-        .iter()
-        .filter(|e| matches!(e, ProgressEvent::CopyVerified { .. }))
-        .count();
-    ensure!(verified == 6, "{events:?}");
-
+/// The main archive restores from R2, byte-identical for every plain member; the `.env` in it
+/// is the sanitized one.
+async fn check_main_restore(
+    main: &ArtifactReport,
+    stores: &[Arc<dyn Store>],
+    keys: &KeyFiles,
+    source: &std::path::Path,
+) -> Result<()> {
     // Restore the main archive from R2: byte-identical for every plain member.
     let out = tempfile::tempdir()?;
     let target = out.path().join("restored");
     let restored = restore(
-        &sources(
-            main,
-            &[Arc::clone(&r2), Arc::clone(&b2), Arc::clone(&local)],
-        ),
+        &sources(main, stores),
         keys.main_ring()?,
         &RestoreOptions::extract_to(&target),
     )
     .await?;
     ensure!(restored.store.as_str() == "r2" && restored.skipped_copies.is_empty());
     ensure!(restored.sha256 == main.sha256);
-    let (src, got) = (snapshot(source.path())?, snapshot(&target)?);
+    let (src, got) = (snapshot(source)?, snapshot(&target)?);
     let members: Vec<_> = restored
         .manifest
         .entries
@@ -204,7 +226,7 @@ async fn nightly_backup_to_local_r2_and_b2_is_verified_and_restores_byte_identic
     }
     ensure!(!target.join("certs/test-only.key").exists());
 
-    check_secrets_bundle(secrets, &stores, &keys, source.path()).await
+    Ok(())
 }
 
 /// The secrets bundle restores the real files, only when asked for and only with its own key.
