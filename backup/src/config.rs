@@ -456,3 +456,168 @@ fn restore_limits(l: &RawLimits) -> Result<Limits, ConfigError> {
         ..Limits::default()
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code fails by panicking")]
+mod tests {
+    use super::*;
+
+    /// The example at the top of this module, with real values where it has placeholders.
+    const FULL: &str = r#"
+        [backup]
+        prefix = "celeriac"
+        stores = ["local:/var/backups/celeriac", "s3:r2", "s3:b2"]
+        deep-verify = true
+
+        [keys]
+        main = { file = "/etc/celeriac/backup.key" }
+        secrets = { env = "CELERIAC_SECRETS_KEY" }
+        previous = [{ file = "/etc/celeriac/backup-2025.key" }]
+
+        [limits]
+        chunk-kib = 512
+        queue-chunks = 3
+        gzip-threads = 2
+        retry-attempts = 5
+        retry-initial-backoff-ms = 250
+        retry-max-backoff-ms = 4000
+        restore-max-file-mib = 64
+
+        [collect]
+        env-allowlist = ["SENTRY_ENVIRONMENT"]
+        [[collect.roots]]
+        path = "/srv/platform"
+        [[collect.roots]]
+        path = "/etc/letsencrypt"
+        optional = true
+
+        [stores.r2]
+        endpoint = "https://acct.r2.cloudflarestorage.com"
+        bucket = "dr-backups"
+        access-key-id = { env = "R2_ACCESS_KEY_ID" }
+        secret-access-key = { env = "R2_SECRET_ACCESS_KEY" }
+
+        [stores.b2]
+        endpoint = "https://s3.us-west-004.backblazeb2.com"
+        region = "us-west-004"
+        bucket = "dr-backups-b2"
+        access-key-id = { file = "/run/secrets/b2_key_id" }
+        secret-access-key = { file = "/run/secrets/b2_key" }
+    "#;
+
+    #[test]
+    fn full_example_parses_into_typed_settings() {
+        let c = BackupConfig::from_toml(FULL).unwrap();
+        let targets: Vec<String> = c.targets.iter().map(ToString::to_string).collect();
+        assert_eq!(targets, ["local:/var/backups/celeriac", "s3:r2", "s3:b2"]);
+        assert_eq!(c.s3.len(), 2);
+        assert_eq!(c.collect.as_ref().unwrap().roots().len(), 2);
+        assert_eq!(c.pipeline.prefix.as_str(), "celeriac");
+        assert_eq!(c.pipeline.chunk_size, 512 * 1024);
+        assert_eq!(c.pipeline.queue_chunks, 3);
+        assert_eq!(c.pipeline.gzip.threads.get(), 2);
+        assert_eq!(c.pipeline.retry.attempts, 5);
+        assert_eq!(c.pipeline.retry.backoff(2), Duration::from_millis(250));
+        assert_eq!(c.restore_limits.max_file_bytes, 64 * MIB);
+        assert_eq!(
+            c.keys.secrets,
+            Some(KeyRef::Env("CELERIAC_SECRETS_KEY".into()))
+        );
+        assert_eq!(c.keys.previous.len(), 1);
+    }
+
+    #[test]
+    fn empty_config_is_valid_and_has_the_documented_defaults() {
+        let c = BackupConfig::from_toml("").unwrap();
+        assert!(c.collect.is_none() && c.targets.is_empty() && c.s3.is_empty());
+        assert_eq!(c.pipeline, PipelineOptions::default());
+        assert_eq!(c.restore_limits, Limits::default());
+    }
+
+    fn error_of(text: &str) -> String {
+        BackupConfig::from_toml(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_offending_key() {
+        assert_eq!(
+            error_of("[limits]\nchunk-kib = 1"),
+            "invalid value for `limits.chunk-kib`: 64 to 65536"
+        );
+        assert_eq!(
+            error_of("[backup]\nstores = [\"s3:r3\"]"),
+            "`backup.stores` names s3:r3, but there is no `[stores.r3]` table"
+        );
+        assert_eq!(
+            error_of("[backup]\nstores = [\"local:/a\", \"local:/a\"]"),
+            "`backup.stores` lists local:/a twice"
+        );
+        assert_eq!(
+            error_of("[backup]\nprefix = \"../x\""),
+            "invalid value for `backup.prefix`: a key prefix: letters, digits, `._-+=@,` and `/` between segments"
+        );
+        let bad_store = FULL.replace("bucket = \"dr-backups\"", "bucket = \"Bad_Bucket\"");
+        assert_eq!(error_of(&bad_store), "invalid `[stores.r2]` table");
+        let relative = "[[collect.roots]]\npath = \"relative\"";
+        assert_eq!(error_of(relative), "invalid `[collect]` table");
+        assert!(matches!(
+            BackupConfig::from_toml("[backup]\nstores = [\"ftp:x\"]"),
+            Err(ConfigError::Target(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_and_inline_secrets_are_refused() {
+        assert!(matches!(
+            BackupConfig::from_toml("[backup]\nprefx = \"x\""),
+            Err(ConfigError::Parse(_))
+        ));
+        assert!(matches!(
+            BackupConfig::from_toml("[keys]\nmain = \"c2VjcmV0\""),
+            Err(ConfigError::Parse(_))
+        ));
+        let inline = FULL.replace("{ env = \"R2_ACCESS_KEY_ID\" }", "\"AKIAEXAMPLE\"");
+        assert!(matches!(
+            BackupConfig::from_toml(&inline),
+            Err(ConfigError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_directory() {
+        let mut raw = RawBackupConfig::from_toml(
+            "[backup]\nstores = [\"local:backups\", \"local:/abs\"]\n[keys]\nmain = { file = \"k.key\" }\n[[collect.roots]]\npath = \"project\"",
+        )
+        .unwrap();
+        raw.resolve_paths(Path::new("/etc/celeriac"));
+        assert_eq!(
+            raw.backup.stores,
+            ["local:/etc/celeriac/backups", "local:/abs"]
+        );
+        assert_eq!(
+            raw.keys.main,
+            Some(KeyRef::File("/etc/celeriac/k.key".into()))
+        );
+        assert_eq!(
+            raw.collect.roots[0].path,
+            Path::new("/etc/celeriac/project")
+        );
+        assert!(BackupConfig::try_from(raw).is_ok());
+    }
+
+    #[test]
+    fn key_refs_load_from_files_and_env_without_echoing_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.key");
+        let key = Key::generate_file(&path).unwrap();
+        let loaded = KeyRef::File(path).load().unwrap();
+        assert_eq!(loaded.id(), key.id());
+        let missing = KeyRef::Env("CELERIAC_TEST_SURELY_UNSET_KEY_VAR".into()).load();
+        assert!(
+            missing
+                .unwrap_err()
+                .to_string()
+                .contains("CELERIAC_TEST_SURELY_UNSET_KEY_VAR")
+        );
+    }
+}

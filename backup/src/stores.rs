@@ -191,3 +191,57 @@ fn local_id(n: usize) -> StoreId {
     // `local` and `local-<digits>` are valid ids by construction.
     StoreId::new(name).unwrap_or_else(|_| unreachable!("local-<n> is a valid store id"))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code fails by panicking")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_targets_are_numbered_and_s3_ids_must_not_clash() {
+        let targets: Vec<StoreTarget> = ["local:/a", "local:/b", "s3:r2"]
+            .iter()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        let opened = open_targets(&targets, |name| {
+            Ok(Arc::new(LocalStore::new(name.clone(), "/unused")) as Arc<dyn Store>)
+        })
+        .unwrap();
+        let ids: Vec<&str> = opened.iter().map(|s| s.id().as_str()).collect();
+        assert_eq!(ids, ["local", "local-2", "r2"]);
+        let clash: Vec<StoreTarget> = ["local:/a", "s3:local"]
+            .iter()
+            .map(|t| t.parse().unwrap())
+            .collect();
+        let err = open_targets(&clash, |name| {
+            Ok(Arc::new(LocalStore::new(name.clone(), "/unused")) as Arc<dyn Store>)
+        })
+        .err()
+        .unwrap();
+        assert!(matches!(err, OpenStoreError::DuplicateId { .. }));
+    }
+
+    #[test]
+    fn credentials_are_loaded_only_for_named_stores() {
+        let config = BackupConfig::from_toml(
+            "[stores.r2]\nendpoint = \"https://x.example\"\nbucket = \"bkt\"\naccess-key-id = { env = \"CELERIAC_TEST_UNSET_A\" }\nsecret-access-key = { env = \"CELERIAC_TEST_UNSET_B\" }",
+        )
+        .unwrap();
+        assert!(
+            StoreCredentials::load_for_targets(&config).is_ok(),
+            "no target, nothing to load"
+        );
+        let r2 = StoreId::new("r2").unwrap();
+        let err = StoreCredentials::load(&config, [&r2]).unwrap_err();
+        assert_eq!(err.to_string(), "cannot load the credentials of store r2");
+        let nope = StoreId::new("nope").unwrap();
+        assert!(matches!(
+            config.open_s3(&nope, &StoreCredentials::new()),
+            Err(OpenStoreError::UnknownStore { .. })
+        ));
+        assert!(matches!(
+            config.open_s3(&r2, &StoreCredentials::new()),
+            Err(OpenStoreError::NoCredentials { .. })
+        ));
+    }
+}
