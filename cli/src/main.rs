@@ -22,12 +22,27 @@ struct Cli {
 enum Command {
     /// Run a Celery-compatible worker: consume task messages, run them, reply over rpc://.
     Worker(cmd::worker::WorkerArgs),
+    /// Write a new random key to a new owner-only file and print its id.
+    Keygen(cmd::keygen::KeygenArgs),
+    /// Back up the configuration: collect, archive, encrypt, store copies, verify, report.
+    Backup(cmd::backup::BackupArgs),
+    /// Read a stored artifact back and check its size and SHA-256 (--deep: decrypt and walk it).
+    Verify(cmd::verify::VerifyArgs),
+    /// Restore a backup from the first usable copy (or list it, or dry-run it).
+    Restore(cmd::restore::RestoreArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return cmd::status::clap_error(&err),
+    };
     let result = match cli.command {
         Command::Worker(args) => cmd::worker::run(args),
+        Command::Keygen(args) => return cmd::status::finish(cmd::keygen::run(&args)),
+        Command::Backup(args) => return cmd::status::finish(cmd::backup::run(&args)),
+        Command::Verify(args) => return cmd::status::finish(cmd::verify::run(&args)),
+        Command::Restore(args) => return cmd::status::finish(cmd::restore::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,16 @@
 //! One module per subcommand, plus the mapping from errors to exit codes they share.
 
+pub(crate) mod artifact;
+pub(crate) mod backup;
+pub(crate) mod config_file;
+pub(crate) mod keygen;
+pub(crate) mod keys;
+pub(crate) mod progress;
+pub(crate) mod restore;
+pub(crate) mod runtime;
+pub(crate) mod status;
+pub(crate) mod stdout;
+pub(crate) mod verify;
 pub(crate) mod worker;
 
 /// Exit codes (sysexits.h where one fits): 78 configuration, 69 broker refused or unreachable,

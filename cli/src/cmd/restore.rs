@@ -1,0 +1,197 @@
+//! `celeriac restore`: restore a backup from the first usable copy (checksum, then decryption
+//! authenticated to the end, then safe extraction into a staging directory that is moved into
+//! place), or list it, or dry-run it. The secrets bundle is a separate step (`--secrets`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use celeriac_backup::{
+    ArtifactAddress, Bundle, CommitPolicy, Expected, ManifestEntry, RestoreMode, RestoreOptions,
+    RestoreReport, RestoreSource, restore,
+};
+use celeriac_store::Sha256Digest;
+use clap::Args;
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::cmd::config_file::{self, CONFIG_ENV};
+use crate::cmd::status::{self, Coded};
+use crate::cmd::{artifact, keys, progress, runtime, stdout};
+
+/// Flags of `celeriac restore`.
+#[derive(Debug, Args)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "command-line switches are independent flags"
+)]
+pub(crate) struct RestoreArgs {
+    /// The artifact: a local path or s3:NAME/KEY; give several copies to fall back through them
+    #[arg(value_name = "ARTIFACT", required = true)]
+    artifacts: Vec<ArtifactAddress>,
+    /// Directory to restore into (created; must be new or empty)
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["list", "dry_run"])]
+    to: Option<PathBuf>,
+    /// Key(s) to decrypt with (repeat to offer several) [default: $CELERIAC_KEY and
+    /// $CELERIAC_SECRETS_KEY, [keys] of the config]
+    #[arg(long = "key-file", value_name = "FILE")]
+    key_files: Vec<PathBuf>,
+    /// Restore only entries matching this glob over archive paths, e.g. 'nginx/**' (repeat)
+    #[arg(long = "path", value_name = "GLOB")]
+    paths: Vec<String>,
+    /// Check everything (copy, decryption, every entry) but write nothing
+    #[arg(long, conflicts_with = "list")]
+    dry_run: bool,
+    /// List the archive's contents (after authenticating it) instead of extracting
+    #[arg(long)]
+    list: bool,
+    /// Restore the secrets bundle (real .env files, private keys) of the same backup instead;
+    /// needs the secrets key
+    #[arg(long)]
+    secrets: bool,
+    /// Expected SHA-256 of the stored artifact instead of the digest its store recorded
+    #[arg(long, value_name = "HEX")]
+    sha256: Option<Sha256Digest>,
+    /// TOML config file (s3:NAME stores, keys, limits; its stores are fallback copies)
+    #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// Restores (or lists, or dry-runs); an error (exit 1) when no copy could be used.
+pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
+    let raw = config_file::load_raw(args.config.as_deref())?;
+    let keyring = keys::required_keyring(&args.key_files, &raw.keys, "restore")?;
+    let config = config_file::validate(raw, args.config.as_deref())?;
+    let filter = compile(&args.paths)?;
+    progress::init_log();
+    let bundle = if args.secrets {
+        Bundle::Secrets
+    } else {
+        Bundle::Main
+    };
+    let mut options = RestoreOptions::with_mode(mode(args)?);
+    options.bundle = bundle;
+    options.only.clone_from(&args.paths);
+    options.limits = config.restore_limits.clone();
+    let expected = args.sha256.map(|sha256| Expected { size: None, sha256 });
+    let report = runtime::block_on(async {
+        let copies = artifact::copies(&args.artifacts, &config, Some(bundle))?;
+        let labels: Vec<String> = copies.iter().map(|c| c.label.clone()).collect();
+        let sources: Vec<RestoreSource> = copies
+            .into_iter()
+            .map(|c| RestoreSource {
+                store: c.store,
+                key: c.key,
+                expected,
+            })
+            .collect();
+        restore(&sources, Arc::new(keyring), &options)
+            .await
+            .with_context(|| format!("cannot restore from {}", labels.join(", ")))
+    })??;
+    print(&report, args, filter.as_ref())?;
+    Ok(status::OK)
+}
+
+fn mode(args: &RestoreArgs) -> anyhow::Result<RestoreMode> {
+    if args.list {
+        return Ok(RestoreMode::List);
+    }
+    if args.dry_run {
+        return Ok(RestoreMode::DryRun);
+    }
+    let target = args
+        .to
+        .as_ref()
+        .ok_or_else(|| Coded::usage(anyhow::anyhow!("--to DIR is required")))?;
+    Ok(RestoreMode::Extract {
+        target: std::path::absolute(target)
+            .with_context(|| format!("cannot resolve {}", target.display()))?,
+        policy: CommitPolicy::NewOrEmpty,
+    })
+}
+
+/// The `--path` globs, compiled as the extractor does (`*` stays within one path component).
+fn compile(globs: &[String]) -> anyhow::Result<Option<GlobSet>> {
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut set = GlobSetBuilder::new();
+    for pattern in globs {
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .with_context(|| format!("invalid --path glob {pattern:?}"))
+            .map_err(Coded::usage)?;
+        set.add(glob);
+    }
+    Ok(Some(set.build().map_err(Coded::usage)?))
+}
+
+/// An entry is selected when it or one of its ancestors matches (as the extractor decides).
+fn selected(filter: Option<&GlobSet>, entry: &ManifestEntry) -> bool {
+    filter.is_none_or(|f| {
+        f.is_match(entry.path.as_str())
+            || entry
+                .path
+                .ancestors()
+                .iter()
+                .any(|a| f.is_match(a.as_str()))
+    })
+}
+
+fn print(
+    report: &RestoreReport,
+    args: &RestoreArgs,
+    filter: Option<&GlobSet>,
+) -> anyhow::Result<()> {
+    if args.json {
+        return stdout::write(&format!("{}\n", serde_json::to_string_pretty(report)?));
+    }
+    for skipped in &report.skipped_copies {
+        eprintln!(
+            "skipped the copy in {} ({}): {}",
+            skipped.store, skipped.key, skipped.error.message
+        );
+    }
+    if args.list {
+        let mut text = String::new();
+        for entry in report
+            .manifest
+            .entries
+            .iter()
+            .filter(|e| selected(filter, e))
+        {
+            text.push_str(&listing_line(entry));
+            text.push('\n');
+        }
+        return stdout::write(&text);
+    }
+    let from = format!("{} in store {}", report.key, report.store);
+    stdout::write(&match &report.target {
+        Some(target) => format!(
+            "restored {} of {} entries ({} bytes) from {from} into {}\n",
+            report.selected,
+            report.entries,
+            report.selected_bytes,
+            target.display()
+        ),
+        None => format!(
+            "dry run: {} entries valid, {} selected ({} bytes) in {from}; nothing written\n",
+            report.entries, report.selected, report.selected_bytes
+        ),
+    })
+}
+
+/// `mode size path [-> target]`, like `tar tv` without owners.
+fn listing_line(e: &ManifestEntry) -> String {
+    let size = e.size.map_or_else(|| "-".to_owned(), |s| s.to_string());
+    let link = e
+        .target
+        .as_deref()
+        .map(|t| format!(" -> {t}"))
+        .unwrap_or_default();
+    format!("{:04o} {size:>10} {}{link}", e.mode, e.path)
+}

@@ -1,0 +1,104 @@
+//! `celeriac verify`: read one stored artifact back and compare its size and SHA-256 with the
+//! digest recorded at upload (or `--sha256`); with `--deep`, also decrypt it and walk its
+//! archive against its manifest. Exit 0 when it verifies, 1 when not.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use std::fmt::Write as _;
+
+use anyhow::Context;
+use celeriac_backup::{
+    ArtifactAddress, Bundle, DeepOptions, Expected, Reference, VerifyReport, verify_artifact,
+};
+use celeriac_store::Sha256Digest;
+use clap::Args;
+
+use crate::cmd::config_file::{self, CONFIG_ENV};
+use crate::cmd::{artifact, keys, progress, runtime, status, stdout};
+
+/// Flags of `celeriac verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The artifact: a local path, or s3:NAME/KEY for a store named in the config file
+    #[arg(value_name = "ARTIFACT")]
+    artifact: ArtifactAddress,
+    /// Key for --deep (repeat to offer several) [default: $CELERIAC_KEY, [keys] of the config]
+    #[arg(long = "key-file", value_name = "FILE")]
+    key_files: Vec<PathBuf>,
+    /// Also decrypt the artifact and check every archive entry against its manifest
+    #[arg(long)]
+    deep: bool,
+    /// Expected SHA-256 of the stored bytes (e.g. from the backup report) instead of the
+    /// digest the store recorded
+    #[arg(long, value_name = "HEX")]
+    sha256: Option<Sha256Digest>,
+    /// TOML config file (for s3:NAME stores, keys and limits)
+    #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+/// Verifies the artifact; an error (exit 1) when it does not verify.
+pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
+    let raw = config_file::load_raw(args.config.as_deref())?;
+    let keyring = if args.deep {
+        Some(keys::required_keyring(
+            &args.key_files,
+            &raw.keys,
+            "--deep",
+        )?)
+    } else {
+        None
+    };
+    let config = config_file::validate(raw, args.config.as_deref())?;
+    progress::init_log();
+    let deep = keyring.map(|ring| DeepOptions {
+        keyring: Arc::new(ring),
+        limits: config.restore_limits.clone(),
+        bundle: None,
+    });
+    let expected = args.sha256.map(|sha256| Expected { size: None, sha256 });
+    let report = runtime::block_on(async {
+        let copy = artifact::open(&args.artifact, &config, None)?;
+        verify_artifact(copy.store.as_ref(), &copy.key, expected, deep.as_ref())
+            .await
+            .with_context(|| format!("{} does not verify", copy.label))
+    })??;
+    print(&report, &args.artifact, args.json)?;
+    Ok(status::OK)
+}
+
+fn print(report: &VerifyReport, artifact: &ArtifactAddress, json: bool) -> anyhow::Result<()> {
+    if json {
+        return stdout::write(&format!("{}\n", serde_json::to_string_pretty(report)?));
+    }
+    let against = match report.reference {
+        Reference::Given => "the given digest",
+        Reference::Recorded => "the digest recorded at upload",
+    };
+    let mut text = format!(
+        "verified {artifact}\n  {} bytes, sha256 {} (matches {against})\n",
+        report.size, report.sha256
+    );
+    if let Some(deep) = &report.deep {
+        let keys: Vec<String> = deep.key_ids.iter().map(ToString::to_string).collect();
+        let bundle = match deep.bundle {
+            Bundle::Main => "main archive",
+            Bundle::Secrets => "secrets bundle",
+        };
+        let _ = writeln!(
+            text,
+            "  decrypted and walked: {bundle} of backup {}, {} entries ({} files, {} bytes) \
+             match the manifest; key {}",
+            deep.archive_id,
+            deep.entries,
+            deep.files,
+            deep.file_bytes,
+            keys.join(",")
+        );
+    }
+    stdout::write(&text)
+}

@@ -1,0 +1,35 @@
+//! Running the `celeriac` binary and reading what it printed.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test, with no inherited key variables.
+pub(crate) fn celeriac() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_celeriac"));
+    cmd.stdin(Stdio::null())
+        .env_remove("CELERIAC_KEY")
+        .env_remove("CELERIAC_SECRETS_KEY");
+    cmd
+}
+
+/// Runs `cmd`, returning its output (never fails on a non-zero exit).
+pub(crate) fn output(cmd: &mut Command) -> Output {
+    cmd.output().expect("the celeriac binary runs")
+}
+
+/// stdout as text.
+pub(crate) fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr as text.
+pub(crate) fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `celeriac keygen --out path`, asserting success; returns the printed key id.
+pub(crate) fn keygen(path: &Path) -> String {
+    let out = output(celeriac().arg("keygen").arg("--out").arg(path));
+    assert_eq!(out.status.code(), Some(0), "keygen: {}", stderr(&out));
+    stdout(&out).trim().to_owned()
+}
