@@ -15,6 +15,8 @@ use celeriac_store::{ObjectKey, Sha256Digest, StoreError, StoreId, StoreKind};
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
+mod text;
+
 use crate::collect::{CategoryCount, Skip};
 use crate::id::BackupId;
 use crate::manifest::Bundle;
@@ -338,85 +340,6 @@ impl BackupReport {
     pub fn incomplete_stores(&self) -> impl Iterator<Item = &StoreId> + '_ {
         self.stores.iter().filter(|s| !s.complete).map(|s| &s.store)
     }
-}
-
-/// The human-readable summary (`celeriac backup` without `--json`).
-impl fmt::Display for BackupReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.collection;
-        writeln!(f, "backup {} {}", self.backup_id, self.status)?;
-        writeln!(
-            f,
-            "collected {} files ({} bytes), {} skipped",
-            c.files,
-            c.bytes,
-            c.skipped.len()
-        )?;
-        for (category, count) in &c.categories {
-            writeln!(
-                f,
-                "  {category:<11} {:>5} files {:>10} bytes{}",
-                count.files,
-                count.bytes,
-                if count.secrets > 0 {
-                    format!(" ({} to secrets)", count.secrets)
-                } else {
-                    String::new()
-                }
-            )?;
-        }
-        for skip in &c.skipped {
-            writeln!(f, "  skipped {}: {}", skip.path, skip.reason)?;
-        }
-        for a in &self.artifacts {
-            write_artifact(f, a)?;
-        }
-        let t = &self.timings;
-        writeln!(
-            f,
-            "timings: collect {} ms, stream {} ms (+{} ms secrets), verify {} ms, retry {} ms, total {} ms",
-            t.collect_ms.as_millis(),
-            t.stream_main_ms.as_millis(),
-            t.stream_secrets_ms.as_millis(),
-            t.verify_ms.as_millis(),
-            t.retry_ms.as_millis(),
-            t.total_ms.as_millis()
-        )
-    }
-}
-
-fn write_artifact(f: &mut fmt::Formatter<'_>, a: &ArtifactReport) -> fmt::Result {
-    let bundle = match a.bundle {
-        Bundle::Main => "main",
-        Bundle::Secrets => "secrets",
-    };
-    let keys: Vec<String> = a.key_ids.iter().map(ToString::to_string).collect();
-    writeln!(f, "{bundle} artifact {}", a.file_name)?;
-    writeln!(
-        f,
-        "  {} entries, tar {} bytes, gzip {} bytes (ratio {}), stored {} bytes",
-        a.entries, a.sizes.tar_bytes, a.sizes.gz_bytes, a.compression_ratio, a.sizes.stored_bytes
-    )?;
-    writeln!(f, "  sha256 {}  key {}", a.sha256, keys.join(","))?;
-    for copy in &a.copies {
-        let state = if copy.verified {
-            "verified"
-        } else if copy.stored {
-            "stored, NOT verified"
-        } else {
-            "FAILED"
-        };
-        write!(
-            f,
-            "  {:<8} {state} (attempts {}) {}",
-            copy.store, copy.attempts, copy.key
-        )?;
-        if let Some(e) = &copy.error {
-            write!(f, ": {}", e.message)?;
-        }
-        writeln!(f)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

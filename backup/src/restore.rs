@@ -13,24 +13,22 @@
 //! [`commit`] moves it into place only then. The secrets bundle is restored only when asked for
 //! ([`RestoreOptions::bundle`]), with a keyring holding the secrets key.
 
-use std::fs::File;
-use std::io::{self, BufReader, Seek as _, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use celeriac_crypto::{CryptoError, DecryptReader, KeyId, Keyring};
+use celeriac_crypto::{KeyId, Keyring};
 use celeriac_store::{ObjectKey, Sha256Digest, Store, StoreError, StoreId};
 use serde::Serialize;
-use tokio::sync::mpsc;
 
-use crate::chunk::ChunkReader;
-use crate::extract::{
-    CommitPolicy, ExtractError, ExtractOptions, Limits, Staging, commit, dry_run, extract, list,
-};
-use crate::hashing::HashingReader;
+use crate::extract::{CommitPolicy, ExtractError, Limits};
 use crate::manifest::{Bundle, Manifest};
 use crate::report::CopyError;
-use crate::verify::{DeepError, Expected, Reference, VerifyError, classify, compare, pump};
+mod unpack;
+
+use unpack::{download, parent_of, unpack};
+
+use crate::verify::{Expected, Reference, VerifyError, compare};
 
 /// One copy to restore from.
 #[derive(Debug, Clone)]
@@ -344,159 +342,5 @@ fn scratch_dir(options: &RestoreOptions) -> Result<PathBuf, RestoreError> {
             Ok(parent)
         }
         RestoreMode::DryRun | RestoreMode::List => Ok(std::env::temp_dir()),
-    }
-}
-
-fn parent_of(target: &Path) -> PathBuf {
-    match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// Streams the copy into a private temp file in `dir`, hashing it on the way.
-async fn download(
-    store: &dyn Store,
-    key: &ObjectKey,
-    dir: &Path,
-) -> Result<(File, u64, Sha256Digest), CopyFailure> {
-    let temp = tempfile::Builder::new()
-        .prefix(".celeriac-download-")
-        .tempfile_in(dir)
-        .map_err(|source| {
-            CopyFailure::Stop(RestoreError::Scratch {
-                dir: dir.to_path_buf(),
-                source,
-            })
-        })?;
-    let stream = store
-        .open(key)
-        .await
-        .map_err(|e| CopyFailure::Skip(VerifyError::Store(e)))?;
-    let (tx, rx) = mpsc::channel(4);
-    let writer = tokio::task::spawn_blocking(move || -> io::Result<(File, u64, Sha256Digest)> {
-        // The name goes at once; the open file lives on until the restore is done.
-        let mut file = temp.into_file();
-        let mut reader = HashingReader::new(ChunkReader::new(rx));
-        io::copy(&mut reader, &mut file)?;
-        file.sync_all()?;
-        file.seek(SeekFrom::Start(0))?;
-        let (sha256, size) = reader.finish()?;
-        Ok((file, size, sha256))
-    });
-    let pumped = pump(stream, tx).await;
-    let written = writer
-        .await
-        .map_err(|e| CopyFailure::Stop(RestoreError::Task(e)))?;
-    pumped.map_err(|e| CopyFailure::Skip(VerifyError::Store(e)))?;
-    written.map_err(|source| {
-        CopyFailure::Stop(RestoreError::Scratch {
-            dir: dir.to_path_buf(),
-            source,
-        })
-    })
-}
-
-/// What unpacking a downloaded copy gave.
-struct Unpacked {
-    manifest: Manifest,
-    entries: u64,
-    selected: u64,
-    selected_bytes: u64,
-    key_ids: Vec<KeyId>,
-}
-
-/// Unpacking failures, before they are tied to a copy.
-enum UnpackError {
-    Deep(DeepError),
-    Target(ExtractError),
-}
-
-impl UnpackError {
-    fn into_failure(self, store: &dyn Store, key: &ObjectKey, had_reference: bool) -> CopyFailure {
-        match self {
-            Self::Target(e) => CopyFailure::Stop(RestoreError::Target(e)),
-            // The bytes matched their reference, so every copy carries the same header.
-            Self::Deep(DeepError::Decrypt(CryptoError::NoMatchingKey { wanted }))
-                if had_reference =>
-            {
-                CopyFailure::Stop(RestoreError::WrongKey { wanted })
-            }
-            Self::Deep(e) => CopyFailure::Skip(e.into_verify(store, key)),
-        }
-    }
-}
-
-fn unpack(
-    file: File,
-    keyring: &Keyring,
-    options: &RestoreOptions,
-) -> Result<Unpacked, UnpackError> {
-    let mut decrypt = DecryptReader::new(BufReader::with_capacity(256 * 1024, file), keyring)
-        .map_err(|e| UnpackError::Deep(DeepError::Decrypt(e)))?;
-    let key_ids = decrypt.header().key_ids().collect();
-    let extract_options = ExtractOptions {
-        limits: options.limits.clone(),
-        only: options.only.clone(),
-        expect_bundle: Some(options.bundle),
-    };
-    let (manifest, entries, selected, selected_bytes) = match &options.mode {
-        RestoreMode::List => {
-            let manifest = list(&mut decrypt, &options.limits).map_err(content_error)?;
-            // Authenticate the rest before the listing is believed.
-            io::copy(&mut decrypt, &mut io::sink())
-                .map_err(|e| UnpackError::Deep(DeepError::Decrypt(CryptoError::from(e))))?;
-            if manifest.bundle != options.bundle {
-                return Err(UnpackError::Deep(DeepError::Archive(
-                    ExtractError::WrongBundle {
-                        expected: options.bundle,
-                        found: manifest.bundle,
-                    },
-                )));
-            }
-            (manifest, 0, 0, 0)
-        }
-        RestoreMode::DryRun => {
-            let s = dry_run(&mut decrypt, &extract_options).map_err(content_error)?;
-            (s.manifest, s.entries, s.selected, s.selected_bytes)
-        }
-        RestoreMode::Extract { target, policy } => {
-            let staging = Staging::create_in(&parent_of(target)).map_err(UnpackError::Target)?;
-            let s = extract(&mut decrypt, &staging, &extract_options).map_err(content_error)?;
-            if !decrypt.is_complete() {
-                return Err(UnpackError::Deep(DeepError::Decrypt(
-                    CryptoError::Truncated {
-                        chunks: decrypt.chunks_read(),
-                    },
-                )));
-            }
-            commit(staging, target, *policy).map_err(UnpackError::Target)?;
-            (s.manifest, s.entries, s.selected, s.selected_bytes)
-        }
-    };
-    if !decrypt.is_complete() {
-        return Err(UnpackError::Deep(DeepError::Decrypt(
-            CryptoError::Truncated {
-                chunks: decrypt.chunks_read(),
-            },
-        )));
-    }
-    Ok(Unpacked {
-        manifest,
-        entries,
-        selected,
-        selected_bytes,
-        key_ids,
-    })
-}
-
-/// Sorts an extraction error: the target's fault, or the copy's.
-fn content_error(e: ExtractError) -> UnpackError {
-    match e {
-        ExtractError::Staging { .. }
-        | ExtractError::TargetNotEmpty { .. }
-        | ExtractError::Conflict { .. }
-        | ExtractError::InvalidGlob { .. } => UnpackError::Target(e),
-        e => UnpackError::Deep(classify(e)),
     }
 }

@@ -1,0 +1,155 @@
+//! The deep check's machinery, shared with restore: [`read_deep`] streams a copy into a
+//! blocking reader that hashes every byte, decrypts (authenticated to the final chunk) and walks
+//! the archive against its manifest; [`pump`] feeds a store stream into a bounded channel.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use celeriac_crypto::{CryptoError, DecryptReader, Keyring};
+use celeriac_store::{ByteStream, ObjectKey, Sha256Digest, Store, StoreError};
+use futures::StreamExt as _;
+use tokio::sync::mpsc;
+
+use super::{DeepReport, READ_QUEUE, VerifyError};
+use crate::chunk::ChunkReader;
+use crate::extract::{ExtractError, ExtractOptions, Limits, dry_run};
+use crate::hashing::HashingReader;
+use crate::keys::BackupKeys;
+use crate::manifest::Bundle;
+
+/// The keys a blocking reader uses.
+#[derive(Clone)]
+pub(crate) enum KeySource {
+    /// A caller's keyring.
+    Ring(Arc<Keyring>),
+    /// The pipeline's own keys.
+    Backup(Arc<BackupKeys>),
+}
+
+impl KeySource {
+    pub(crate) fn ring(&self) -> &Keyring {
+        match self {
+            Self::Ring(ring) => ring,
+            Self::Backup(keys) => keys.keyring(),
+        }
+    }
+}
+
+/// A deep check's own failure, before it is tied to a store and key.
+#[derive(Debug)]
+pub(crate) enum DeepError {
+    Decrypt(CryptoError),
+    Archive(ExtractError),
+}
+
+impl DeepError {
+    pub(crate) fn into_verify(self, store: &dyn Store, key: &ObjectKey) -> VerifyError {
+        let (store, key) = (store.id().clone(), key.clone());
+        match self {
+            Self::Decrypt(source) => VerifyError::Decrypt { store, key, source },
+            Self::Archive(source) => VerifyError::Archive { store, key, source },
+        }
+    }
+}
+
+/// Streams `key` into a blocking deep check; returns the size and digest of everything read and
+/// the check's result.
+pub(crate) async fn read_deep(
+    store: &dyn Store,
+    key: &ObjectKey,
+    keys: KeySource,
+    limits: &Limits,
+    bundle: Option<Bundle>,
+) -> Result<(u64, Sha256Digest, Result<DeepReport, DeepError>), VerifyError> {
+    let stream = store.open(key).await.map_err(VerifyError::Store)?;
+    let (tx, rx) = mpsc::channel(READ_QUEUE);
+    let limits = limits.clone();
+    let check = tokio::task::spawn_blocking(move || {
+        deep_check(ChunkReader::new(rx), &keys, limits, bundle)
+    });
+    let pumped = pump(stream, tx).await;
+    let checked = check.await.map_err(|source| VerifyError::Task {
+        store: store.id().clone(),
+        key: key.clone(),
+        source,
+    })?;
+    pumped.map_err(VerifyError::Store)?;
+    let (outcome, sha256, size) = checked.map_err(|e| {
+        VerifyError::Store(StoreError::Io {
+            store: store.id().clone(),
+            op: celeriac_store::Operation::Read,
+            key: Some(key.clone()),
+            source: e,
+        })
+    })?;
+    Ok((size, sha256, outcome))
+}
+
+/// Feeds a store stream into a channel until it ends, the receiver goes, or a read fails.
+pub(crate) async fn pump(
+    mut stream: ByteStream,
+    tx: mpsc::Sender<Bytes>,
+) -> Result<(), StoreError> {
+    while let Some(chunk) = stream.next().await {
+        if tx.send(chunk?).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+type DeepOutcome = (Result<DeepReport, DeepError>, Sha256Digest, u64);
+
+/// Decrypts and walks the stream, then drains it so that the digest covers every byte.
+fn deep_check(
+    reader: ChunkReader,
+    keys: &KeySource,
+    limits: Limits,
+    bundle: Option<Bundle>,
+) -> io::Result<DeepOutcome> {
+    let mut hashing = HashingReader::new(reader);
+    let outcome = walk(&mut hashing, keys.ring(), limits, bundle);
+    let (sha256, size) = hashing.finish()?;
+    Ok((outcome, sha256, size))
+}
+
+fn walk<R: io::Read>(
+    reader: R,
+    keyring: &Keyring,
+    limits: Limits,
+    bundle: Option<Bundle>,
+) -> Result<DeepReport, DeepError> {
+    let mut decrypt = DecryptReader::new(reader, keyring).map_err(DeepError::Decrypt)?;
+    let options = ExtractOptions {
+        limits,
+        only: Vec::new(),
+        expect_bundle: bundle,
+    };
+    let summary = dry_run(&mut decrypt, &options).map_err(classify)?;
+    if !decrypt.is_complete() {
+        return Err(DeepError::Decrypt(CryptoError::Truncated {
+            chunks: decrypt.chunks_read(),
+        }));
+    }
+    let header = decrypt.header();
+    Ok(DeepReport {
+        bundle: summary.manifest.bundle,
+        archive_id: header.archive_id(),
+        key_ids: header.key_ids().collect(),
+        entries: summary.entries,
+        files: summary.manifest.totals.files,
+        file_bytes: summary.manifest.totals.bytes,
+        plain_bytes: decrypt.plaintext_bytes(),
+    })
+}
+
+/// A decryption failure surfaces as the extractor's `Source` error; give it back its name.
+pub(crate) fn classify(e: ExtractError) -> DeepError {
+    match e {
+        ExtractError::Source { source } if CryptoError::from_io(&source).is_some() => {
+            DeepError::Decrypt(CryptoError::from(source))
+        }
+        e => DeepError::Archive(e),
+    }
+}
