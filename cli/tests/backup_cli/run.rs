@@ -8,7 +8,8 @@ pub(crate) fn celeriac() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_celeriac"));
     cmd.stdin(Stdio::null())
         .env_remove("CELERIAC_KEY")
-        .env_remove("CELERIAC_SECRETS_KEY");
+        .env_remove("CELERIAC_SECRETS_KEY")
+        .env_remove("CELERIAC_BACKUP_CONFIG");
     cmd
 }
 
