@@ -5,7 +5,7 @@
 //! [backup]
 //! prefix = "celeriac"                               # object key prefix in every store
 //! stores = ["local:/var/backups/celeriac", "s3:r2", "s3:b2"]
-//! deep-verify = true                                # decrypt one copy and walk its archive
+//! deep-verify = true                                # decrypt the stream and walk its archive
 //!
 //! [keys]
 //! main = { file = "/etc/celeriac/backup.key" }      # or { env = "CELERIAC_KEY" } (base64)
@@ -71,7 +71,7 @@ pub struct RawBackupSection {
     pub prefix: String,
     /// Where each run writes a copy: `local:PATH` or `s3:NAME`.
     pub stores: Vec<String>,
-    /// Decrypt one copy of each artifact and walk its archive after upload.
+    /// Decrypt each artifact as it streams and walk its archive against its manifest.
     pub deep_verify: bool,
 }
 

@@ -1,6 +1,11 @@
 //! Settling one artifact's copies after the fan-out: read every published copy back (size and
-//! SHA-256 against the producer's own figures), deep-check one copy when asked, and retry every
-//! copy that is not verified from one that is. Produces the report's [`CopyReport`]s.
+//! SHA-256 against the producer's own figures), apply the deep check of the stream, and retry
+//! every copy that is not verified from one that is. Produces the report's [`CopyReport`]s.
+//!
+//! The deep check ran on the stream itself, during the fan-out (a tap of the same chunks the
+//! stores received): a copy whose bytes read back SHA-256-equal to that stream decrypts and
+//! walks exactly as the stream did, so a passed check marks every verified copy `deep_verified`
+//! and a failed one fails every copy.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,15 +14,13 @@ use celeriac_store::{Store, StoreError, StoreKind, StoredObject};
 use futures::future::join_all;
 use tokio::time::Instant;
 
-use crate::extract::Limits;
 use crate::fanout::StreamOutcome;
-use crate::keys::BackupKeys;
 use crate::manifest::Bundle;
 use crate::options::RetryPolicy;
 use crate::progress::{Progress, ProgressEvent};
-use crate::report::{CopyOrigin, CopyReport};
+use crate::report::{CopyError, CopyOrigin, CopyReport};
 use crate::retry::RetryJob;
-use crate::verify::{Expected, KeySource, VerifyError, compare, read_deep, verify_artifact};
+use crate::verify::{Expected, VerifyError, verify_artifact};
 
 /// One store's copy while it is being settled.
 struct CopyState {
@@ -28,13 +31,16 @@ struct CopyState {
     attempts: u32,
     origin: Option<CopyOrigin>,
     error: Option<VerifyError>,
+    /// The deep check of the stream failed: no copy of this artifact is good.
+    corrupt: Option<CopyError>,
 }
 
 /// What settling needs besides the copies.
 pub(crate) struct Settle<'a> {
     pub(crate) bundle: Bundle,
     pub(crate) expected: Expected,
-    pub(crate) deep: Option<(Arc<BackupKeys>, Limits)>,
+    /// The deep check's verdict on the stream, when one ran.
+    pub(crate) deep: Option<Result<(), CopyError>>,
     pub(crate) retry: &'a RetryPolicy,
     pub(crate) progress: &'a Progress,
 }
@@ -52,8 +58,11 @@ impl Settle<'_> {
         let mut states: Vec<CopyState> = outcomes.into_iter().map(initial).collect();
         let start = Instant::now();
         join_all(states.iter_mut().map(|s| self.verify(s))).await;
-        if let Some((keys, limits)) = &self.deep {
-            self.deep_check(&mut states, keys, limits).await;
+        if let Some(Err(corrupt)) = &self.deep {
+            for state in &mut states {
+                state.verified = false;
+                state.corrupt = Some(corrupt.clone());
+            }
         }
         let verify = start.elapsed();
         let start = Instant::now();
@@ -65,6 +74,11 @@ impl Settle<'_> {
                 .map(|s| self.retry(s, &sources)),
         )
         .await;
+        if let Some(Ok(())) = &self.deep {
+            for state in states.iter_mut().filter(|s| s.verified) {
+                state.deep = true;
+            }
+        }
         let times = SettleTimes {
             verify,
             retry: start.elapsed(),
@@ -86,37 +100,6 @@ impl Settle<'_> {
                 });
             }
             Err(e) => self.failed(state, e),
-        }
-    }
-
-    /// Decrypts one verified copy (a local one when there is one) and walks its archive.
-    async fn deep_check(&self, states: &mut [CopyState], keys: &Arc<BackupKeys>, limits: &Limits) {
-        let pick = states
-            .iter()
-            .position(|s| s.verified && s.outcome.store.kind() == StoreKind::Local)
-            .or_else(|| states.iter().position(|s| s.verified));
-        let Some(state) = pick.and_then(|i| states.get_mut(i)) else {
-            return;
-        };
-        let store = Arc::clone(&state.outcome.store);
-        let key = state.outcome.key.clone();
-        let keys = KeySource::Backup(Arc::clone(keys));
-        let checked = match read_deep(store.as_ref(), &key, keys, limits, Some(self.bundle)).await {
-            Ok((size, sha256, outcome)) => {
-                compare(store.as_ref(), &key, &self.expected, size, sha256).and_then(|()| {
-                    outcome
-                        .map(|_| ())
-                        .map_err(|e| e.into_verify(store.as_ref(), &key))
-                })
-            }
-            Err(e) => Err(e),
-        };
-        match checked {
-            Ok(()) => state.deep = true,
-            Err(e) => {
-                state.verified = false;
-                self.failed(state, e);
-            }
         }
     }
 
@@ -180,6 +163,7 @@ fn initial(mut outcome: StreamOutcome) -> CopyState {
         attempts: 1,
         origin: None,
         error,
+        corrupt: None,
     }
 }
 
@@ -211,7 +195,9 @@ fn report(state: CopyState) -> CopyReport {
         error: if verified {
             None
         } else {
-            state.error.as_ref().map(VerifyError::to_copy_error)
+            state
+                .corrupt
+                .or_else(|| state.error.as_ref().map(VerifyError::to_copy_error))
         },
     }
 }

@@ -15,9 +15,10 @@
 //!
 //! # Peak memory
 //!
-//! With chunk size `c`, queue capacity `Q` (input and per store alike) and `N` stores, at most
-//! `Q` chunks wait in the input channel, one is in the distributor's hands, and each store holds
-//! at most `Q` queued chunks plus the one its `put` is working on:
+//! With chunk size `c`, queue capacity `Q` (input and per consumer alike) and `N` consumers
+//! (stores plus taps, such as the pipeline's deep check), at most `Q` chunks wait in the input
+//! channel, one is in the distributor's hands, and each consumer holds at most `Q` queued chunks
+//! plus the one it is working on:
 //!
 //! ```text
 //!     chunks alive ≤ Q + 1 + N × (Q + 1)        bytes ≤ c × (Q + 1) × (N + 1)
@@ -26,8 +27,9 @@
 //! (the architecture's `(cap + 1) × chunk × (1 + N)`). Queued chunks are shared between stores,
 //! so the usual figure is lower. Stores buffer on their own on top of this: a local store keeps
 //! up to 3 chunks for its writer thread, an S3 store up to `max(T, (K + 1) × P) + 2c` (see
-//! `celeriac_store`). With the defaults (`c` = 1 MiB, `Q` = 2, three stores) the pipeline's own
-//! share is at most 12 MiB. `tests/it/fanout.rs` checks the queue bound with a stalled store.
+//! `celeriac_store`). With the defaults (`c` = 1 MiB, `Q` = 2, three stores and the deep-check
+//! tap) the pipeline's own share is at most 15 MiB. `tests/it/fanout.rs` checks the queue bound
+//! with a stalled store.
 
 use std::sync::Arc;
 
@@ -82,6 +84,7 @@ pub struct FanoutResult {
 #[derive(Debug)]
 pub struct Fanout {
     targets: Vec<(Arc<dyn Store>, ObjectKey)>,
+    taps: Vec<mpsc::Sender<Bytes>>,
     queue: usize,
     cancel: CancellationToken,
     progress: Progress,
@@ -93,6 +96,7 @@ impl Fanout {
     pub fn new(queue: usize) -> Self {
         Self {
             targets: Vec::new(),
+            taps: Vec::new(),
             queue: queue.max(1),
             cancel: CancellationToken::new(),
             progress: Progress::default(),
@@ -104,6 +108,15 @@ impl Fanout {
     #[must_use]
     pub fn target(mut self, store: Arc<dyn Store>, key: ObjectKey) -> Self {
         self.targets.push((store, key));
+        self
+    }
+
+    /// Also hands every chunk to `tap` (a bounded channel read by some other consumer, e.g. the
+    /// pipeline's deep check of the stream). A tap paces the stream like a store; one that goes
+    /// away is dropped. The channel closes when the input ends.
+    #[must_use]
+    pub fn tap(mut self, tap: mpsc::Sender<Bytes>) -> Self {
+        self.taps.push(tap);
         self
     }
 
@@ -129,6 +142,7 @@ impl Fanout {
         mut input: mpsc::Receiver<Bytes>,
         digest: oneshot::Receiver<Sha256Digest>,
     ) -> FanoutResult {
+        let mut taps: Vec<Option<mpsc::Sender<Bytes>>> = self.taps.into_iter().map(Some).collect();
         let mut senders = Vec::with_capacity(self.targets.len());
         let mut tasks = Vec::with_capacity(self.targets.len());
         for (store, key) in &self.targets {
@@ -152,10 +166,18 @@ impl Fanout {
                     *slot = None;
                 }
             }
+            for slot in &mut taps {
+                if let Some(tx) = slot
+                    && tx.send(chunk.clone()).await.is_err()
+                {
+                    *slot = None;
+                }
+            }
             // With every store gone the chunks are still drained, so that the producer finishes
             // and the report has the artifact's facts.
         }
         drop(input);
+        drop(taps);
         let digest = if self.cancel.is_cancelled() {
             None
         } else {

@@ -59,8 +59,9 @@
 //!  blocking thread                                                              async
 //!  collect ─► tar ─► gzip ─► sha256 ─► encrypt ─► sha256 ─► ChunkSender ══ mpsc ══► Fanout ─┬─► local
 //!                           (plain)   (key)      (stored)                                   ├─► r2
-//!                                                                                          └─► b2
-//!  then: verify every copy ─► deep-check one ─► retry failed copies from a verified one ─► report
+//!                                                                                          ├─► b2
+//!                                                                       deep check of the stream ◄┘
+//!  then: verify every copy (read back) ─► retry failed copies from a verified one ─► report
 //! ```
 //!
 //! ```

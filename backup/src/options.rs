@@ -24,7 +24,9 @@ pub struct PipelineOptions {
     pub encrypt_chunk: ChunkSize,
     /// Re-uploads of copies that failed.
     pub retry: RetryPolicy,
-    /// Also decrypt one copy of each artifact and walk its archive against its manifest.
+    /// Also decrypt each artifact and walk its archive against its manifest. The check reads
+    /// the encrypted stream as it goes to the stores (a fan-out tap), so it overlaps the upload;
+    /// every copy then proves, by reading back SHA-256-equal bytes, that it holds what passed.
     pub deep_verify: bool,
 }
 

@@ -6,7 +6,9 @@
 //!                           (plain digest)   (main or secrets key)  (stored digest)          ║ mpsc(Q)
 //!                                                                                           ▼
 //!                              Fanout ─► every store at once, create-only, bounded per store
-//!                                 then ─► verify every copy (size + SHA-256), deep-check one
+//!                                     └─► tap: deep check of the stream (decrypt, gunzip, walk
+//!                                         the tar against MANIFEST.json) on a blocking thread
+//!                                 then ─► verify every copy (read back: size + SHA-256)
 //!                                 then ─► retry failed copies from a verified one (backoff)
 //!                                 then ─► BackupReport (VERIFIED / PARTIAL / FAILED)
 //! ```
@@ -41,7 +43,7 @@ use crate::report::{
     StoreSummary, ratio,
 };
 use crate::spec::CollectSpec;
-use crate::verify::Expected;
+use crate::verify::{Expected, KeySource, StreamCheck};
 
 /// One configured backup: what to collect, where to store it, under which keys.
 #[derive(Debug)]
@@ -175,7 +177,7 @@ impl Pipeline {
             .stream(Bundle::Main, &main_key, main_rx, main_digest)
             .await;
         timings.stream_main_ms = elapsed;
-        if main.digest.is_none() {
+        if main.fanned.digest.is_none() {
             return Err(producer_failure(handle, &self.cancel).await);
         }
         let mut streams = vec![main];
@@ -184,7 +186,7 @@ impl Pipeline {
                 .stream(Bundle::Secrets, &secrets_key, secrets_rx, secrets_digest)
                 .await;
             timings.stream_secrets_ms = elapsed;
-            if secrets.digest.is_none() {
+            if secrets.fanned.digest.is_none() {
                 return Err(producer_failure(handle, &self.cancel).await);
             }
             streams.push(secrets);
@@ -235,15 +237,17 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Fans one artifact out to every store and, when deep verification is on, to a deep check
+    /// of the stream running alongside.
     async fn stream(
         &self,
         bundle: Bundle,
         key: &ObjectKey,
         input: mpsc::Receiver<bytes::Bytes>,
         digest: oneshot::Receiver<celeriac_store::Sha256Digest>,
-    ) -> (FanoutResult, Duration) {
+    ) -> (Streamed, Duration) {
         let start = Instant::now();
-        let fanout = self
+        let mut fanout = self
             .stores
             .iter()
             .fold(Fanout::new(self.options.queue_chunks), |f, s| {
@@ -251,14 +255,26 @@ impl Pipeline {
             })
             .cancel_token(self.cancel.clone())
             .progress(self.progress.clone(), bundle);
-        let result = fanout.run(input, digest).await;
-        (result, start.elapsed())
+        let mut check = None;
+        if self.options.deep_verify {
+            let keys = KeySource::Backup(Arc::clone(&self.keys));
+            let (tap, started) =
+                StreamCheck::start(keys, self.limits.clone(), bundle, self.options.queue_chunks);
+            fanout = fanout.tap(tap);
+            check = Some(started);
+        }
+        let fanned = fanout.run(input, digest).await;
+        let deep = match check {
+            Some(check) => Some(check.verdict(fanned.digest).await.map(|_| ())),
+            None => None,
+        };
+        (Streamed { fanned, deep }, start.elapsed())
     }
 
     async fn settle(
         &self,
         summary: &ArtifactSummary,
-        stream: FanoutResult,
+        stream: Streamed,
     ) -> (Vec<CopyReport>, crate::copies::SettleTimes) {
         let settle = Settle {
             bundle: summary.bundle,
@@ -266,15 +282,18 @@ impl Pipeline {
                 size: Some(summary.stored_bytes),
                 sha256: summary.stored_sha256,
             },
-            deep: self
-                .options
-                .deep_verify
-                .then(|| (Arc::clone(&self.keys), self.limits.clone())),
+            deep: stream.deep,
             retry: &self.options.retry,
             progress: &self.progress,
         };
-        settle.run(stream.outcomes).await
+        settle.run(stream.fanned.outcomes).await
     }
+}
+
+/// One artifact's fan-out and the deep check of its stream.
+struct Streamed {
+    fanned: FanoutResult,
+    deep: Option<Result<(), crate::report::CopyError>>,
 }
 
 /// The producer's own error after it stopped early.

@@ -170,7 +170,9 @@ pub struct CopyReport {
     pub stored: bool,
     /// The object was read back and matched size and SHA-256. Only verified copies count.
     pub verified: bool,
-    /// The copy was also decrypted and its archive walked against its manifest.
+    /// The copy's bytes — proven equal to the stream by SHA-256 — decrypt to the final chunk
+    /// and their archive walks cleanly against its manifest (the deep check runs on the stream
+    /// during the upload).
     pub deep_verified: bool,
     /// Upload attempts (1 = the streamed one).
     pub attempts: u32,

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 mod deep;
 
-pub(crate) use deep::{DeepError, KeySource, classify, pump, read_deep};
+pub(crate) use deep::{DeepError, KeySource, StreamCheck, classify, pump, read_deep};
 
 use crate::extract::{ExtractError, Limits};
 use crate::manifest::Bundle;

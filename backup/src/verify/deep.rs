@@ -17,6 +17,7 @@ use crate::extract::{ExtractError, ExtractOptions, Limits, dry_run};
 use crate::hashing::HashingReader;
 use crate::keys::BackupKeys;
 use crate::manifest::Bundle;
+use crate::report::{CopyError, CopyErrorKind};
 
 /// The keys a blocking reader uses.
 #[derive(Clone)]
@@ -37,10 +38,14 @@ impl KeySource {
 }
 
 /// A deep check's own failure, before it is tied to a store and key.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum DeepError {
-    Decrypt(CryptoError),
-    Archive(ExtractError),
+    /// The artifact does not decrypt (or not to the end).
+    #[error("the artifact does not decrypt")]
+    Decrypt(#[source] CryptoError),
+    /// The decrypted archive is invalid.
+    #[error("the archive is invalid")]
+    Archive(#[source] ExtractError),
 }
 
 impl DeepError {
@@ -52,6 +57,52 @@ impl DeepError {
         }
     }
 }
+
+/// A deep check running on a blocking thread over chunks sent to it: the pipeline taps the
+/// encrypted stream into it while the stores receive the same chunks.
+pub(crate) struct StreamCheck {
+    handle: tokio::task::JoinHandle<io::Result<DeepOutcome>>,
+}
+
+impl StreamCheck {
+    /// Starts the check; send the artifact's chunks into the returned channel and close it.
+    pub(crate) fn start(
+        keys: KeySource,
+        limits: Limits,
+        bundle: Bundle,
+        queue: usize,
+    ) -> (mpsc::Sender<Bytes>, Self) {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let handle = tokio::task::spawn_blocking(move || {
+            deep_check(ChunkReader::new(rx), &keys, limits, Some(bundle))
+        });
+        (tx, Self { handle })
+    }
+
+    /// The check's verdict on the stream whose producer computed `digest` (`None`: the stream
+    /// was abandoned, and so is the check).
+    pub(crate) async fn verdict(
+        self,
+        digest: Option<Sha256Digest>,
+    ) -> Result<DeepReport, CopyError> {
+        let corrupt =
+            |e: &(dyn std::error::Error + 'static)| CopyError::other(CopyErrorKind::Corrupt, e);
+        let (outcome, sha256, _) = match self.handle.await {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => return Err(corrupt(&e)),
+            Err(e) => return Err(CopyError::other(CopyErrorKind::Other, &e)),
+        };
+        if digest != Some(sha256) {
+            return Err(corrupt(&StreamMismatch));
+        }
+        outcome.map_err(|e| corrupt(&e))
+    }
+}
+
+/// The bytes the deep check saw are not the bytes the producer hashed.
+#[derive(Debug, thiserror::Error)]
+#[error("the deep check saw other bytes than the producer hashed")]
+struct StreamMismatch;
 
 /// Streams `key` into a blocking deep check; returns the size and digest of everything read and
 /// the check's result.

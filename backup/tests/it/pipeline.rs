@@ -149,8 +149,8 @@ fn check_copies(report: &BackupReport, keys: &KeyFiles) -> Result<()> {
             .map(|c| c.store.as_str())
             .collect();
         ensure!(
-            deep == ["local"],
-            "deep check runs on the local copy: {deep:?}"
+            deep == ["local", "r2", "b2"],
+            "every verified copy is covered by the deep check of the stream: {deep:?}"
         );
     }
     ensure!(main.key_ids == [Key::from_file(&keys.main)?.id()]);
@@ -369,7 +369,7 @@ fn artifact(bundle: &str, marker: &str, entries: u64, files: u64, main: bool) ->
         "compression_ratio": "<ratio>",
         "sha256": "<sha256>",
         "key_ids": ["<key id>"],
-        "copies": [copy("a", true), copy("b", false)]
+        "copies": [copy("a", true), copy("b", true)]
     });
     if main {
         value["plain_sha256"] = "<sha256>".into();
@@ -400,4 +400,61 @@ fn redact(json: &mut serde_json::Value) {
         serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
         _ => {}
     }
+}
+
+/// The deep check reads the stream as it is uploaded: when it refuses the artifact (here: more
+/// entries than the restore limits allow, as a restore would refuse it), no copy counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_deep_check_fails_every_copy() -> Result<()> {
+    let source = sample_copy()?;
+    let keys = KeyFiles::new()?;
+    let stores: Vec<Arc<dyn Store>> = vec![
+        Arc::new(MemoryStore::new(StoreId::new("a")?)),
+        Arc::new(MemoryStore::new(StoreId::new("b")?)),
+    ];
+    let tight = celeriac_backup::Limits {
+        max_entries: 3,
+        ..celeriac_backup::Limits::default()
+    };
+    let report = Pipeline::new(spec_for(source.path())?, stores, keys.backup_keys()?)
+        .with_options(options()?)
+        .with_limits(tight)
+        .run()
+        .await?;
+    ensure!(report.status == BackupStatus::Failed, "{report}");
+    let main = report.artifact(Bundle::Main).context("main")?;
+    for copy in &main.copies {
+        ensure!(
+            copy.stored && !copy.verified && !copy.deep_verified,
+            "{copy:?}"
+        );
+        let error = copy.error.as_ref().context("error")?;
+        ensure!(
+            error.kind == celeriac_backup::CopyErrorKind::Corrupt
+                && error.message.contains("more than 3 entries"),
+            "{error:?}"
+        );
+    }
+
+    // Without the deep check the same run verifies by checksum alone.
+    let stores: Vec<Arc<dyn Store>> = vec![Arc::new(MemoryStore::new(StoreId::new("c")?))];
+    let mut no_deep = options()?;
+    no_deep.deep_verify = false;
+    let report = Pipeline::new(spec_for(source.path())?, stores, keys.backup_keys()?)
+        .with_options(no_deep)
+        .with_limits(celeriac_backup::Limits {
+            max_entries: 3,
+            ..celeriac_backup::Limits::default()
+        })
+        .run()
+        .await?;
+    ensure!(report.status == BackupStatus::Verified, "{report}");
+    ensure!(
+        report
+            .artifacts
+            .iter()
+            .flat_map(|a| &a.copies)
+            .all(|c| !c.deep_verified)
+    );
+    Ok(())
 }
