@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Prints bench/backup-pipeline's result (the harness JSON) as a table with the targets."""
+
+import json
+import sys
+
+MIB = 1024 * 1024
+
+
+def main():
+    r = json.load(open(sys.argv[1]))
+    t1, t2, m = r["tree1"], r["tree2"], r["median"]
+    print(f"\nbackup pipeline, {r['cpus']} CPUs, median of {r['runs']} runs per line")
+    print(f"tree: {t1['config_files']} config files, {t1['config_bytes'] / 1e6:.1f} MB "
+          f"(+ {t1['noise_files']} noise files, {t1['noise_bytes'] / 1e6:.1f} MB left out); "
+          f"2x tree: {t2['config_bytes'] / 1e6:.1f} MB")
+    rep, ref = r["report"], r["python_reference"]
+    main = next(a for a in rep["artifacts"] if a["bundle"] == "main")
+    sizes = main["sizes"]
+    secrets = sum(a["sizes"]["stored_bytes"] for a in rep["artifacts"] if a["bundle"] != "main")
+    print(f"ours: {rep['collection']['files']} files collected; main archive tar "
+          f"{sizes['tar_bytes'] / 1e6:.1f} MB -> gz {sizes['gz_bytes'] / 1e6:.1f} MB "
+          f"(ratio {main['compression_ratio']}) -> stored {sizes['stored_bytes'] / 1e6:.1f} MB; "
+          f"secrets bundle {secrets / 1e3:.0f} kB")
+    print(f"python: {ref['files']} files, gz {ref['gz_bytes'] / 1e6:.1f} MB")
+    t = rep["timings"]
+    print("ours, stage times (ms): " + ", ".join(f"{k} {v}" for k, v in t.items()))
+    print(f"\n{'line':<44} {'wall s':>8} {'peak RSS MiB':>13}")
+    rows = [
+        ("(a) celeriac backup, 3 local copies, verified", "ours"),
+        ("(b) tar | pigz -9 -p 2 > /dev/null", "pigz"),
+        ("(c) python tarfile gz-9 + AES-GCM (3 copies)", "python"),
+    ]
+    for label, k in rows:
+        print(f"{label:<44} {m[k]:>8.2f} {r['rss_mib'][k]:>13.1f}")
+    o2 = r["ours_tree2"]
+    print(f"{'(a) on the 2x tree':<44} {o2['median']:>8.2f} {o2['rss_mib']:>13.1f}")
+    ratio_pigz = m["ours"] / m["pigz"]
+    speedup_py = m["python"] / m["ours"]
+    rss_ok = max(r["rss_mib"]["ours"], o2["rss_mib"]) < 64
+    growth = o2["rss_mib"] - r["rss_mib"]["ours"]
+    print(f"\nours / pigz:   {ratio_pigz:.2f}x   (target <= 1.00)  {'ok' if ratio_pigz <= 1.0 else 'MISSED'}")
+    print(f"python / ours: {speedup_py:.2f}x   (target >= 2.00)  {'ok' if speedup_py >= 2.0 else 'MISSED'}")
+    print(f"peak RSS ours: {r['rss_mib']['ours']:.1f} MiB, 2x tree {o2['rss_mib']:.1f} MiB "
+          f"({growth:+.1f} MiB)   (target < 64, flat)  {'ok' if rss_ok else 'MISSED'}")
+    print("all runs (s): " + "; ".join(f"{k} " + " ".join(f"{w:.2f}" for w in v) for k, v in r["walls"].items()))
+
+
+if __name__ == "__main__":
+    main()
