@@ -156,3 +156,39 @@ fn local_copies_verify_and_a_flipped_byte_is_caught() {
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
     assert!(!target.exists(), "nothing is written from a damaged copy");
 }
+
+#[test]
+fn a_backup_with_no_verified_copy_reports_failed_and_exits_1() {
+    let source = sample_copy();
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    keygen(&key);
+    // /proc refuses new files, even to root.
+    let out = output(
+        celeriac()
+            .args(backup_args(source.path(), "local:/proc/celeriac-nope"))
+            .arg("--key-file")
+            .arg(&key)
+            .arg("--json"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["status"], "FAILED");
+    assert_eq!(report["artifacts"][0]["copies"][0]["verified"], false);
+
+    let out = output(
+        celeriac()
+            .args(backup_args(
+                Path::new("/nonexistent-root"),
+                "local:/tmp/unused",
+            ))
+            .arg("--key-file")
+            .arg(&key),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent-root"),
+        "{}",
+        stderr(&out)
+    );
+}
