@@ -33,10 +33,14 @@ pub(crate) fn open_root(path: &Path) -> io::Result<OwnedFd> {
 ///
 /// `O_NONBLOCK` keeps a FIFO swapped in after the walk from blocking the open.
 pub(crate) fn open_file_beneath(root: impl AsFd, rel: &Path) -> io::Result<(OwnedFd, Stat)> {
-    let (dir, name) = open_parent_beneath(root, rel)?;
     let flags =
         OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
-    let fd = rustix::fs::openat(&dir, name.as_bytes(), flags, Mode::empty())?;
+    let fd = if let Some(opened) = open_at_once(root.as_fd(), rel, flags) {
+        opened?
+    } else {
+        let (dir, name) = open_parent_beneath(root, rel)?;
+        rustix::fs::openat(&dir, name.as_bytes(), flags, Mode::empty())?
+    };
     let stat = rustix::fs::fstat(&fd)?;
     if file_type(&stat) != FileType::RegularFile {
         return Err(io::Error::new(
@@ -45,6 +49,52 @@ pub(crate) fn open_file_beneath(root: impl AsFd, rel: &Path) -> io::Result<(Owne
         ));
     }
     Ok((fd, stat))
+}
+
+/// Set once `openat2` turned out to be unavailable (old kernel, or filtered by seccomp).
+#[cfg(target_os = "linux")]
+static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The same confinement in one system call: `openat2` with `RESOLVE_BENEATH |
+/// RESOLVE_NO_SYMLINKS` makes the kernel refuse any symlink and any escape along `rel` (Linux
+/// 5.6+). `None` when the call is unavailable or asks for a retry: walk component by component.
+#[cfg(target_os = "linux")]
+fn open_at_once(
+    root: std::os::fd::BorrowedFd<'_>,
+    rel: &Path,
+    flags: OFlags,
+) -> Option<io::Result<OwnedFd>> {
+    use std::sync::atomic::Ordering;
+
+    use rustix::fs::ResolveFlags;
+    use rustix::io::Errno;
+
+    if NO_OPENAT2.load(Ordering::Relaxed)
+        || !rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        return None;
+    }
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    match rustix::fs::openat2(root, rel, flags, Mode::empty(), resolve) {
+        Ok(fd) => Some(Ok(fd)),
+        Err(Errno::AGAIN) => None,
+        Err(Errno::NOSYS | Errno::PERM | Errno::INVAL | Errno::TOOBIG) => {
+            NO_OPENAT2.store(true, Ordering::Relaxed);
+            None
+        }
+        Err(e) => Some(Err(e.into())),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_at_once(
+    _root: std::os::fd::BorrowedFd<'_>,
+    _rel: &Path,
+    _flags: OFlags,
+) -> Option<io::Result<OwnedFd>> {
+    None
 }
 
 /// Opens every directory component of `rel` but the last below `root` (no symlinks); returns the
@@ -120,3 +170,36 @@ impl std::fmt::Display for NotRegular {
 }
 
 impl std::error::Error for NotRegular {}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code fails by panicking")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_open_beneath_the_root_and_symlinks_anywhere_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/b/f.conf"), "x").unwrap();
+        std::os::unix::fs::symlink("b", root.join("a/link")).unwrap();
+        std::os::unix::fs::symlink("f.conf", root.join("a/b/alias")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("escape")).unwrap();
+        let fd = open_root(root).unwrap();
+        let (_, stat) = open_file_beneath(&fd, Path::new("a/b/f.conf")).unwrap();
+        assert_eq!(stat.st_size, 1);
+        for bad in [
+            "a/link/f.conf",
+            "a/b/alias",
+            "escape/hostname",
+            "a/../a/b/f.conf",
+            "/etc/hostname",
+        ] {
+            assert!(open_file_beneath(&fd, Path::new(bad)).is_err(), "{bad}");
+        }
+        let missing = open_file_beneath(&fd, Path::new("a/b/none")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        let dir_err = open_file_beneath(&fd, Path::new("a/b")).unwrap_err();
+        assert_eq!(dir_err.kind(), io::ErrorKind::InvalidData);
+    }
+}

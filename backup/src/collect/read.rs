@@ -1,17 +1,27 @@
 //! The first read of each candidate file: open beneath the root with `O_NOFOLLOW`, `fstat` the
 //! fd, stream it once for size, SHA-256 and secret sniffing, and keep `.env` bytes for the
 //! sanitizer. The archive stage later re-reads and re-hashes against these facts.
+//!
+//! Files are independent, so [`read_all`] reads them on one thread per core (at most
+//! [`MAX_READ_THREADS`]), each with one reused buffer; results keep the candidates' order.
 
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest as _, Sha256};
 
+use super::CollectedRoot;
 use super::beneath::open_file_beneath;
-use super::walk::Meta;
-use crate::classify::{ContentSniffer, SecretContent};
+use super::walk::{Candidate, CandidateKind, Meta};
+use crate::archive::CancelCheck;
+use crate::classify::{ContentSniffer, NameClass, SecretContent, classify_name};
 use crate::manifest::Sha256Digest;
+
+/// Most threads reading files at once.
+pub(super) const MAX_READ_THREADS: usize = 4;
 
 /// Largest `.env` the sanitizer takes; a bigger one stays only in the secrets bundle.
 pub(super) const MAX_ENV_BYTES: u64 = 1 << 20;
@@ -29,12 +39,68 @@ pub(super) struct FileFacts {
     pub(super) content: Option<Vec<u8>>,
 }
 
-/// Reads `rel` below `root`; `keep_content` keeps the bytes (for `.env` files).
+/// What reading one candidate gave: `None` for symlinks (and for files left unread because
+/// the run was cancelled).
+pub(super) type ReadResult = Option<io::Result<FileFacts>>;
+
+/// Reads every file candidate, in parallel; slot `i` belongs to `candidates[i]`.
+pub(super) fn read_all(
+    roots: &[CollectedRoot],
+    candidates: &[Candidate],
+    cancel: Option<&CancelCheck>,
+) -> Vec<ReadResult> {
+    let slots: Vec<Mutex<ReadResult>> = candidates.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, MAX_READ_THREADS)
+        .min(candidates.len().max(1));
+    let worker = || {
+        let mut buf = vec![0u8; READ_BUF];
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let (Some(c), Some(slot)) = (candidates.get(i), slots.get(i)) else {
+                break;
+            };
+            if cancel.is_some_and(|check| check()) {
+                break;
+            }
+            if !matches!(c.kind, CandidateKind::File) {
+                continue;
+            }
+            let keep = classify_name(c.rel.file_name()) == NameClass::EnvFile;
+            let result = match roots.get(c.root) {
+                Some(root) => read_file(
+                    &root.fd,
+                    Path::new(c.rel.as_str()),
+                    c.rel.file_name(),
+                    keep,
+                    &mut buf,
+                ),
+                None => Err(io::Error::from(io::ErrorKind::NotFound)),
+            };
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(worker);
+        }
+        worker();
+    });
+    slots
+        .into_iter()
+        .map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .collect()
+}
+
+/// Reads `rel` below `root` through `buf`; `keep_content` keeps the bytes (for `.env` files).
 pub(super) fn read_file(
     root: &OwnedFd,
     rel: &Path,
     file_name: &str,
     keep_content: bool,
+    buf: &mut [u8],
 ) -> io::Result<FileFacts> {
     let (fd, stat) = open_file_beneath(root, rel)?;
     let mut file = std::fs::File::from(fd);
@@ -42,9 +108,8 @@ pub(super) fn read_file(
     let mut sniffer = ContentSniffer::new(file_name);
     let mut content = keep_content.then(Vec::new);
     let mut size = 0u64;
-    let mut buf = vec![0u8; READ_BUF];
     loop {
-        let n = match file.read(&mut buf) {
+        let n = match file.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -7,7 +7,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::read::read_file;
+use super::read::{FileFacts, read_all};
 use super::walk::{Candidate, CandidateKind, Meta, Walked};
 use super::{
     CategoryCount, CollectError, CollectedRoot, Entry, EntryKind, EntrySource, Skip, SkipReason,
@@ -76,13 +76,17 @@ impl<'a> Router<'a> {
     }
 
     pub(super) fn route(mut self, walked: Walked) -> Result<Routed, CollectError> {
+        let facts = read_all(self.roots, &walked.candidates, self.cancel);
         let mut links = Vec::new();
-        for candidate in walked.candidates {
+        for (candidate, facts) in walked.candidates.into_iter().zip(facts) {
             if self.cancel.is_some_and(|c| c()) {
                 return Err(CollectError::Cancelled);
             }
             match candidate.kind {
-                CandidateKind::File => self.file(candidate)?,
+                CandidateKind::File => {
+                    let facts = facts.ok_or(CollectError::Cancelled)?;
+                    self.file(candidate, facts)?;
+                }
                 CandidateKind::Symlink { ref target } => {
                     let target = target.clone();
                     links.push((candidate, target));
@@ -109,15 +113,10 @@ impl<'a> Router<'a> {
         })
     }
 
-    fn file(&mut self, c: Candidate) -> Result<(), CollectError> {
+    fn file(&mut self, c: Candidate, facts: io::Result<FileFacts>) -> Result<(), CollectError> {
         let name_class = classify_name(c.rel.file_name());
         let rel = Path::new(c.rel.as_str());
-        let facts = match read_file(
-            &self.roots[c.root].fd,
-            rel,
-            c.rel.file_name(),
-            name_class == NameClass::EnvFile,
-        ) {
+        let facts = match facts {
             Ok(facts) => facts,
             Err(e) => {
                 return self.problem(
