@@ -183,8 +183,8 @@ pub fn write_archive<W: Write>(
     out: W,
     opts: &ArchiveOptions,
 ) -> Result<(W, ArchiveSummary), ArchiveError> {
-    let manifest = collection.manifest(bundle);
-    let manifest_json = manifest.to_json();
+    // Only the JSON is needed; the entries are written from the collection.
+    let manifest_json = collection.manifest(bundle).to_json();
     let gz = ParGzWriter::new(out, &opts.gzip).map_err(|source| ArchiveError::Gzip { source })?;
     let mut tar = tar::Builder::new(CountingWriter {
         inner: gz,
@@ -200,6 +200,9 @@ pub fn write_archive<W: Write>(
     header.set_size(manifest_json.len() as u64);
     tar.append_data(&mut header, MANIFEST_NAME, manifest_json.as_slice())
         .map_err(|source| ArchiveError::Write { source })?;
+    let manifest_sha256 = Sha256Digest::of(&manifest_json);
+    // Megabytes for a large tree: not kept while the entries stream.
+    drop(manifest_json);
     let mut summary = ArchiveSummary {
         bundle,
         entries: 0,
@@ -212,7 +215,7 @@ pub fn write_archive<W: Write>(
             crc32: 0,
             blocks: 0,
         },
-        manifest_sha256: Sha256Digest::of(&manifest_json),
+        manifest_sha256,
     };
     for entry in collection.entries(bundle) {
         if opts.cancel.as_ref().is_some_and(|c| c()) {

@@ -215,25 +215,20 @@ fn run<R: Read>(
             found: manifest.bundle,
         });
     }
-    let mut summary = ExtractSummary {
-        manifest: manifest.clone(),
-        entries: 0,
-        selected: 0,
-        selected_bytes: 0,
-        dry_run: staging.is_none(),
-    };
+    // Counted here; the summary takes the manifest itself at the end (no copy of a large one).
+    let (mut seen, mut picked, mut picked_bytes) = (0_u64, 0_u64, 0_u64);
     let mut writer = staging
         .map(|s| staging::StagingWriter::new(s, &manifest, manifest.bundle == Bundle::Secrets));
     let mut plan = guard::Plan::new(&manifest, limits)?;
     for entry in &mut entries {
         let mut entry = entry.map_err(|e| input_error(&state, e, limits))?;
         let accepted = plan.accept(&mut entry)?;
-        summary.entries += 1;
+        seen += 1;
         let listed = plan.entry(accepted.index);
         let chosen = selected(filter.as_ref(), &accepted.path);
         if chosen {
-            summary.selected += 1;
-            summary.selected_bytes += accepted.size;
+            picked += 1;
+            picked_bytes += accepted.size;
         }
         let writer = writer.as_mut().filter(|_| chosen);
         match listed.kind {
@@ -251,6 +246,7 @@ fn run<R: Read>(
         }
     }
     plan.ensure_complete()?;
+    drop(plan);
     archive.into_inner().finish().map_err(|t| match t {
         Trailing::AfterTar => ExtractError::TrailingGarbage {
             after: "tar archive",
@@ -263,7 +259,13 @@ fn run<R: Read>(
     if let Some(w) = writer {
         w.finish()?;
     }
-    Ok(summary)
+    Ok(ExtractSummary {
+        manifest,
+        entries: seen,
+        selected: picked,
+        selected_bytes: picked_bytes,
+        dry_run: staging.is_none(),
+    })
 }
 
 /// Streams one file's data: hashes it and, when a writer is given, writes it to staging.
