@@ -5,31 +5,25 @@
 use std::fmt;
 
 use celeriac_crypto::CryptoError;
-use celeriac_store::StoreError;
 
-use crate::archive::{ArchiveError, Change};
+use crate::archive::ArchiveError;
 use crate::collect::CollectError;
 use crate::manifest::Bundle;
 use crate::naming::NameError;
 
-/// A stage of the pipeline, for error messages and timings.
+/// A stage of the pipeline that runs as a task of its own, for error messages. (Store tasks
+/// report their failures per copy instead.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Stage {
     /// Collection and archiving on the blocking thread.
     Produce,
-    /// The fan-out to the stores.
-    Fanout,
-    /// Reading copies back.
-    Verify,
 }
 
 impl fmt::Display for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Produce => "produce",
-            Self::Fanout => "fan-out",
-            Self::Verify => "verify",
         })
     }
 }
@@ -92,32 +86,20 @@ pub enum BackupError {
         #[source]
         source: tokio::task::JoinError,
     },
-    /// A store failed in a way that stops the run (reserved for callers that require all copies).
-    #[error("store failure")]
-    Store(#[source] StoreError),
 }
 
 impl BackupError {
     /// `true` when running the backup again later may succeed: a file changed while it was
-    /// archived, a root or file was briefly unreadable, a store was unavailable.
+    /// archived, or a root or file was briefly unreadable.
     pub fn is_transient(&self) -> bool {
-        match self {
+        matches!(
+            self,
             Self::Archive {
-                source: ArchiveError::FileChanged { change, .. },
+                source: ArchiveError::FileChanged { .. } | ArchiveError::Read { .. },
                 ..
-            } => matches!(
-                change,
-                Change::Shrank | Change::Grew | Change::Content | Change::Replaced
-            ),
-            Self::Archive {
-                source: ArchiveError::Read { .. },
-                ..
-            }
-            | Self::Collect(
-                CollectError::RootUnavailable { .. } | CollectError::Unreadable { .. },
-            ) => true,
-            Self::Store(e) => e.is_transient(),
-            _ => false,
-        }
+            } | Self::Collect(
+                CollectError::RootUnavailable { .. } | CollectError::Unreadable { .. }
+            )
+        )
     }
 }

@@ -17,7 +17,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use celeriac_crypto::{KeyId, Keyring};
+use celeriac_crypto::{CryptoError, KeyId, Keyring};
 use celeriac_store::{ObjectKey, Sha256Digest, Store, StoreError, StoreId};
 use serde::Serialize;
 
@@ -220,6 +220,9 @@ pub async fn restore(
     }
     let mut skipped = Vec::new();
     let mut last = None;
+    // Key ids wanted by copies that no given key opens, while that is every failure so far.
+    let mut wanted: Option<Vec<KeyId>> = None;
+    let mut only_wrong_key = true;
     for source in sources {
         match try_copy(source, &keyring, options).await {
             Ok(mut report) => {
@@ -234,9 +237,19 @@ pub async fn restore(
                     key: source.key.clone(),
                     error: e.to_copy_error(),
                 });
+                match &e {
+                    VerifyError::Decrypt {
+                        source: CryptoError::NoMatchingKey { wanted: ids },
+                        ..
+                    } => wanted = Some(ids.clone()),
+                    _ => only_wrong_key = false,
+                }
                 last = Some(e);
             }
         }
+    }
+    if let Some(wanted) = wanted.filter(|_| only_wrong_key) {
+        return Err(RestoreError::WrongKey { wanted });
     }
     Err(RestoreError::AllCopiesFailed {
         attempts: skipped,

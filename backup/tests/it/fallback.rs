@@ -257,3 +257,36 @@ async fn list_dry_run_and_path_globs() -> Result<()> {
     ensure!(listed.sha256 == report.artifacts[0].sha256);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_without_recorded_digests_and_a_foreign_key_report_the_wrong_key() -> Result<()> {
+    let keys = KeyFiles::new()?;
+    let (dir_a, a) = local_store()?;
+    let (dir_b, _) = local_store()?;
+    let b: Arc<dyn Store> = Arc::new(celeriac_store::LocalStore::new(
+        StoreId::new("other")?,
+        dir_b.path().join("backups"),
+    ));
+    let stores = vec![Arc::clone(&a), Arc::clone(&b)];
+    let (_source, report) = backup(&stores, &keys).await?;
+    let main = report.artifact(Bundle::Main).context("main")?;
+    let key = &main.copies[0].key;
+    for dir in [dir_a.path(), dir_b.path()] {
+        std::fs::remove_file(dir.join("backups").join(key.sidecar_name()))?;
+    }
+    let out = tempfile::tempdir()?;
+    let err = restore(
+        &sources(main, &stores),
+        keys.secrets_ring()?,
+        &RestoreOptions::extract_to(out.path().join("t")),
+    )
+    .await
+    .err()
+    .context("the secrets key does not open the main archive")?;
+    let RestoreError::WrongKey { wanted } = &err else {
+        anyhow::bail!("{err:?}")
+    };
+    ensure!(*wanted == main.key_ids, "{wanted:?}");
+    ensure!(listing(out.path())?.is_empty());
+    Ok(())
+}
