@@ -458,3 +458,35 @@ async fn a_failed_deep_check_fails_every_copy() -> Result<()> {
     );
     Ok(())
 }
+
+/// Cancellation is cooperative: the token, checked between files, stops the producer; the
+/// fan-out aborts every upload, and nothing becomes visible in any store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_stops_the_run_and_leaves_no_object() -> Result<()> {
+    let source = sample_copy()?;
+    let keys = KeyFiles::new()?;
+    let store = Arc::new(MemoryStore::new(StoreId::new("a")?));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let trigger = cancel.clone();
+    let result = Pipeline::new(
+        spec_for(source.path())?,
+        vec![Arc::clone(&store) as Arc<dyn Store>],
+        keys.backup_keys()?,
+    )
+    .with_options(options()?)
+    .with_cancel(cancel)
+    .with_progress(Arc::new(move |e: &ProgressEvent| {
+        if matches!(e, ProgressEvent::EntryArchived { done: 3, .. }) {
+            trigger.cancel();
+        }
+    }))
+    .run()
+    .await;
+    ensure!(
+        matches!(result, Err(celeriac_backup::BackupError::Cancelled)),
+        "{result:?}"
+    );
+    let left = store.list(&celeriac_store::ObjectPrefix::root()).await?;
+    ensure!(left.is_empty(), "{left:?}");
+    Ok(())
+}
