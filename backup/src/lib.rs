@@ -60,7 +60,7 @@
 //!  collect ─► tar ─► gzip ─► sha256 ─► encrypt ─► sha256 ─► ChunkSender ══ mpsc ══► Fanout ─┬─► local
 //!                           (plain)   (key)      (stored)                                   ├─► r2
 //!                                                                                          ├─► b2
-//!                                                                       deep check of the stream ◄┘
+//!                                                                                          └─► tap: deep check
 //!  then: verify every copy (read back) ─► retry failed copies from a verified one ─► report
 //! ```
 //!
