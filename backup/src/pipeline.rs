@@ -355,3 +355,40 @@ fn store_summaries(stores: &[Arc<dyn Store>], artifacts: &[ArtifactReport]) -> V
         })
         .collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code fails by panicking")]
+mod tests {
+    use celeriac_crypto::{Key, Keyring};
+    use celeriac_store::{LocalStore, ObjectKey};
+
+    use super::*;
+    use crate::restore::{RestoreOptions, restore};
+    use crate::spec::{RawCollectConfig, RawRoot};
+    use crate::verify::verify_artifact;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The worker runs these on its multi-threaded runtime: their futures must be `Send`.
+    #[test]
+    fn entry_point_futures_are_send() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = CollectSpec::try_from(RawCollectConfig {
+            roots: vec![RawRoot::new(dir.path())],
+            ..RawCollectConfig::default()
+        })
+        .unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(LocalStore::new(StoreId::new("a").unwrap(), dir.path()));
+        let pipeline = Pipeline::new(
+            spec,
+            vec![Arc::clone(&store)],
+            BackupKeys::new(Key::generate().unwrap()),
+        );
+        assert_send(&pipeline.run());
+        let key = ObjectKey::new("x.tar.gz.cbk").unwrap();
+        assert_send(&verify_artifact(store.as_ref(), &key, None, None));
+        let options = RestoreOptions::extract_to(dir.path().join("t"));
+        assert_send(&restore(&[], Arc::new(Keyring::new()), &options));
+    }
+}
