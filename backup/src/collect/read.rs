@@ -50,6 +50,10 @@ pub(super) fn read_all(
     cancel: Option<&CancelCheck>,
 ) -> Vec<ReadResult> {
     let slots: Vec<Mutex<ReadResult>> = candidates.iter().map(|_| Mutex::new(None)).collect();
+    // One check between the walk and the first read, before any thread starts.
+    if cancel.is_some_and(|check| check()) {
+        return slots.into_iter().map(|_| None).collect();
+    }
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
