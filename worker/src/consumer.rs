@@ -17,11 +17,12 @@ use celeriac_protocol::{DecodeError, ExceptionInfo, PyException, Reply, TaskMess
 use chrono::Utc;
 use lapin::Acker;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions};
+use lapin::options::{BasicNackOptions, BasicRejectOptions};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::acks::Acks;
 use crate::amqp_wire::wire_from_amqp;
 use crate::broker::Publisher;
 use crate::eta::{EtaWindow, Hold};
@@ -48,6 +49,8 @@ pub(crate) struct Shared {
 /// What the handlers of one broker connection share.
 pub(crate) struct SessionCtx {
     pub(crate) publisher: Publisher,
+    /// The ack ledger of the consuming channel.
+    pub(crate) acks: Arc<Acks>,
     pub(crate) eta: EtaWindow,
     /// Cancelled when this connection is lost or the worker stops (a child of `Shared::stop`):
     /// held and waiting deliveries give up; the broker redelivers them.
@@ -96,7 +99,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, session: Arc<SessionCtx>, delive
                 )
                 .await;
             }
-            settle(&incoming, Settle::Reject).await;
+            settle(&session, &incoming, Settle::Reject).await;
         }
     }
 }
@@ -123,11 +126,11 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
             "holding until eta"
         );
         if session.eta.hold(wait, &session.gone).await == Hold::Stopped {
-            return settle(&incoming, Settle::Requeue).await;
+            return settle(session, &incoming, Settle::Requeue).await;
         }
     }
     let Some(permit) = acquire(shared, &session.gone).await else {
-        return settle(&incoming, Settle::Requeue).await;
+        return settle(session, &incoming, Settle::Requeue).await;
     };
     if is_expired(&msg) {
         return revoke_expired(shared, session, &incoming, &msg, target.as_ref()).await;
@@ -137,6 +140,7 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
             delivery_tag = incoming.tag,
             "channel gone before start; the broker redelivers"
         );
+        session.acks.forget(incoming.tag);
         return;
     }
     run(shared, session, &incoming, &msg, entry, target, permit).await;
@@ -153,7 +157,7 @@ async fn run(
 ) {
     let options = &entry.options;
     if !options.acks_late {
-        settle(incoming, Settle::Ack).await;
+        settle(session, incoming, Settle::Ack).await;
     }
     if options.track_started
         && let Some(t) = &target
@@ -197,7 +201,7 @@ async fn run(
     };
     let settle_as = done.conclude(out).await;
     if options.acks_late {
-        settle(incoming, settle_as).await;
+        settle(session, incoming, settle_as).await;
     }
 }
 
@@ -236,7 +240,7 @@ async fn unknown_task(
         )
         .await;
     }
-    settle(incoming, Settle::Reject).await;
+    settle(session, incoming, Settle::Reject).await;
 }
 
 async fn revoke_expired(
@@ -260,7 +264,7 @@ async fn revoke_expired(
         )
         .await;
     }
-    settle(incoming, Settle::Ack).await;
+    settle(session, incoming, Settle::Ack).await;
 }
 
 /// Sends a reply whose loss only costs the client its answer (logged, not propagated).
@@ -270,10 +274,11 @@ pub(crate) async fn reply_quietly(publisher: &Publisher, target: &ReplyTarget, r
     }
 }
 
-/// Acks, rejects or requeues; a dead channel means the broker redelivers, which is logged only.
-pub(crate) async fn settle(incoming: &Incoming, how: Settle) {
+/// Acks (through the session's coalescing ledger), rejects or requeues. A dead channel means
+/// the broker redelivers, which is logged only.
+pub(crate) async fn settle(session: &SessionCtx, incoming: &Incoming, how: Settle) {
     let result = match how {
-        Settle::Ack => incoming.acker.ack(BasicAckOptions::default()).await,
+        Settle::Ack => return session.acks.ready(incoming.tag),
         Settle::Reject => {
             incoming
                 .acker
@@ -281,15 +286,14 @@ pub(crate) async fn settle(incoming: &Incoming, how: Settle) {
                 .await
         }
         Settle::Requeue => {
-            incoming
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    multiple: false,
-                })
-                .await
+            let requeue = BasicNackOptions {
+                requeue: true,
+                multiple: false,
+            };
+            incoming.acker.nack(requeue).await
         }
     };
+    session.acks.forget(incoming.tag);
     match result {
         Ok(true) => {}
         Ok(false) => tracing::debug!(

@@ -50,6 +50,7 @@
 //! # Ok(()) }
 //! ```
 
+mod acks;
 mod amqp_wire;
 mod backoff;
 mod broker;

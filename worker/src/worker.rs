@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::acks::Acks;
 use crate::backoff::{random_pick, reconnect_delay};
 use crate::broker::{BrokerError, Deliveries, Session};
 use crate::config::{Config, ConfigError};
@@ -105,7 +106,7 @@ impl Worker {
         });
         let tracker = TaskTracker::new();
         let last = keep_consuming(&config, &shared, &health, &tracker, &shutdown).await?;
-        drain(&config, &shared, &tracker, last.as_ref()).await;
+        drain(&config, &shared, &tracker, last).await;
         Ok(())
     }
 }
@@ -142,6 +143,35 @@ async fn start_ops(
     Ok(())
 }
 
+/// A connected session and the ack flusher of its consuming channel.
+struct Live {
+    session: Session,
+    acks: Arc<Acks>,
+    flush_stop: CancellationToken,
+    flusher: tokio::task::JoinHandle<()>,
+}
+
+impl Live {
+    fn new(session: Session) -> Self {
+        let acks = Acks::new(session.consume_channel().clone());
+        let flush_stop = CancellationToken::new();
+        let flusher = tokio::spawn(acks.clone().run(flush_stop.clone()));
+        Self {
+            session,
+            acks,
+            flush_stop,
+            flusher,
+        }
+    }
+
+    /// Sends the last acks, then closes the connection (unacked deliveries return to the queue).
+    async fn close(self) {
+        self.flush_stop.cancel();
+        let _ = self.flusher.await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.session.close()).await;
+    }
+}
+
 /// Connects, consumes, and reconnects with backoff until shutdown; returns the live session.
 async fn keep_consuming(
     config: &Config,
@@ -149,7 +179,7 @@ async fn keep_consuming(
     health: &Health,
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
-) -> Result<Option<Session>, WorkerError> {
+) -> Result<Option<Live>, WorkerError> {
     let mut failures: u32 = 0;
     let mut connected_before = false;
     loop {
@@ -162,25 +192,21 @@ async fn keep_consuming(
                 if connected_before {
                     shared.metrics.reconnects.increment(1);
                 }
-                connected_before = true;
-                failures = 0;
-                health.set_connected(true);
-                health.set_consuming(true);
-                shared.metrics.connected.set(1.0);
+                (connected_before, failures) = (true, 0);
+                let live = Live::new(session);
+                set_online(health, shared, true);
                 log_connected(config);
-                let end = consume(config, &session, deliveries, shared, tracker, shutdown).await;
-                health.set_consuming(false);
-                health.set_connected(false);
-                shared.metrics.connected.set(0.0);
+                let end = consume(config, &live, deliveries, shared, tracker, shutdown).await;
+                set_online(health, shared, false);
                 match end {
-                    LoopEnd::Stop => return Ok(Some(session)),
+                    LoopEnd::Stop => return Ok(Some(live)),
                     LoopEnd::Lost(err) => {
                         let cause = err.as_ref().map_or_else(
                             || "consumers cancelled by the broker".to_owned(),
                             ToString::to_string,
                         );
                         tracing::warn!(%cause, "lost the broker connection: reconnecting");
-                        session.close().await;
+                        live.close().await;
                     }
                 }
             }
@@ -203,6 +229,12 @@ async fn keep_consuming(
     }
 }
 
+fn set_online(health: &Health, shared: &Shared, online: bool) {
+    health.set_connected(online);
+    health.set_consuming(online);
+    shared.metrics.connected.set(if online { 1.0 } else { 0.0 });
+}
+
 fn log_connected(config: &Config) {
     let queues: Vec<&str> = config.queues.iter().map(|q| q.name.as_str()).collect();
     tracing::info!(
@@ -218,7 +250,7 @@ fn log_connected(config: &Config) {
 /// The delivery loop of one session: spawn a handler per delivery until shutdown or loss.
 async fn consume(
     config: &Config,
-    session: &Session,
+    live: &Live,
     mut deliveries: Deliveries,
     shared: &Arc<Shared>,
     tracker: &TaskTracker,
@@ -226,8 +258,10 @@ async fn consume(
 ) -> LoopEnd {
     let gone = shared.stop.child_token();
     let _gone_guard = gone.clone().drop_guard();
+    let session = &live.session;
     let ctx = Arc::new(SessionCtx {
         publisher: session.publisher(),
+        acks: live.acks.clone(),
         eta: EtaWindow::new(
             session.consume_channel().clone(),
             config.prefetch(),
@@ -243,6 +277,7 @@ async fn consume(
             () = shutdown.cancelled() => return LoopEnd::Stop,
             next = deliveries.next() => match next {
                 Some(Ok(delivery)) => {
+                    live.acks.register(delivery.delivery_tag);
                     tracker.spawn(consumer::handle(shared.clone(), ctx.clone(), delivery));
                 }
                 Some(Err(err)) => return LoopEnd::Lost(Some(err)),
@@ -254,9 +289,9 @@ async fn consume(
 
 /// Graceful shutdown: cancel consumers, requeue unstarted work, wait for running tasks up to the
 /// grace period, abandon the rest, close the connection.
-async fn drain(config: &Config, shared: &Shared, tracker: &TaskTracker, session: Option<&Session>) {
-    if let Some(session) = session {
-        session.cancel_consumers().await;
+async fn drain(config: &Config, shared: &Shared, tracker: &TaskTracker, live: Option<Live>) {
+    if let Some(live) = &live {
+        live.session.cancel_consumers().await;
     }
     shared.stop.cancel();
     tracker.close();
@@ -276,8 +311,8 @@ async fn drain(config: &Config, shared: &Shared, tracker: &TaskTracker, session:
         shared.abandon.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
     }
-    if let Some(session) = session {
-        session.close().await;
+    if let Some(live) = live {
+        live.close().await;
     }
     tracing::info!("worker stopped");
 }

@@ -49,6 +49,9 @@ pub(crate) struct WorkerArgs {
     /// Log format [default: text]
     #[arg(long, env = "CELERIAC_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormatArg>,
+    /// Async runtime threads; 1 runs everything but blocking work on one thread
+    #[arg(long, env = "CELERIAC_THREADS", value_name = "N", default_value_t = 1)]
+    threads: usize,
     /// Print the effective configuration (passwords hidden) and exit
     #[arg(long)]
     print_config: bool,
@@ -77,18 +80,32 @@ pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     logging::init(loaded.config.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("celeriac-worker")
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = runtime(loaded.threads)?;
     runtime.block_on(serve(loaded.config))
 }
 
-/// The validated configuration, and whether only printing it was asked.
+/// The validated configuration, and what else the flags asked for.
 struct Loaded {
     config: Config,
     print_only: bool,
+    threads: usize,
+}
+
+/// One thread (the default) runs the async side on the current thread: the worker is I/O-bound
+/// and its CPU-heavy tasks run on blocking threads, so this saves cross-thread wake-ups.
+fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    builder
+        .enable_all()
+        .thread_name("celeriac-worker")
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn load_config(args: WorkerArgs) -> anyhow::Result<Loaded> {
@@ -116,6 +133,7 @@ fn load_config(args: WorkerArgs) -> anyhow::Result<Loaded> {
     Ok(Loaded {
         config,
         print_only: args.print_config,
+        threads: args.threads,
     })
 }
 

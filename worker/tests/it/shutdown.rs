@@ -4,26 +4,41 @@
 use celeriac_testkit::amqp::TestQueues;
 use serde_json::json;
 
-use crate::support::{WorkerProcess, WorkerSpec, channel, python_calls, ready_count};
+use crate::support::{
+    PATIENCE, WorkerProcess, WorkerSpec, channel, free_port, http_get, python_calls, ready_count,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_running_task_finish_and_requeues_the_rest() {
     let queues = TestQueues::new();
     let q = queues.queue("shutdown");
+    let port = free_port();
     let spec = WorkerSpec {
         concurrency: Some(1),
+        metrics_listen: Some(format!("127.0.0.1:{port}")),
         ..WorkerSpec::queue(&q)
     };
     let mut worker = WorkerProcess::start(spec).await;
-    let client_queue = q.clone();
-    let client = tokio::spawn(async move {
-        let calls = json!([
-            {"name": "tests.sleep", "args": [2.0], "timeout": 60},
-            {"name": "tests.add", "args": [1, 2], "timeout": 60},
-        ]);
-        python_calls(&client_queue, &[], &calls).await
+    let (sleep_q, add_q) = (q.clone(), q.clone());
+    let sleeper = tokio::spawn(async move {
+        let calls = json!([{"name": "tests.sleep", "args": [2.0], "timeout": 60}]);
+        python_calls(&sleep_q, &[], &calls).await
     });
     worker.wait_for_logs(&["task started", "tests.sleep"]).await;
+    // a second task arrives while the only slot is busy: prefetched, not started
+    let adder = tokio::spawn(async move {
+        let calls = json!([{"name": "tests.add", "args": [1, 2], "timeout": 60}]);
+        python_calls(&add_q, &[], &calls).await
+    });
+    let received = async {
+        let line = r#"celeriac_tasks_received_total{task="tests.add"} 1"#;
+        while !http_get(port, "/metrics").await.1.contains(line) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, received)
+        .await
+        .expect("second task received");
     worker.signal("TERM");
     let status = worker.wait_exit().await;
     assert!(
@@ -45,9 +60,10 @@ async fn sigterm_lets_the_running_task_finish_and_requeues_the_rest() {
     assert_eq!(ready_count(&ch, &q).await, 1);
     // the running task finished and was answered; a new worker runs the requeued one
     let _second = WorkerProcess::start(WorkerSpec::queue(&q)).await;
-    let out = client.await.expect("client task");
+    let out = sleeper.await.expect("client task");
     assert_eq!(out[0]["value"], json!("slept"), "{}", out[0]);
-    assert_eq!(out[1]["value"], json!(3), "{}", out[1]);
+    let out = adder.await.expect("client task");
+    assert_eq!(out[0]["value"], json!(3), "{}", out[0]);
     assert_eq!(ready_count(&ch, &q).await, 0);
 }
 
@@ -79,7 +95,7 @@ async fn second_signal_exits_at_once_and_the_task_stays_queued() {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     };
-    tokio::time::timeout(crate::support::PATIENCE, ready)
+    tokio::time::timeout(PATIENCE, ready)
         .await
         .expect("task requeued");
     let out = client.await.expect("client task");

@@ -1,0 +1,227 @@
+"""Harness of bench/worker-throughput: celery.accumulate throughput with rpc replies, celeriac
+vs the Python Celery prefork worker, measured the same way in the same run.
+
+For each worker: publish N `celery.accumulate` tasks with the real Celery client to a fresh
+queue (no worker yet), start a lean reply reader (Rust, no_ack), start the worker, and time
+from the first reply to the last. Peak RSS is the kernel's VmHWM of every process of the
+worker (summed for prefork: parent and children), polled every 50 ms until the worker exits.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import amqp
+from celery import Celery
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def amqp_connection(url):
+    from urllib.parse import unquote, urlparse
+
+    u = urlparse(url)
+    vhost = unquote(u.path[1:]) if u.path and u.path != "/" else "/"
+    conn = amqp.Connection(
+        f"{u.hostname}:{u.port or 5672}",
+        userid=unquote(u.username or "guest"),
+        password=unquote(u.password or "guest"),
+        virtual_host=vhost,
+    )
+    conn.connect()
+    return conn
+
+
+def publish(broker, queue, reply_queue, count):
+    app = Celery("bench_client", broker=broker, backend="rpc://")
+    app.conf.task_default_queue = queue
+    started = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        for i in range(count):
+            app.send_task("celery.accumulate", args=[i, "x"], reply_to=reply_queue, producer=producer)
+    return time.perf_counter() - started
+
+
+def ready_count(channel, queue):
+    _, messages, _ = channel.queue_declare(queue, passive=True)
+    return messages
+
+
+def process_tree(root):
+    """The pids of `root` and all its descendants."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def vm_hwm_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class RssPoller(threading.Thread):
+    """Keeps the largest VmHWM seen per pid of a process tree (VmHWM only grows)."""
+
+    def __init__(self, root):
+        super().__init__(daemon=True)
+        self.root = root
+        self.peaks = {}
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            for pid in process_tree(self.root):
+                hwm = vm_hwm_kib(pid)
+                if hwm is not None:
+                    self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
+            time.sleep(0.05)
+
+    def root_mib(self):
+        return self.peaks.get(self.root, 0) / 1024
+
+    def total_mib(self):
+        return sum(self.peaks.values()) / 1024
+
+
+def start_reader(reader, broker, reply_queue, count):
+    proc = subprocess.Popen([reader, broker, reply_queue, str(count)], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    if line != "ready":
+        raise SystemExit(f"reply reader did not start: {line!r}")
+    return proc
+
+
+def worker_command(kind, args, queue):
+    if kind == "celeriac":
+        cmd = [args.celeriac, "worker", "--broker", args.broker, "-Q", queue]
+        cmd += args.celeriac_args.split() if args.celeriac_args else []
+        return cmd, dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+    here = os.path.dirname(os.path.abspath(__file__))
+    cmd = [sys.executable, "-m", "celery", "-A", "bench_app", "worker",
+           "-Q", queue, "-P", "prefork", "-c", "2", "--loglevel", "WARNING",
+           "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    env = dict(os.environ, PYTHONPATH=here, BENCH_BROKER=args.broker, BENCH_QUEUE=queue)
+    return cmd, env
+
+
+def run_one(kind, args):
+    tag = uuid.uuid4().hex[:12]
+    queue, reply_queue = f"bench-{kind}-{tag}", f"bench-replies-{kind}-{tag}"
+    conn = amqp_connection(args.broker)
+    ch = conn.channel()
+    ch.queue_declare(reply_queue, durable=False, auto_delete=False)
+    try:
+        seconds = publish(args.broker, queue, reply_queue, args.count)
+        ready = ready_count(ch, queue)
+        log(f"{kind}: published {args.count} tasks in {seconds:.1f}s; {ready} ready in {queue}")
+        if ready != args.count:
+            raise SystemExit(f"expected {args.count} ready messages, found {ready}")
+        reader = start_reader(args.reader, args.broker, reply_queue, args.count)
+        cmd, env = worker_command(kind, args, queue)
+        worker = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+        poller = RssPoller(worker.pid)
+        poller.start()
+        try:
+            out, _ = reader.communicate(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            reader.kill()
+            raise SystemExit(f"{kind}: replies did not all arrive within {args.timeout}s")
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+            poller.stop.set()
+            poller.join()
+        result = json.loads(out.strip().splitlines()[-1])
+        result.update(
+            kind=kind,
+            tasks_per_s=(result["replies"] - 1) / result["seconds"] if result["seconds"] > 0 else 0.0,
+            rss_root_mib=poller.root_mib(),
+            rss_total_mib=poller.total_mib(),
+            processes=len(poller.peaks),
+            left_in_queue=ready_count(ch, queue),
+        )
+        return result
+    finally:
+        for q in (queue, reply_queue):
+            try:
+                ch.queue_delete(q)
+            except Exception:
+                ch = conn.channel()
+        try:
+            ch.exchange_delete(queue)
+        except Exception:
+            pass
+        conn.close()
+
+
+def reader_capacity(args):
+    """The reply reader's own rate on a pre-filled queue: it must be well above both workers."""
+    q = f"bench-reader-selftest-{uuid.uuid4().hex[:12]}"
+    conn = amqp_connection(args.broker)
+    ch = conn.channel()
+    ch.queue_declare(q, durable=False, auto_delete=False)
+    body = json.dumps({"task_id": str(uuid.uuid4()), "status": "SUCCESS", "result": [1, "x"],
+                       "traceback": None, "children": []}).encode()
+    try:
+        for _ in range(args.count):
+            ch.basic_publish(amqp.Message(body, content_type="application/json", delivery_mode=1),
+                             exchange="", routing_key=q)
+        while ready_count(ch, q) < args.count:
+            time.sleep(0.05)
+        reader = start_reader(args.reader, args.broker, q, args.count)
+        out, _ = reader.communicate(timeout=args.timeout)
+        r = json.loads(out.strip().splitlines()[-1])
+        return (r["replies"] - 1) / r["seconds"]
+    finally:
+        ch.queue_delete(q)
+        conn.close()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--broker", required=True)
+    p.add_argument("--celeriac", required=True)
+    p.add_argument("--reader", required=True)
+    p.add_argument("--count", type=int, default=20000)
+    p.add_argument("--timeout", type=int, default=900)
+    p.add_argument("--celeriac-args", default="")
+    p.add_argument("--only", choices=["celeriac", "prefork"])
+    args = p.parse_args()
+    capacity = reader_capacity(args)
+    log(f"reply reader alone drains {capacity:,.0f} replies/s")
+    results = [run_one(kind, args) for kind in ("celeriac", "prefork") if args.only in (None, kind)]
+    print(json.dumps({"count": args.count, "reader_capacity_per_s": capacity, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
