@@ -465,6 +465,25 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_worker_config_example_parses() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## The worker")
+            .nth(1)
+            .expect("README has a worker section");
+        let toml = section
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the worker section has a TOML example");
+        let raw = RawConfig::from_toml(toml).unwrap();
+        let c = Config::from_parts(raw, Overrides::default()).unwrap();
+        assert_eq!(c.queues[1].max_priority, Some(10));
+        assert_eq!(c.shutdown_grace, Duration::from_mins(1));
+        assert!(c.task_overrides.contains_key("celery.accumulate"));
+    }
+
+    #[test]
     fn bad_values_are_errors() {
         assert!(matches!(
             RawConfig::from_toml("nope = 1"),
