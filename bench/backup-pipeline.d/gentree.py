@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deterministic generator of a platform-configuration tree for bench/backup-pipeline.
 
-    gentree.py OUT_DIR [--scale S] [--seed N]
+    gentree.py OUT_DIR [--scale S] [--seed N] [--bytes-factor F]
 
 Writes, under OUT_DIR/tree, a monorepo-like project whose configuration (compose files,
 Dockerfiles and docker/ trees with JSON dashboards, Kubernetes manifests per environment,
@@ -14,6 +14,10 @@ Also writes OUT_DIR/config-files.txt: the files the default collection rules pic
 per line relative to the tree, sorted (the input of the pigz and Python lines), and
 OUT_DIR/stats.json (counts and bytes of config and noise). The same seed and scale give the
 same bytes, modes and mtimes on every run and machine.
+
+--bytes-factor F makes every configuration file about F times larger (more generated lines of
+the same kind appended as comments, more certificates in PEM files) while the file list stays
+the same: a tree with F times the bytes but not more files.
 """
 
 import argparse
@@ -274,15 +278,34 @@ def js_module(g, lines):
 # ----- tree -------------------------------------------------------------------------------------
 
 class Tree:
-    def __init__(self, root):
+    def __init__(self, root, g=None, factor=1):
         self.root = root
         self.files = {}  # path -> (bytes, mode)
         self.links = {}  # path -> target
+        self.g = g
+        self.factor = factor
 
     def put(self, path, data, mode=0o644):
         if isinstance(data, str):
             data = data.encode()
+        if self.factor > 1:
+            data = self.grow(path, data)
         self.files[path] = (data, mode)
+
+    def grow(self, path, data):
+        """About (factor - 1) x len(data) more bytes of the same kind of text."""
+        want = len(data) * self.factor
+        parts = [data]
+        size = len(data)
+        pem_file = path.endswith((".pem", ".crt", ".key", ".cert"))
+        while size < want:
+            if pem_file:
+                extra = pem(self.g, "CERTIFICATE", 1200).encode()
+            else:
+                extra = ("# " + " ".join(f"{self.g.word()}={self.g.ident()}" for _ in range(8)) + "\n").encode()
+            parts.append(extra)
+            size += len(extra)
+        return b"".join(parts)
 
     def link(self, path, target):
         self.links[path] = target
@@ -374,13 +397,14 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--scale", type=int, default=1)
     ap.add_argument("--seed", type=int, default=20261127)
+    ap.add_argument("--bytes-factor", type=int, default=1)
     args = ap.parse_args()
     root = os.path.join(args.out, "tree")
     if os.path.exists(args.out):
         shutil.rmtree(args.out)
     os.makedirs(root)
     g = Gen(args.seed)
-    config, secrets = Tree(root), set()
+    config, secrets = Tree(root, g, args.bytes_factor), set()
     noise = Tree(root)
     for unit in range(UNITS_PER_SCALE * args.scale):
         config_part(g, config, unit, secrets)
@@ -391,7 +415,7 @@ def main():
     with open(os.path.join(args.out, "config-files.txt"), "w") as f:
         f.write("".join(p + "\n" for p in listed))
     stats = {
-        "seed": args.seed, "scale": args.scale,
+        "seed": args.seed, "scale": args.scale, "bytes_factor": args.bytes_factor,
         "config_files": len(config.files), "config_symlinks": len(config.links),
         "config_bytes": sum(len(d) for d, _ in config.files.values()),
         "secret_files": len(secrets),

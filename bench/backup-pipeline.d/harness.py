@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Measures the three backup lines of bench/backup-pipeline in one run and prints the table.
 
-    harness.py --celeriac BIN --work DIR --tree1 GEN1 --tree2 GEN2 [--runs 3]
+    harness.py --celeriac BIN --work DIR --tree1 GEN1 --tree2 GEN2 --tree-bytes2 GENB --key K
+               [--runs 3]
 
-GEN1/GEN2 are gentree.py output directories (tree/ + config-files.txt), GEN2 about twice GEN1.
+GEN1/GEN2/GENB are gentree.py output directories (tree/ + config-files.txt): GEN2 has about
+twice GEN1's files and bytes, GENB GEN1's files with about twice the bytes.
 Each line runs --runs times, interleaved (ours, pigz, python, ours, ...), after the tree has been
 read once so every line starts from a warm page cache; the median wall time is reported, and
 the peak RSS is the largest seen (from wait4's rusage, so it is the process's own high-water
@@ -93,6 +95,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--tree1", required=True)
     ap.add_argument("--tree2", required=True)
+    ap.add_argument("--tree-bytes2", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
@@ -113,22 +116,26 @@ def main():
         rss["python"] = max(rss["python"], r)
     stats1 = check_report(report, args.tree1)
 
-    warm(args.tree2)
-    walls2, rss2 = [], 0.0
-    for n in range(args.runs):
-        w, r, report2 = ours(args, args.tree2, args.key, 100 + n)
-        walls2.append(w)
-        rss2 = max(rss2, r)
-    stats2 = check_report(report2, args.tree2)
+    larger = {}
+    for name, gen in (("tree2", args.tree2), ("tree_bytes2", args.tree_bytes2)):
+        warm(gen)
+        walls2, rss2 = [], 0.0
+        for n in range(args.runs):
+            w, r, report2 = ours(args, gen, args.key, 100 + n)
+            walls2.append(w)
+            rss2 = max(rss2, r)
+        larger[name] = {"stats": check_report(report2, gen), "median": statistics.median(walls2),
+                        "walls": walls2, "rss_mib": rss2, "report": report2}
 
     print(json.dumps({
         "cpus": os.cpu_count(),
         "runs": args.runs,
-        "tree1": stats1, "tree2": stats2,
+        "tree1": stats1, "tree2": larger["tree2"]["stats"],
+        "tree_bytes2": larger["tree_bytes2"]["stats"],
         "walls": walls, "rss_mib": rss,
         "median": {k: statistics.median(v) for k, v in walls.items()},
-        "ours_tree2": {"median": statistics.median(walls2), "walls": walls2, "rss_mib": rss2},
-        "report": report, "report2": report2, "python_reference": ref,
+        "ours_tree2": larger["tree2"], "ours_tree_bytes2": larger["tree_bytes2"],
+        "report": report, "python_reference": ref,
     }))
 
 
