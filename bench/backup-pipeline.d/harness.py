@@ -57,7 +57,9 @@ def ours(args, gen, key, n):
             "--json"]
     for copy in ("a", "b", "c"):
         argv += ["--store", f"local:{out}/{copy}"]
-    wall, rss, text = run_rss(argv)
+    env = dict(os.environ)
+    env.update(v.split("=", 1) for v in args.celeriac_env.split())
+    wall, rss, text = run_rss(argv, env=env)
     report = json.loads(text)
     shutil.rmtree(out, ignore_errors=True)
     return wall, rss, report
@@ -98,6 +100,7 @@ def main():
     ap.add_argument("--tree-bytes2", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--celeriac-env", default="", help="VAR=value ... for the celeriac runs only")
     args = ap.parse_args()
 
     warm(args.tree1)
@@ -129,6 +132,7 @@ def main():
 
     print(json.dumps({
         "cpus": os.cpu_count(),
+        "celeriac_env": args.celeriac_env,
         "runs": args.runs,
         "tree1": stats1, "tree2": larger["tree2"]["stats"],
         "tree_bytes2": larger["tree_bytes2"]["stats"],

@@ -10,7 +10,8 @@ MIB = 1024 * 1024
 def main():
     r = json.load(open(sys.argv[1]))
     t1, t2, tb, m = r["tree1"], r["tree2"], r["tree_bytes2"], r["median"]
-    print(f"\nbackup pipeline, {r['cpus']} CPUs, median of {r['runs']} runs per line")
+    print(f"\nbackup pipeline, {r['cpus']} CPUs, median of {r['runs']} runs per line"
+          + (f"; celeriac runs with {r['celeriac_env']}" if r.get("celeriac_env") else ""))
     print(f"tree: {t1['config_files']} config files, {t1['config_bytes'] / 1e6:.1f} MB "
           f"(+ {t1['noise_files']} noise files, {t1['noise_bytes'] / 1e6:.1f} MB left out); "
           f"2x tree: {t2['config_files']} files, {t2['config_bytes'] / 1e6:.1f} MB; "
