@@ -37,7 +37,7 @@ pub enum Category {
 
 impl fmt::Display for Category {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Self::Docker => "docker",
             Self::Env => "env",
             Self::Nginx => "nginx",
