@@ -127,6 +127,7 @@ def worker_command(kind, args, queue):
     cmd = [sys.executable, "-m", "celery", "-A", "bench_app", "worker",
            "-Q", queue, "-P", "prefork", "-c", "2", "--loglevel", "WARNING",
            "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    cmd += args.prefork_args.split() if args.prefork_args else []
     env = dict(os.environ, PYTHONPATH=here, BENCH_BROKER=args.broker, BENCH_QUEUE=queue)
     return cmd, env
 
@@ -139,7 +140,9 @@ def run_one(kind, args):
     ch.queue_declare(reply_queue, durable=False, auto_delete=False)
     try:
         seconds = publish(args.broker, queue, reply_queue, args.count)
-        ready = ready_count(ch, queue)
+        deadline = time.monotonic() + 30
+        while (ready := ready_count(ch, queue)) < args.count and time.monotonic() < deadline:
+            time.sleep(0.1)
         log(f"{kind}: published {args.count} tasks in {seconds:.1f}s; {ready} ready in {queue}")
         if ready != args.count:
             raise SystemExit(f"expected {args.count} ready messages, found {ready}")
@@ -164,6 +167,7 @@ def run_one(kind, args):
         result = json.loads(out.strip().splitlines()[-1])
         result.update(
             kind=kind,
+            args=" ".join(cmd[cmd.index("-Q") + 2:]),
             tasks_per_s=(result["replies"] - 1) / result["seconds"] if result["seconds"] > 0 else 0.0,
             rss_root_mib=poller.root_mib(),
             rss_total_mib=poller.total_mib(),
@@ -215,6 +219,7 @@ def main():
     p.add_argument("--count", type=int, default=20000)
     p.add_argument("--timeout", type=int, default=900)
     p.add_argument("--celeriac-args", default="")
+    p.add_argument("--prefork-args", default="")
     p.add_argument("--only", choices=["celeriac", "prefork"])
     args = p.parse_args()
     capacity = reader_capacity(args)
