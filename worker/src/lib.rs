@@ -66,6 +66,7 @@ mod reply;
 mod retry;
 mod shutdown;
 mod task;
+mod task_error;
 pub mod tasks;
 mod worker;
 
