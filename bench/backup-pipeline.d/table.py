@@ -27,25 +27,30 @@ def main():
     print(f"python: {ref['files']} files, gz {ref['gz_bytes'] / 1e6:.1f} MB")
     t = rep["timings"]
     print("ours, stage times (ms): " + ", ".join(f"{k} {v}" for k, v in t.items()))
-    print(f"\n{'line':<44} {'wall s':>8} {'peak RSS MiB':>13}")
+    best = {k: min(v) for k, v in r["walls"].items()}
+    print(f"\n{'line':<44} {'median s':>8} {'best s':>7} {'peak RSS MiB':>13}")
     rows = [
         ("(a) celeriac backup, 3 local copies, verified", "ours"),
         ("(b) tar | pigz -9 -p 2 > /dev/null", "pigz"),
         ("(c) python tarfile gz-9 + AES-GCM (3 copies)", "python"),
     ]
     for label, k in rows:
-        print(f"{label:<44} {m[k]:>8.2f} {r['rss_mib'][k]:>13.1f}")
+        print(f"{label:<44} {m[k]:>8.2f} {best[k]:>7.2f} {r['rss_mib'][k]:>13.1f}")
     o2, ob = r["ours_tree2"], r["ours_tree_bytes2"]
-    print(f"{'(a) on the 2x tree (2x files, 2x bytes)':<44} {o2['median']:>8.2f} {o2['rss_mib']:>13.1f}")
-    print(f"{'(a) on the 2x bytes tree (same files)':<44} {ob['median']:>8.2f} {ob['rss_mib']:>13.1f}")
+    for label, o in (("(a) on the 2x tree (2x files, 2x bytes)", o2), ("(a) on the 2x bytes tree (same files)", ob)):
+        print(f"{label:<44} {o['median']:>8.2f} {min(o['walls']):>7.2f} {o['rss_mib']:>13.1f}")
     ratio_pigz = m["ours"] / m["pigz"]
     speedup_py = m["python"] / m["ours"]
     rss_ok = max(r["rss_mib"]["ours"], o2["rss_mib"], ob["rss_mib"]) < 64
     growth = o2["rss_mib"] - r["rss_mib"]["ours"]
     growth_bytes = ob["rss_mib"] - r["rss_mib"]["ours"]
     per_file = growth * 1024 / max(1, t2["config_files"] - t1["config_files"])
-    print(f"\nours / pigz:   {ratio_pigz:.2f}x   (target <= 1.00)  {'ok' if ratio_pigz <= 1.0 else 'MISSED'}")
-    print(f"python / ours: {speedup_py:.2f}x   (target >= 2.00)  {'ok' if speedup_py >= 2.0 else 'MISSED'}")
+    best_pigz = best["ours"] / best["pigz"]
+    best_py = best["python"] / best["ours"]
+    print(f"\nours / pigz:   {ratio_pigz:.2f}x median, {best_pigz:.2f}x best   (target <= 1.00)  "
+          f"{'ok' if ratio_pigz <= 1.0 else 'MISSED'}")
+    print(f"python / ours: {speedup_py:.2f}x median, {best_py:.2f}x best   (target >= 2.00)  "
+          f"{'ok' if speedup_py >= 2.0 else 'MISSED'}")
     print(f"peak RSS ours: {r['rss_mib']['ours']:.1f} MiB; 2x bytes {ob['rss_mib']:.1f} MiB "
           f"({growth_bytes:+.1f}); 2x files and bytes {o2['rss_mib']:.1f} MiB ({growth:+.1f}, "
           f"{per_file:.2f} KiB per added file)   (target < 64)  {'ok' if rss_ok else 'MISSED'}")
