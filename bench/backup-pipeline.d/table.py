@@ -24,7 +24,9 @@ def main():
           f"{sizes['tar_bytes'] / 1e6:.1f} MB -> gz {sizes['gz_bytes'] / 1e6:.1f} MB "
           f"(ratio {main['compression_ratio']}) -> stored {sizes['stored_bytes'] / 1e6:.1f} MB; "
           f"secrets bundle {secrets / 1e3:.0f} kB")
-    print(f"python: {ref['files']} files, gz {ref['gz_bytes'] / 1e6:.1f} MB")
+    secs = ref["seconds"]
+    print(f"python: {ref['files']} files, gz {ref['gz_bytes'] / 1e6:.1f} MB; last run's stages (s): "
+          + ", ".join(f"{k} {v}" for k, v in secs.items()))
     t = rep["timings"]
     print("ours, stage times (ms): " + ", ".join(f"{k} {v}" for k, v in t.items()))
     best = {k: min(v) for k, v in r["walls"].items()}
@@ -51,6 +53,9 @@ def main():
           f"{'ok' if ratio_pigz <= 1.0 else 'MISSED'}")
     print(f"python / ours: {speedup_py:.2f}x median, {best_py:.2f}x best   (target >= 2.00)  "
           f"{'ok' if speedup_py >= 2.0 else 'MISSED'}")
+    no_copy = secs["total"] - secs["copy"]
+    print(f"  (python without its copy-to-temp stage, last run: {no_copy:.2f} s = "
+          f"{no_copy / m['ours']:.2f}x ours)")
     print(f"peak RSS ours: {r['rss_mib']['ours']:.1f} MiB; 2x bytes {ob['rss_mib']:.1f} MiB "
           f"({growth_bytes:+.1f}); 2x files and bytes {o2['rss_mib']:.1f} MiB ({growth:+.1f}, "
           f"{per_file:.2f} KiB per added file)   (target < 64)  {'ok' if rss_ok else 'MISSED'}")
