@@ -14,11 +14,12 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 
 use crate::collect::{Collection, Entry, EntryKind, EntrySource, READ_BUF, open_file_beneath};
-use crate::manifest::{
-    ArchivePath, Bundle, Classification, EntryType, MANIFEST_NAME, Manifest, ManifestEntry,
-    Sha256Digest,
-};
+use crate::manifest::{ArchivePath, Bundle, Sha256Digest};
 use crate::pargz::{GzipError, GzipOptions, GzipSummary, ParGzWriter};
+
+mod manifest;
+
+use manifest::ManifestSource;
 
 /// A cooperative cancel check, consulted between entries.
 pub type CancelCheck = Arc<dyn Fn() -> bool + Send + Sync>;
@@ -120,58 +121,6 @@ pub enum ArchiveError {
     Cancelled,
 }
 
-impl Collection {
-    /// The entries of `bundle`.
-    pub fn entries(&self, bundle: Bundle) -> &[Entry] {
-        match bundle {
-            Bundle::Main => &self.main,
-            Bundle::Secrets => &self.secrets,
-        }
-    }
-
-    /// The manifest of `bundle`. The main manifest also lists each secrets-bundle file or
-    /// symlink that has no sanitized copy as `moved-to-secrets`, without size or digest.
-    pub fn manifest(&self, bundle: Bundle) -> Manifest {
-        let mut entries: Vec<ManifestEntry> =
-            self.entries(bundle).iter().map(manifest_entry).collect();
-        if bundle == Bundle::Main {
-            let present: std::collections::HashSet<&ArchivePath> =
-                self.main.iter().map(|e| &e.path).collect();
-            for e in &self.secrets {
-                if e.kind != EntryKind::Dir && !present.contains(&e.path) {
-                    entries.push(ManifestEntry {
-                        classification: Classification::MovedToSecrets,
-                        size: None,
-                        sha256: None,
-                        target: None,
-                        ..manifest_entry(e)
-                    });
-                }
-            }
-        }
-        Manifest::new(bundle, entries)
-    }
-}
-
-fn manifest_entry(e: &Entry) -> ManifestEntry {
-    let (kind, size, sha256, target) = match &e.kind {
-        EntryKind::File { size, sha256 } => (EntryType::File, Some(*size), Some(*sha256), None),
-        EntryKind::Dir => (EntryType::Dir, None, None, None),
-        EntryKind::Symlink { target } => (EntryType::Symlink, None, None, Some(target.clone())),
-    };
-    ManifestEntry {
-        path: e.path.clone(),
-        kind,
-        category: e.category,
-        classification: e.classification,
-        mode: e.mode,
-        mtime: e.mtime,
-        size,
-        sha256,
-        target,
-    }
-}
-
 /// Writes `bundle` of `collection` as `tar.gz` into `out`; returns `out` and the summary.
 /// Runs on the calling (blocking) thread plus the gzip workers.
 ///
@@ -183,26 +132,16 @@ pub fn write_archive<W: Write>(
     out: W,
     opts: &ArchiveOptions,
 ) -> Result<(W, ArchiveSummary), ArchiveError> {
-    // Only the JSON is needed; the entries are written from the collection.
-    let manifest_json = collection.manifest(bundle).to_json();
+    let manifest = ManifestSource::new(collection, bundle);
     let gz = ParGzWriter::new(out, &opts.gzip).map_err(|source| ArchiveError::Gzip { source })?;
     let mut tar = tar::Builder::new(CountingWriter {
         inner: gz,
         count: 0,
     });
-    let manifest_mtime = collection
-        .entries(bundle)
-        .iter()
-        .map(|e| e.mtime)
-        .max()
-        .unwrap_or(0);
-    let mut header = base_header(tar::EntryType::Regular, 0o644, manifest_mtime, 0, 0);
-    header.set_size(manifest_json.len() as u64);
-    tar.append_data(&mut header, MANIFEST_NAME, manifest_json.as_slice())
+    let header = base_header(tar::EntryType::Regular, 0o644, manifest.mtime, 0, 0);
+    let manifest_sha256 = manifest
+        .append(&mut tar, header)
         .map_err(|source| ArchiveError::Write { source })?;
-    let manifest_sha256 = Sha256Digest::of(&manifest_json);
-    // Megabytes for a large tree: not kept while the entries stream.
-    drop(manifest_json);
     let mut summary = ArchiveSummary {
         bundle,
         entries: 0,

@@ -25,7 +25,10 @@ pub use commit::{CommitPolicy, CommitSummary, commit};
 pub use error::{EntryProblem, ExtractError, FsOp, RejectedType};
 pub use staging::Staging;
 
-use crate::manifest::{ArchivePath, Bundle, EntryType, MANIFEST_NAME, Manifest, Sha256Digest};
+use crate::manifest::{
+    ArchivePath, Bundle, EntryType, MANIFEST_NAME, ManifestEntryRef, ManifestError, ManifestIndex,
+    Sha256Digest,
+};
 use input::{Fault, Input, InputState, Trailing};
 
 /// Size limits; anything above is refused before it is written.
@@ -79,8 +82,8 @@ pub struct ExtractOptions {
 /// What an extraction or dry run validated (and wrote).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtractSummary {
-    /// The archive's manifest.
-    pub manifest: Manifest,
+    /// The archive's manifest, in its compact form.
+    pub manifest: ManifestIndex,
     /// Entries validated (manifest excluded).
     pub entries: u64,
     /// Entries selected by [`ExtractOptions::only`] (written, unless a dry run).
@@ -95,7 +98,7 @@ pub struct ExtractSummary {
 ///
 /// # Errors
 /// Input, manifest and limit errors of [`ExtractError`].
-pub fn list<R: Read>(reader: R, limits: &Limits) -> Result<Manifest, ExtractError> {
+pub fn list<R: Read>(reader: R, limits: &Limits) -> Result<ManifestIndex, ExtractError> {
     let (input, state) = Input::new(reader, limits.decompressed_cap());
     let mut archive = tar::Archive::new(input);
     let mut entries = archive
@@ -140,12 +143,15 @@ fn input_error(state: &InputState, e: io::Error, limits: &Limits) -> ExtractErro
 
 type Entries<'a, R> = tar::Entries<'a, Input<R>>;
 
+/// Parses the first member, which must be `MANIFEST.json`, straight from the stream into a
+/// [`ManifestIndex`] (the JSON text is never held). A failure of the input below the JSON
+/// parser (decryption, gzip, size cap, a truncated tar) keeps its own name.
 fn read_manifest<R: Read>(
     entries: &mut Entries<'_, R>,
     state: &Rc<InputState>,
     limits: &Limits,
-) -> Result<Manifest, ExtractError> {
-    let mut first = match entries.next() {
+) -> Result<ManifestIndex, ExtractError> {
+    let first = match entries.next() {
         None => return Err(ExtractError::ManifestMissing),
         Some(entry) => entry.map_err(|e| input_error(state, e, limits))?,
     };
@@ -160,12 +166,17 @@ fn read_manifest<R: Read>(
             limit: limits.max_manifest_bytes,
         });
     }
-    let mut bytes = Vec::new();
-    first
-        .read_to_end(&mut bytes)
-        .map_err(|e| input_error(state, e, limits))?;
-    Manifest::from_json(&bytes).map_err(|source| ExtractError::Manifest { source })
+    let buffered = io::BufReader::with_capacity(MANIFEST_READ_BUF, first);
+    ManifestIndex::from_reader(buffered).map_err(|source| match source {
+        ManifestError::Json { source } if source.is_io() || state.fault.get().is_some() => {
+            input_error(state, io::Error::from(source), limits)
+        }
+        source => ExtractError::Manifest { source },
+    })
 }
+
+/// Read buffer between the tar entry and the JSON parser.
+const MANIFEST_READ_BUF: usize = 64 * 1024;
 
 fn compile_filter(globs: &[String]) -> Result<Option<GlobSet>, ExtractError> {
     if globs.is_empty() {
@@ -209,16 +220,16 @@ fn run<R: Read>(
         .entries()
         .map_err(|e| input_error(&state, e, limits))?;
     let manifest = read_manifest(&mut entries, &state, limits)?;
-    if let Some(expected) = opts.expect_bundle.filter(|b| *b != manifest.bundle) {
+    if let Some(expected) = opts.expect_bundle.filter(|b| *b != manifest.bundle()) {
         return Err(ExtractError::WrongBundle {
             expected,
-            found: manifest.bundle,
+            found: manifest.bundle(),
         });
     }
     // Counted here; the summary takes the manifest itself at the end (no copy of a large one).
     let (mut seen, mut picked, mut picked_bytes) = (0_u64, 0_u64, 0_u64);
     let mut writer = staging
-        .map(|s| staging::StagingWriter::new(s, &manifest, manifest.bundle == Bundle::Secrets));
+        .map(|s| staging::StagingWriter::new(s, &manifest, manifest.bundle() == Bundle::Secrets));
     let mut plan = guard::Plan::new(&manifest, limits)?;
     for entry in &mut entries {
         let mut entry = entry.map_err(|e| input_error(&state, e, limits))?;
@@ -231,7 +242,7 @@ fn run<R: Read>(
             picked_bytes += accepted.size;
         }
         let writer = writer.as_mut().filter(|_| chosen);
-        match listed.kind {
+        match listed.kind() {
             EntryType::File => copy_file(&mut entry, listed, writer, &state, limits)?,
             EntryType::Dir => {
                 if let Some(w) = writer {
@@ -271,13 +282,13 @@ fn run<R: Read>(
 /// Streams one file's data: hashes it and, when a writer is given, writes it to staging.
 fn copy_file<R: Read>(
     entry: &mut tar::Entry<'_, Input<R>>,
-    listed: &crate::manifest::ManifestEntry,
+    listed: ManifestEntryRef<'_>,
     writer: Option<&mut staging::StagingWriter<'_>>,
     state: &Rc<InputState>,
     limits: &Limits,
 ) -> Result<(), ExtractError> {
     let refuse = |problem| ExtractError::Entry {
-        path: listed.path.to_string(),
+        path: listed.path().to_owned(),
         problem,
     };
     let mut writer = writer;
@@ -299,12 +310,12 @@ fn copy_file<R: Read>(
             f.write_all(&buf[..n])
                 .map_err(|source| ExtractError::Staging {
                     op: FsOp::Write,
-                    path: listed.path.to_string(),
+                    path: listed.path().to_owned(),
                     source,
                 })?;
         }
     }
-    if Some(Sha256Digest::from_bytes(hasher.finalize().into())) != listed.sha256 {
+    if Some(Sha256Digest::from_bytes(hasher.finalize().into())) != listed.sha256() {
         return Err(refuse(EntryProblem::DigestMismatch));
     }
     if let (Some(w), Some(f)) = (writer, file) {

@@ -210,8 +210,8 @@ pub use extract::{
 };
 pub use manifest::{
     ArchivePath, Bundle, Classification, EntryType, LinkProblem, MANIFEST_FORMAT, MANIFEST_NAME,
-    MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError, PathProblem, Sha256Digest, Totals,
-    resolve_link,
+    MANIFEST_VERSION, Manifest, ManifestEntry, ManifestEntryRef, ManifestError, ManifestIndex,
+    PathProblem, Sha256Digest, Totals, resolve_link,
 };
 pub use pargz::{GzipError, GzipOptions, GzipSummary, ParGzWriter};
 pub use sanitize::{KeyAllowlist, REDACTED, SanitizeError, Sanitized, sanitize_env};

@@ -1,12 +1,15 @@
 //! `MANIFEST.json`: the first member of every archive, listing each entry with its type, category,
 //! mode, size, SHA-256 and classification, plus totals. Owns its JSON form and its validation.
 
+mod index;
 mod path;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use index::{ManifestEntryRef, ManifestIndex};
+pub(crate) use path::collision_key;
 pub use path::{ArchivePath, LinkProblem, PathProblem, resolve_link};
 
 use crate::spec::Category;
@@ -82,7 +85,7 @@ mod octal_mode {
 }
 
 /// One member (or one moved-to-secrets placeholder) of an archive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestEntry {
     /// Member name.
@@ -95,20 +98,58 @@ pub struct ManifestEntry {
     /// How the content relates to the source.
     pub classification: Classification,
     /// Permission bits as collected (extraction clears setuid, setgid and sticky).
-    #[serde(with = "octal_mode")]
+    #[serde(deserialize_with = "octal_mode::deserialize")]
     pub mode: u32,
     /// Modification time, seconds since the epoch.
     pub mtime: i64,
     /// Content length of files; absent for others and for moved-to-secrets entries.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub size: Option<u64>,
     /// Content digest of files; absent for others and for moved-to-secrets entries, since a
     /// digest of a low-entropy secret can be guessed offline.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub sha256: Option<Sha256Digest>,
     /// Link target of symlinks, exactly as stored in the tar.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub target: Option<String>,
+}
+
+/// The JSON form of one entry, borrowed: the single definition of how an entry is written,
+/// shared by [`ManifestEntry`], [`ManifestIndex`] and the archive stage (which writes the
+/// manifest straight from the collection).
+#[derive(Serialize)]
+pub(crate) struct EntryJson<'a> {
+    pub(crate) path: &'a str,
+    #[serde(rename = "type")]
+    pub(crate) kind: EntryType,
+    pub(crate) category: Option<Category>,
+    pub(crate) classification: Classification,
+    #[serde(serialize_with = "octal_mode::serialize")]
+    pub(crate) mode: u32,
+    pub(crate) mtime: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sha256: Option<Sha256Digest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) target: Option<&'a str>,
+}
+
+impl Serialize for ManifestEntry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        EntryJson {
+            path: self.path.as_str(),
+            kind: self.kind,
+            category: self.category,
+            classification: self.classification,
+            mode: self.mode,
+            mtime: self.mtime,
+            size: self.size,
+            sha256: self.sha256,
+            target: self.target.as_deref(),
+        }
+        .serialize(s)
+    }
 }
 
 impl ManifestEntry {
@@ -141,23 +182,35 @@ impl Totals {
     pub fn of(entries: &[ManifestEntry]) -> Self {
         let mut t = Self::default();
         for e in entries {
-            if !e.is_member() {
-                t.moved_to_secrets += 1;
-                continue;
-            }
-            match e.kind {
-                EntryType::File => {
-                    t.files += 1;
-                    t.bytes += e.size.unwrap_or(0);
-                    if let Some(c) = e.category {
-                        *t.by_category.entry(c).or_default() += 1;
-                    }
-                }
-                EntryType::Dir => t.dirs += 1,
-                EntryType::Symlink => t.symlinks += 1,
-            }
+            t.add(e.kind, e.classification, e.category, e.size);
         }
         t
+    }
+
+    /// Counts one more entry. Sizes add up saturating: a hostile manifest cannot overflow
+    /// them (it then fails the totals check).
+    pub(crate) fn add(
+        &mut self,
+        kind: EntryType,
+        classification: Classification,
+        category: Option<Category>,
+        size: Option<u64>,
+    ) {
+        if classification == Classification::MovedToSecrets {
+            self.moved_to_secrets += 1;
+            return;
+        }
+        match kind {
+            EntryType::File => {
+                self.files += 1;
+                self.bytes = self.bytes.saturating_add(size.unwrap_or(0));
+                if let Some(c) = category {
+                    *self.by_category.entry(c).or_default() += 1;
+                }
+            }
+            EntryType::Dir => self.dirs += 1,
+            EntryType::Symlink => self.symlinks += 1,
+        }
     }
 }
 
@@ -233,6 +286,12 @@ pub enum ManifestError {
     /// The totals do not match the entries.
     #[error("manifest totals do not match its entries")]
     TotalsMismatch,
+    /// The names and link targets add up to more than the compact index holds (4 GiB).
+    #[error("manifest names exceed {limit} bytes")]
+    NamesTooLarge {
+        /// The limit.
+        limit: u64,
+    },
 }
 
 impl Manifest {
@@ -260,15 +319,12 @@ impl Manifest {
         out
     }
 
-    /// Parses and validates untrusted manifest bytes.
+    /// Parses and validates untrusted manifest bytes (through [`ManifestIndex::from_reader`]).
     ///
     /// # Errors
     /// Any [`ManifestError`].
     pub fn from_json(bytes: &[u8]) -> Result<Self, ManifestError> {
-        let manifest: Self =
-            serde_json::from_slice(bytes).map_err(|source| ManifestError::Json { source })?;
-        manifest.validate()?;
-        Ok(manifest)
+        ManifestIndex::from_reader(bytes).map(|index| index.to_manifest())
     }
 
     /// Checks the invariants readers rely on: known format and version, unique paths, entries
@@ -278,99 +334,8 @@ impl Manifest {
     /// # Errors
     /// The first broken invariant.
     pub fn validate(&self) -> Result<(), ManifestError> {
-        if self.format != MANIFEST_FORMAT {
-            return Err(ManifestError::UnknownFormat {
-                format: self.format.clone(),
-            });
-        }
-        if self.version != MANIFEST_VERSION {
-            return Err(ManifestError::UnsupportedVersion {
-                version: self.version,
-            });
-        }
-        let index = self.index()?;
-        for entry in &self.entries {
-            for ancestor in entry.path.ancestors() {
-                if let Some(&i) = index.get(&ancestor.collision_key())
-                    && self.entries[i].kind != EntryType::Dir
-                {
-                    return Err(ManifestError::AncestorNotDir {
-                        path: entry.path.clone(),
-                        ancestor,
-                    });
-                }
-            }
-            check_fields(entry)?;
-            if entry.kind == EntryType::Symlink && entry.is_member() {
-                self.check_link(entry, &index)?;
-            }
-        }
-        if Totals::of(&self.entries) != self.totals {
-            return Err(ManifestError::TotalsMismatch);
-        }
-        Ok(())
+        ManifestIndex::of(self).map(drop)
     }
-
-    /// Entry position by collision key.
-    ///
-    /// # Errors
-    /// [`ManifestError::DuplicatePath`].
-    pub(crate) fn index(&self) -> Result<HashMap<String, usize>, ManifestError> {
-        let mut index = HashMap::with_capacity(self.entries.len());
-        for (i, entry) in self.entries.iter().enumerate() {
-            if index.insert(entry.path.collision_key(), i).is_some() {
-                return Err(ManifestError::DuplicatePath {
-                    path: entry.path.clone(),
-                });
-            }
-        }
-        Ok(index)
-    }
-
-    fn check_link(
-        &self,
-        entry: &ManifestEntry,
-        index: &HashMap<String, usize>,
-    ) -> Result<(), ManifestError> {
-        let bad = |problem| ManifestError::BadLink {
-            path: entry.path.clone(),
-            problem,
-        };
-        let target = entry.target.as_deref().unwrap_or_default();
-        let resolved = resolve_link(&entry.path, target).map_err(bad)?;
-        match index.get(&resolved.collision_key()) {
-            Some(&i) if self.entries[i].is_member() => Ok(()),
-            Some(_) => Err(bad(LinkProblem::TargetElsewhere)),
-            None => Err(bad(LinkProblem::TargetNotMember)),
-        }
-    }
-}
-
-fn check_fields(e: &ManifestEntry) -> Result<(), ManifestError> {
-    let bad = |what| {
-        Err(ManifestError::Inconsistent {
-            path: e.path.clone(),
-            what,
-        })
-    };
-    if e.mode > 0o7777 {
-        return bad("mode out of range");
-    }
-    let file = e.kind == EntryType::File;
-    let member = e.is_member();
-    if (file && member) != e.size.is_some() || (file && member) != e.sha256.is_some() {
-        return bad("size and sha256 are required for stored files and forbidden otherwise");
-    }
-    if (e.kind == EntryType::Symlink && member) != e.target.is_some() {
-        return bad("target is required for stored symlinks and forbidden otherwise");
-    }
-    if (e.kind == EntryType::Dir) == e.category.is_some() {
-        return bad("category is required for files and symlinks and forbidden for directories");
-    }
-    if e.kind == EntryType::Dir && e.classification != Classification::Plain {
-        return bad("directories are always plain");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

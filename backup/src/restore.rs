@@ -22,7 +22,7 @@ use celeriac_store::{ObjectKey, Sha256Digest, Store, StoreError, StoreId};
 use serde::Serialize;
 
 use crate::extract::{CommitPolicy, ExtractError, Limits};
-use crate::manifest::{Bundle, Manifest};
+use crate::manifest::{Bundle, ManifestIndex};
 use crate::report::CopyError;
 mod unpack;
 
@@ -122,8 +122,9 @@ pub struct RestoreReport {
     pub reference: Option<Reference>,
     /// Copies tried before, and why they were skipped.
     pub skipped_copies: Vec<RestoreAttempt>,
-    /// The archive's manifest (the listing).
-    pub manifest: Manifest,
+    /// The archive's manifest (the listing), in its compact form; serializes as
+    /// `MANIFEST.json` does.
+    pub manifest: ManifestIndex,
     /// Entries validated (0 for a listing).
     pub entries: u64,
     /// Entries selected by the globs (written, when extracting).

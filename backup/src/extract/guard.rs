@@ -2,11 +2,12 @@
 //! with the ustar/PAX size, be listed in the manifest with the same type, size, mode and link
 //! target, and stay within the limits. Completeness against the manifest is checked at the end.
 
-use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use super::{EntryProblem, ExtractError, Limits, RejectedType};
-use crate::manifest::{ArchivePath, EntryType, MANIFEST_NAME, Manifest, ManifestEntry};
+use crate::manifest::{
+    ArchivePath, EntryType, MANIFEST_NAME, ManifestEntryRef, ManifestIndex, collision_key,
+};
 
 /// What the guards established about an accepted entry.
 pub(super) struct Accepted {
@@ -18,12 +19,11 @@ pub(super) struct Accepted {
     pub(super) size: u64,
 }
 
-/// The state of the checks over one archive.
+/// The state of the checks over one archive. A member name is unique when its manifest entry
+/// was not seen before (every accepted member has one; the manifest's names are unique).
 pub(super) struct Plan<'m> {
-    manifest: &'m Manifest,
-    index: HashMap<String, usize>,
+    manifest: &'m ManifestIndex,
     seen: Vec<bool>,
-    names: HashSet<String>,
     entries: u64,
     total: u64,
     limits: Limits,
@@ -38,16 +38,16 @@ fn refuse(path: impl Into<String>, problem: EntryProblem) -> ExtractError {
 
 impl<'m> Plan<'m> {
     /// Checks the manifest against the limits before any entry is read.
-    pub(super) fn new(manifest: &'m Manifest, limits: &Limits) -> Result<Self, ExtractError> {
-        if manifest.entries.len() as u64 > limits.max_entries {
+    pub(super) fn new(manifest: &'m ManifestIndex, limits: &Limits) -> Result<Self, ExtractError> {
+        if manifest.len() as u64 > limits.max_entries {
             return Err(ExtractError::TooManyEntries {
                 limit: limits.max_entries,
             });
         }
-        for e in &manifest.entries {
-            if let Some(size) = e.size.filter(|&s| s > limits.max_file_bytes) {
+        for e in manifest.entries() {
+            if let Some(size) = e.size().filter(|&s| s > limits.max_file_bytes) {
                 return Err(refuse(
-                    e.path.as_str(),
+                    e.path(),
                     EntryProblem::TooLarge {
                         size,
                         limit: limits.max_file_bytes,
@@ -55,21 +55,14 @@ impl<'m> Plan<'m> {
                 ));
             }
         }
-        if manifest.totals.bytes > limits.max_total_bytes {
+        if manifest.totals().bytes > limits.max_total_bytes {
             return Err(ExtractError::TotalTooLarge {
                 limit: limits.max_total_bytes,
             });
         }
-        let index = manifest
-            .index()
-            .map_err(|source| ExtractError::Manifest { source })?;
-        let mut names = HashSet::new();
-        names.insert(MANIFEST_NAME.to_owned());
         Ok(Self {
             manifest,
-            index,
-            seen: vec![false; manifest.entries.len()],
-            names,
+            seen: vec![false; manifest.len()],
             entries: 0,
             total: 0,
             limits: limits.clone(),
@@ -77,8 +70,13 @@ impl<'m> Plan<'m> {
     }
 
     /// The manifest entry at `index`.
-    pub(super) fn entry(&self, index: usize) -> &'m ManifestEntry {
-        &self.manifest.entries[index]
+    ///
+    /// # Panics
+    /// Never for an index from [`Plan::accept`].
+    pub(super) fn entry(&self, index: usize) -> ManifestEntryRef<'m> {
+        self.manifest
+            .get(index)
+            .expect("accepted entries have a manifest position")
     }
 
     /// Runs every guard on one tar entry (its data is not read here).
@@ -98,19 +96,22 @@ impl<'m> Plan<'m> {
         let kind = allowed_type(entry.header().entry_type())
             .map_err(|t| refuse(&raw, EntryProblem::RejectedType(t)))?;
         check_pax(entry).map_err(|p| refuse(&raw, p))?;
-        if !self.names.insert(path.collision_key()) {
-            return Err(refuse(&raw, EntryProblem::Duplicate));
-        }
-        let index = match self.index.get(&path.collision_key()) {
-            Some(&i) if self.manifest.entries[i].is_member() => i,
+        let listed = match self.manifest.find(&path) {
+            _ if collision_key(path.as_str()) == MANIFEST_NAME => {
+                return Err(refuse(&raw, EntryProblem::Duplicate));
+            }
+            Some(e) if self.seen[e.position()] => {
+                return Err(refuse(&raw, EntryProblem::Duplicate));
+            }
+            Some(e) if e.is_member() => e,
             _ => return Err(refuse(&raw, EntryProblem::NotInManifest)),
         };
-        let listed = &self.manifest.entries[index];
-        if listed.kind != kind {
+        let index = listed.position();
+        if listed.kind() != kind {
             return Err(refuse(
                 &raw,
                 EntryProblem::TypeMismatch {
-                    listed: listed.kind,
+                    listed: listed.kind(),
                     found: kind,
                 },
             ));
@@ -125,7 +126,7 @@ impl<'m> Plan<'m> {
                 },
             ));
         }
-        let expected = listed.size.unwrap_or(0);
+        let expected = listed.size().unwrap_or(0);
         if size != expected {
             return Err(refuse(
                 &raw,
@@ -140,7 +141,7 @@ impl<'m> Plan<'m> {
             .mode()
             .map_err(|_| refuse(&raw, EntryProblem::BadHeader))?
             & 0o7777;
-        if mode != listed.mode {
+        if mode != listed.mode() {
             return Err(refuse(&raw, EntryProblem::ModeMismatch));
         }
         if kind == EntryType::Symlink {
@@ -148,7 +149,7 @@ impl<'m> Plan<'m> {
                 .link_name_bytes()
                 .map(std::borrow::Cow::into_owned)
                 .unwrap_or_default();
-            if listed.target.as_deref().map(str::as_bytes) != Some(target.as_slice()) {
+            if listed.target().map(str::as_bytes) != Some(target.as_slice()) {
                 return Err(refuse(&raw, EntryProblem::LinkTargetMismatch));
             }
         }
@@ -166,16 +167,15 @@ impl<'m> Plan<'m> {
     pub(super) fn ensure_complete(&self) -> Result<(), ExtractError> {
         let mut missing = self
             .manifest
-            .entries
-            .iter()
+            .entries()
             .zip(&self.seen)
             .filter(|(e, seen)| e.is_member() && !**seen)
-            .map(|(e, _)| e.path.clone());
+            .map(|(e, _)| e);
         match missing.next() {
             None => Ok(()),
             Some(first) => Err(ExtractError::MissingEntries {
                 count: 1 + missing.count() as u64,
-                first,
+                first: first.archive_path(),
             }),
         }
     }

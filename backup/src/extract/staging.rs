@@ -3,7 +3,7 @@
 //! created last; directory modes and mtimes are applied after all their children, deepest first.
 //! Setuid, setgid and sticky bits are cleared; secrets-bundle modes lose group and other bits.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
@@ -12,11 +12,9 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags, Timespec, Timestamps};
 
-use crate::manifest::{EntryType, Manifest};
-
 use super::{ExtractError, FsOp};
 use crate::collect::beneath::open_dir_at;
-use crate::manifest::{ArchivePath, ManifestEntry};
+use crate::manifest::{ArchivePath, EntryType, ManifestEntryRef, ManifestIndex};
 
 /// A fresh, private (0700) directory that extraction writes into. Dropping it without a
 /// successful [`super::commit`] removes it and everything in it.
@@ -88,11 +86,11 @@ impl Drop for Staging {
 pub(super) struct StagingWriter<'s> {
     root: &'s OwnedFd,
     secrets: bool,
-    /// Directory entries of the manifest, to give implicitly created ancestors their metadata.
-    listed_dirs: HashMap<&'s ArchivePath, &'s ManifestEntry>,
+    /// The manifest, whose directory entries give implicitly created ancestors their metadata.
+    manifest: &'s ManifestIndex,
     /// Directories that exist in staging (explicit or implicit), with their manifest entry.
-    dirs: BTreeMap<ArchivePath, Option<&'s ManifestEntry>>,
-    symlinks: Vec<&'s ManifestEntry>,
+    dirs: BTreeMap<ArchivePath, Option<ManifestEntryRef<'s>>>,
+    symlinks: Vec<ManifestEntryRef<'s>>,
 }
 
 fn fs_error(op: FsOp, path: &ArchivePath) -> impl FnOnce(io::Error) -> ExtractError + '_ {
@@ -104,17 +102,11 @@ fn fs_error(op: FsOp, path: &ArchivePath) -> impl FnOnce(io::Error) -> ExtractEr
 }
 
 impl<'s> StagingWriter<'s> {
-    pub(super) fn new(staging: &'s Staging, manifest: &'s Manifest, secrets: bool) -> Self {
-        let listed_dirs = manifest
-            .entries
-            .iter()
-            .filter(|e| e.kind == EntryType::Dir)
-            .map(|e| (&e.path, e))
-            .collect();
+    pub(super) fn new(staging: &'s Staging, manifest: &'s ManifestIndex, secrets: bool) -> Self {
         Self {
             root: staging.fd(),
             secrets,
-            listed_dirs,
+            manifest,
             dirs: BTreeMap::new(),
             symlinks: Vec::new(),
         }
@@ -143,7 +135,10 @@ impl<'s> StagingWriter<'s> {
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
                     Err(e) => return Err(fs_error(FsOp::CreateDir, &here)(e.into())),
                 }
-                let listed = self.listed_dirs.get(&here).copied();
+                let listed = self
+                    .manifest
+                    .find(&here)
+                    .filter(|e| e.kind() == EntryType::Dir && e.path() == here.as_str());
                 self.dirs.insert(here.clone(), listed);
             }
             current = open_dir_at(&current, OsStr::new(component))
@@ -154,24 +149,24 @@ impl<'s> StagingWriter<'s> {
     }
 
     /// Creates directory `entry`.
-    pub(super) fn dir(&mut self, entry: &'s ManifestEntry) -> Result<(), ExtractError> {
-        self.dir_fd(Some(&entry.path))?;
-        self.dirs.insert(entry.path.clone(), Some(entry));
+    pub(super) fn dir(&mut self, entry: ManifestEntryRef<'s>) -> Result<(), ExtractError> {
+        let path = entry.archive_path();
+        self.dir_fd(Some(&path))?;
+        self.dirs.insert(path, Some(entry));
         Ok(())
     }
 
     /// Creates the regular file of `entry` (exclusively) and returns it for writing.
-    pub(super) fn create_file(&mut self, entry: &ManifestEntry) -> Result<File, ExtractError> {
-        let parent = self.dir_fd(entry.path.parent().as_ref())?;
+    pub(super) fn create_file(
+        &mut self,
+        entry: ManifestEntryRef<'_>,
+    ) -> Result<File, ExtractError> {
+        let path = entry.archive_path();
+        let parent = self.dir_fd(path.parent().as_ref())?;
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(
-            &parent,
-            entry.path.file_name(),
-            flags,
-            Mode::from_raw_mode(0o600),
-        )
-        .map_err(|e| fs_error(FsOp::CreateFile, &entry.path)(e.into()))?;
+        let fd = rustix::fs::openat(&parent, path.file_name(), flags, Mode::from_raw_mode(0o600))
+            .map_err(|e| fs_error(FsOp::CreateFile, &path)(e.into()))?;
         Ok(File::from(fd))
     }
 
@@ -179,29 +174,36 @@ impl<'s> StagingWriter<'s> {
     pub(super) fn finish_file(
         &self,
         file: &File,
-        entry: &ManifestEntry,
+        entry: ManifestEntryRef<'_>,
     ) -> Result<(), ExtractError> {
-        let err = |op| move |e: rustix::io::Errno| fs_error(op, &entry.path)(e.into());
-        rustix::fs::fchmod(file, self.mode(entry.mode)).map_err(err(FsOp::SetMode))?;
-        rustix::fs::futimens(file, &times(entry.mtime)).map_err(err(FsOp::SetTime))?;
+        let path = &entry.archive_path();
+        let err = |op| move |e: rustix::io::Errno| fs_error(op, path)(e.into());
+        rustix::fs::fchmod(file, self.mode(entry.mode())).map_err(err(FsOp::SetMode))?;
+        rustix::fs::futimens(file, &times(entry.mtime())).map_err(err(FsOp::SetTime))?;
         Ok(())
     }
 
     /// Remembers symlink `entry` for creation at the end.
-    pub(super) fn symlink(&mut self, entry: &'s ManifestEntry) {
+    pub(super) fn symlink(&mut self, entry: ManifestEntryRef<'s>) {
         self.symlinks.push(entry);
     }
 
     /// Creates the symlinks, then applies directory modes and mtimes, deepest first.
     pub(super) fn finish(mut self) -> Result<(), ExtractError> {
         for link in std::mem::take(&mut self.symlinks) {
-            let target = link.target.as_deref().unwrap_or_default();
-            let parent = self.dir_fd(link.path.parent().as_ref())?;
-            let name = link.path.file_name();
+            let target = link.target().unwrap_or_default();
+            let path = link.archive_path();
+            let parent = self.dir_fd(path.parent().as_ref())?;
+            let name = path.file_name();
             rustix::fs::symlinkat(target, &parent, name)
-                .map_err(|e| fs_error(FsOp::CreateSymlink, &link.path)(e.into()))?;
-            rustix::fs::utimensat(&parent, name, &times(link.mtime), AtFlags::SYMLINK_NOFOLLOW)
-                .map_err(|e| fs_error(FsOp::SetTime, &link.path)(e.into()))?;
+                .map_err(|e| fs_error(FsOp::CreateSymlink, &path)(e.into()))?;
+            rustix::fs::utimensat(
+                &parent,
+                name,
+                &times(link.mtime()),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|e| fs_error(FsOp::SetTime, &path)(e.into()))?;
         }
         let mut dirs: Vec<_> = self
             .dirs
@@ -211,9 +213,9 @@ impl<'s> StagingWriter<'s> {
         dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
         for (path, entry) in dirs {
             let fd = self.open_existing_dir(&path)?;
-            rustix::fs::fchmod(&fd, self.mode(entry.mode))
+            rustix::fs::fchmod(&fd, self.mode(entry.mode()))
                 .map_err(|e| fs_error(FsOp::SetMode, &path)(e.into()))?;
-            rustix::fs::futimens(&fd, &times(entry.mtime))
+            rustix::fs::futimens(&fd, &times(entry.mtime()))
                 .map_err(|e| fs_error(FsOp::SetTime, &path)(e.into()))?;
         }
         Ok(())

@@ -52,9 +52,10 @@ impl fmt::Display for PathProblem {
 
 /// A relative member name: UTF-8, `/`-separated, no empty, `.` or `..` components, no NUL, no
 /// backslash, no drive prefix. Ordering is byte-wise, so parents sort before their children.
+/// Held as a boxed `str` (no spare capacity): collections keep one per entry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct ArchivePath(String);
+pub struct ArchivePath(Box<str>);
 
 impl ArchivePath {
     /// Longest accepted name in bytes (Linux `PATH_MAX`).
@@ -92,7 +93,7 @@ impl ArchivePath {
                 _ => {}
             }
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s.into()))
     }
 
     /// Validates a raw tar name. One trailing `/` (the tar convention for directories) is
@@ -126,14 +127,14 @@ impl ArchivePath {
 
     /// The parent member name, or `None` for a top-level name.
     pub fn parent(&self) -> Option<ArchivePath> {
-        self.0.rsplit_once('/').map(|(p, _)| Self(p.to_owned()))
+        self.0.rsplit_once('/').map(|(p, _)| Self(p.into()))
     }
 
     /// Every proper ancestor, outermost first (`a`, `a/b` for `a/b/c`).
     pub fn ancestors(&self) -> Vec<ArchivePath> {
         self.0
             .match_indices('/')
-            .map(|(i, _)| Self(self.0[..i].to_owned()))
+            .map(|(i, _)| Self(self.0[..i].into()))
             .collect()
     }
 
@@ -163,6 +164,16 @@ impl ArchivePath {
     }
 }
 
+/// [`ArchivePath::collision_key`] of any name, borrowed when the name is ASCII (its own NFC
+/// form), which most names are.
+pub(crate) fn collision_key(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.is_ascii() {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(name.nfc().collect())
+    }
+}
+
 impl fmt::Display for ArchivePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -178,7 +189,7 @@ impl TryFrom<String> for ArchivePath {
 
 impl From<ArchivePath> for String {
     fn from(p: ArchivePath) -> String {
-        p.0
+        p.0.into_string()
     }
 }
 

@@ -14,7 +14,7 @@ use super::{CopyFailure, RestoreError, RestoreMode, RestoreOptions};
 use crate::chunk::ChunkReader;
 use crate::extract::{ExtractError, ExtractOptions, Staging, commit, dry_run, extract, list};
 use crate::hashing::HashingReader;
-use crate::manifest::Manifest;
+use crate::manifest::ManifestIndex;
 use crate::verify::{DeepError, VerifyError, classify, pump};
 
 /// Streams the copy into a private temp file in `dir`, hashing it on the way.
@@ -62,7 +62,7 @@ pub(super) async fn download(
 
 /// What unpacking a downloaded copy gave.
 pub(super) struct Unpacked {
-    pub(super) manifest: Manifest,
+    pub(super) manifest: ManifestIndex,
     pub(super) entries: u64,
     pub(super) selected: u64,
     pub(super) selected_bytes: u64,
@@ -114,11 +114,11 @@ pub(super) fn unpack(
             // Authenticate the rest before the listing is believed.
             io::copy(&mut decrypt, &mut io::sink())
                 .map_err(|e| UnpackError::Deep(DeepError::Decrypt(CryptoError::from(e))))?;
-            if manifest.bundle != options.bundle {
+            if manifest.bundle() != options.bundle {
                 return Err(UnpackError::Deep(DeepError::Archive(
                     ExtractError::WrongBundle {
                         expected: options.bundle,
-                        found: manifest.bundle,
+                        found: manifest.bundle(),
                     },
                 )));
             }

@@ -185,12 +185,12 @@ fn walk<R: io::Read>(
     }
     let header = decrypt.header();
     Ok(DeepReport {
-        bundle: summary.manifest.bundle,
+        bundle: summary.manifest.bundle(),
         archive_id: header.archive_id(),
         key_ids: header.key_ids().collect(),
         entries: summary.entries,
-        files: summary.manifest.totals.files,
-        file_bytes: summary.manifest.totals.bytes,
+        files: summary.manifest.totals().files,
+        file_bytes: summary.manifest.totals().bytes,
         plain_bytes: decrypt.plaintext_bytes(),
     })
 }

@@ -191,13 +191,12 @@ async fn list_dry_run_and_path_globs() -> Result<()> {
         &RestoreOptions::with_mode(RestoreMode::List),
     )
     .await?;
-    ensure!(listed.manifest.bundle == Bundle::Main);
+    ensure!(listed.manifest.bundle() == Bundle::Main);
     ensure!(
         listed
             .manifest
-            .entries
-            .iter()
-            .any(|e| e.path.as_str() == "nginx/nginx.conf")
+            .entries()
+            .any(|e| e.path() == "nginx/nginx.conf")
     );
     let dry = restore(
         &copies,

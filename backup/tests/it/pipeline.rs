@@ -183,9 +183,8 @@ async fn check_main_restore(
     let (src, got) = (snapshot(source)?, snapshot(&target)?);
     let members: Vec<_> = restored
         .manifest
-        .entries
-        .iter()
-        .filter(|e| e.is_member())
+        .entries()
+        .filter(celeriac_backup::ManifestEntryRef::is_member)
         .collect();
     ensure!(
         got.len() == members.len(),
@@ -194,9 +193,9 @@ async fn check_main_restore(
     );
     for entry in members
         .iter()
-        .filter(|e| e.classification == Classification::Plain)
+        .filter(|e| e.classification() == Classification::Plain)
     {
-        let path = entry.path.to_string();
+        let path = entry.path().to_owned();
         ensure!(src.get(&path) == got.get(&path), "{path} differs");
     }
     ensure!(matches!(

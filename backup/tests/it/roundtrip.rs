@@ -14,7 +14,8 @@ use celeriac_backup::{
 use proptest::prelude::*;
 
 use crate::fixture::{
-    Node, archive, collect_dir, listing, restore, sample_copy, set_mtime, snapshot,
+    Node, archive, collect_dir, gunzip, listing, restore, sample_copy, set_mtime, small_blocks,
+    snapshot,
 };
 
 /// The restored tree must equal the source for every plain member of the main archive.
@@ -126,22 +127,52 @@ fn archives_are_reproducible_across_runs_and_thread_counts() -> Result<()> {
     Ok(())
 }
 
+/// The archive stage writes `MANIFEST.json` straight from the collection; its bytes must be
+/// exactly `Manifest::to_json` of `Collection::manifest`, with the digest the summary reports.
+#[test]
+fn streamed_manifest_is_the_manifest_json() -> Result<()> {
+    use std::io::Read as _;
+    let dir = sample_copy()?;
+    let c = collect_dir(dir.path())?;
+    for bundle in [Bundle::Main, Bundle::Secrets] {
+        let (tar_gz, summary) = write_archive(&c, bundle, Vec::new(), &small_blocks())?;
+        let tar = gunzip(&tar_gz)?;
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let mut first = archive.entries()?.next().context("a first member")??;
+        ensure!(first.path_bytes().as_ref() == b"MANIFEST.json");
+        let mut json = Vec::new();
+        first.read_to_end(&mut json)?;
+        let expected = c.manifest(bundle);
+        ensure!(json == expected.to_json(), "{bundle:?}: other bytes");
+        ensure!(summary.manifest_sha256 == celeriac_backup::Sha256Digest::of(&json));
+        let moved = expected
+            .entries
+            .iter()
+            .filter(|e| e.classification == Classification::MovedToSecrets)
+            .count();
+        ensure!(
+            (bundle == Bundle::Main) == (moved > 0),
+            "{bundle:?}: {moved} moved"
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn list_filter_and_dry_run() -> Result<()> {
     let dir = sample_copy()?;
     let c = collect_dir(dir.path())?;
     let tar_gz = archive(&c, Bundle::Main)?;
     let manifest = list(tar_gz.as_slice(), &Limits::default())?;
-    ensure!(manifest == c.manifest(Bundle::Main));
+    ensure!(manifest.to_manifest() == c.manifest(Bundle::Main));
     let nginx = manifest
-        .entries
-        .iter()
-        .find(|e| e.path.as_str() == "nginx/nginx.conf")
+        .entries()
+        .find(|e| e.path() == "nginx/nginx.conf")
         .context("listed")?;
     ensure!(
-        nginx.category == Some(celeriac_backup::Category::Nginx)
-            && nginx.size.is_some()
-            && nginx.mode == 0o644
+        nginx.category() == Some(celeriac_backup::Category::Nginx)
+            && nginx.size().is_some()
+            && nginx.mode() == 0o644
     );
 
     let out = tempfile::tempdir()?;

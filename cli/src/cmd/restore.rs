@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use celeriac_backup::{
-    ArtifactAddress, Bundle, CommitPolicy, Expected, ManifestEntry, RestoreMode, RestoreOptions,
+    ArtifactAddress, Bundle, CommitPolicy, Expected, ManifestEntryRef, RestoreMode, RestoreOptions,
     RestoreReport, RestoreSource, restore,
 };
 use celeriac_store::Sha256Digest;
@@ -131,14 +131,13 @@ fn compile(globs: &[String]) -> anyhow::Result<Option<GlobSet>> {
 }
 
 /// An entry is selected when it or one of its ancestors matches (as the extractor decides).
-fn selected(filter: Option<&GlobSet>, entry: &ManifestEntry) -> bool {
+fn selected(filter: Option<&GlobSet>, entry: ManifestEntryRef<'_>) -> bool {
+    let path = entry.path();
     filter.is_none_or(|f| {
-        f.is_match(entry.path.as_str())
-            || entry
-                .path
-                .ancestors()
-                .iter()
-                .any(|a| f.is_match(a.as_str()))
+        f.is_match(path)
+            || path
+                .match_indices('/')
+                .any(|(at, _)| f.is_match(&path[..at]))
     })
 }
 
@@ -158,12 +157,7 @@ fn print(
     }
     if args.list {
         let mut text = String::new();
-        for entry in report
-            .manifest
-            .entries
-            .iter()
-            .filter(|e| selected(filter, e))
-        {
+        for entry in report.manifest.entries().filter(|e| selected(filter, *e)) {
             text.push_str(&listing_line(entry));
             text.push('\n');
         }
@@ -186,12 +180,8 @@ fn print(
 }
 
 /// `mode size path [-> target]`, like `tar tv` without owners.
-fn listing_line(e: &ManifestEntry) -> String {
-    let size = e.size.map_or_else(|| "-".to_owned(), |s| s.to_string());
-    let link = e
-        .target
-        .as_deref()
-        .map(|t| format!(" -> {t}"))
-        .unwrap_or_default();
-    format!("{:04o} {size:>10} {}{link}", e.mode, e.path)
+fn listing_line(e: ManifestEntryRef<'_>) -> String {
+    let size = e.size().map_or_else(|| "-".to_owned(), |s| s.to_string());
+    let link = e.target().map(|t| format!(" -> {t}")).unwrap_or_default();
+    format!("{:04o} {size:>10} {}{link}", e.mode(), e.path())
 }

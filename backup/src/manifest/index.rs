@@ -1,0 +1,775 @@
+//! [`ManifestIndex`]: the validated, compact read-side form of `MANIFEST.json`, built while the
+//! JSON streams in (no JSON text and no `Vec<ManifestEntry>` is ever held). Owns the manifest's
+//! validation rules.
+//!
+//! ```text
+//! JSON reader ─► one ManifestEntry at a time ─► field checks, totals ─► Slot (64 bytes)
+//!                                                                      + names arena (path, target, NFC key)
+//! end of JSON ─► format, version ─► positions sorted by collision key ─► unique paths,
+//!                ancestors are directories, link targets are members, totals match
+//! ```
+//!
+//! Per entry the index keeps one 64-byte slot, its name bytes (plus the link target and, for a
+//! name that is not in NFC, its NFC form) and a 4-byte position in the key order.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::Read;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ArchivePath, Bundle, Classification, EntryJson, EntryType, LinkProblem, MANIFEST_FORMAT,
+    MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError, Sha256Digest, Totals, collision_key,
+    resolve_link,
+};
+use crate::spec::Category;
+
+/// Longest link target accepted (Linux `PATH_MAX`; `symlink(2)` refuses longer ones).
+const MAX_TARGET_LEN: usize = ArchivePath::MAX_LEN;
+
+/// One entry's fixed-size facts; its names live in the arena at `start`: the path, then the
+/// link target, then the NFC collision key when it differs from the path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    start: u32,
+    path_len: u16,
+    target_len: u16,
+    /// 0: the path is its own collision key.
+    key_len: u16,
+    mode: u16,
+    kind: EntryType,
+    category: Option<Category>,
+    classification: Classification,
+    /// Content length; meaningful for stored files only.
+    size: u64,
+    mtime: i64,
+    /// Content digest; meaningful for stored files only.
+    sha256: Sha256Digest,
+}
+
+/// A validated manifest, held compactly: about 70 bytes per entry plus its name (a parsed
+/// [`Manifest`] holds several times that). Read it through [`ManifestIndex::entries`];
+/// [`ManifestIndex::to_manifest`] gives the owned form. Serializes exactly as [`Manifest`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct ManifestIndex {
+    bundle: Bundle,
+    totals: Totals,
+    names: String,
+    slots: Vec<Slot>,
+    /// Entry positions ordered by collision key.
+    by_key: Vec<u32>,
+}
+
+/// One entry of a [`ManifestIndex`], borrowed.
+#[derive(Clone, Copy)]
+pub struct ManifestEntryRef<'a> {
+    index: &'a ManifestIndex,
+    slot: &'a Slot,
+    position: usize,
+}
+
+impl<'a> ManifestEntryRef<'a> {
+    /// Position in the manifest.
+    pub fn position(&self) -> usize {
+        self.position
+    }
+
+    /// Member name (validated as an [`ArchivePath`]).
+    pub fn path(&self) -> &'a str {
+        self.index.name(self.slot.start, self.slot.path_len)
+    }
+
+    /// Member name as an owned [`ArchivePath`].
+    ///
+    /// # Panics
+    /// Never: every name was validated when the index was built.
+    pub fn archive_path(&self) -> ArchivePath {
+        ArchivePath::parse(self.path()).expect("index names are validated archive paths")
+    }
+
+    /// File, directory or symlink.
+    pub fn kind(&self) -> EntryType {
+        self.slot.kind
+    }
+
+    /// The collection rule's category; `None` for directories.
+    pub fn category(&self) -> Option<Category> {
+        self.slot.category
+    }
+
+    /// How the content relates to the source.
+    pub fn classification(&self) -> Classification {
+        self.slot.classification
+    }
+
+    /// Permission bits.
+    pub fn mode(&self) -> u32 {
+        u32::from(self.slot.mode)
+    }
+
+    /// Modification time, seconds since the epoch.
+    pub fn mtime(&self) -> i64 {
+        self.slot.mtime
+    }
+
+    /// Whether the entry is a member of this archive (not a moved-to-secrets placeholder).
+    pub fn is_member(&self) -> bool {
+        self.slot.classification != Classification::MovedToSecrets
+    }
+
+    fn stored_file(&self) -> bool {
+        self.slot.kind == EntryType::File && self.is_member()
+    }
+
+    /// Content length of stored files.
+    pub fn size(&self) -> Option<u64> {
+        self.stored_file().then_some(self.slot.size)
+    }
+
+    /// Content digest of stored files.
+    pub fn sha256(&self) -> Option<Sha256Digest> {
+        self.stored_file().then_some(self.slot.sha256)
+    }
+
+    /// Link target of stored symlinks.
+    pub fn target(&self) -> Option<&'a str> {
+        (self.slot.kind == EntryType::Symlink && self.is_member()).then(|| {
+            let start = self.slot.start + u32::from(self.slot.path_len);
+            self.index.name(start, self.slot.target_len)
+        })
+    }
+
+    /// The owned form.
+    pub fn to_entry(&self) -> ManifestEntry {
+        ManifestEntry {
+            path: self.archive_path(),
+            kind: self.kind(),
+            category: self.category(),
+            classification: self.classification(),
+            mode: self.mode(),
+            mtime: self.mtime(),
+            size: self.size(),
+            sha256: self.sha256(),
+            target: self.target().map(str::to_owned),
+        }
+    }
+
+    fn json(&self) -> EntryJson<'a> {
+        EntryJson {
+            path: self.path(),
+            kind: self.kind(),
+            category: self.category(),
+            classification: self.classification(),
+            mode: self.mode(),
+            mtime: self.mtime(),
+            size: self.size(),
+            sha256: self.sha256(),
+            target: self.target(),
+        }
+    }
+}
+
+/// Shows no digest: a digest of a low-entropy secret can be guessed.
+impl fmt::Debug for ManifestEntryRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManifestEntryRef")
+            .field("path", &self.path())
+            .field("kind", &self.kind())
+            .field("classification", &self.classification())
+            .field("size", &self.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ManifestIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManifestIndex")
+            .field("bundle", &self.bundle)
+            .field("entries", &self.slots.len())
+            .field("totals", &self.totals)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ManifestIndex {
+    /// Parses and validates an untrusted manifest from `reader`, one entry at a time. Read
+    /// errors surface as [`ManifestError::Json`] with an I/O category
+    /// (`serde_json::Error::io_error_kind`).
+    ///
+    /// # Errors
+    /// Any [`ManifestError`].
+    pub fn from_reader<R: Read>(reader: R) -> Result<Self, ManifestError> {
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let mut refused = None;
+        let parsed = serde::Deserializer::deserialize_map(
+            &mut de,
+            TopVisitor {
+                refused: &mut refused,
+            },
+        );
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        let parsed = parsed.map_err(|source| ManifestError::Json { source })?;
+        de.end().map_err(|source| ManifestError::Json { source })?;
+        parsed.finish()
+    }
+
+    /// Validates an owned manifest into an index.
+    ///
+    /// # Errors
+    /// Any [`ManifestError`] except [`ManifestError::Json`].
+    pub fn of(manifest: &Manifest) -> Result<Self, ManifestError> {
+        let mut builder = Builder::default();
+        for entry in &manifest.entries {
+            builder.push(entry)?;
+        }
+        Parsed {
+            format: manifest.format.clone(),
+            version: manifest.version,
+            bundle: manifest.bundle,
+            builder,
+            totals: manifest.totals.clone(),
+        }
+        .finish()
+    }
+
+    /// Main archive or secrets bundle.
+    pub fn bundle(&self) -> Bundle {
+        self.bundle
+    }
+
+    /// The (checked) totals.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// The entry at `position`.
+    pub fn get(&self, position: usize) -> Option<ManifestEntryRef<'_>> {
+        self.slots.get(position).map(|slot| ManifestEntryRef {
+            index: self,
+            slot,
+            position,
+        })
+    }
+
+    /// The entries in manifest (path) order.
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = ManifestEntryRef<'_>> {
+        self.slots
+            .iter()
+            .enumerate()
+            .map(|(position, slot)| ManifestEntryRef {
+                index: self,
+                slot,
+                position,
+            })
+    }
+
+    /// The entry whose name has the same NFC form as `path`.
+    pub fn find(&self, path: &ArchivePath) -> Option<ManifestEntryRef<'_>> {
+        self.find_key(&collision_key(path.as_str()))
+    }
+
+    /// The owned form.
+    pub fn to_manifest(&self) -> Manifest {
+        Manifest {
+            format: MANIFEST_FORMAT.to_owned(),
+            version: MANIFEST_VERSION,
+            bundle: self.bundle,
+            entries: self.entries().map(|e| e.to_entry()).collect(),
+            totals: self.totals.clone(),
+        }
+    }
+
+    fn name(&self, start: u32, len: u16) -> &str {
+        let start = start as usize;
+        &self.names[start..start + usize::from(len)]
+    }
+
+    fn key(&self, slot: &Slot) -> &str {
+        if slot.key_len == 0 {
+            return self.name(slot.start, slot.path_len);
+        }
+        let start = slot.start + u32::from(slot.path_len) + u32::from(slot.target_len);
+        self.name(start, slot.key_len)
+    }
+
+    fn find_key(&self, key: &str) -> Option<ManifestEntryRef<'_>> {
+        let at = self
+            .by_key
+            .binary_search_by(|&i| self.key(&self.slots[i as usize]).cmp(key))
+            .ok()?;
+        self.get(self.by_key[at] as usize)
+    }
+
+    /// Unique keys, ancestors that are directories, member link targets.
+    fn check_structure(&self) -> Result<(), ManifestError> {
+        let mut duplicate: Option<u32> = None;
+        for pair in self.by_key.windows(2) {
+            if self.key(&self.slots[pair[0] as usize]) == self.key(&self.slots[pair[1] as usize]) {
+                duplicate = Some(duplicate.map_or(pair[1], |d| d.min(pair[1])));
+            }
+        }
+        if let Some(at) = duplicate.and_then(|i| self.get(i as usize)) {
+            return Err(ManifestError::DuplicatePath {
+                path: at.archive_path(),
+            });
+        }
+        for entry in self.entries() {
+            self.check_ancestors(entry)?;
+            if entry.kind() == EntryType::Symlink && entry.is_member() {
+                self.check_link(entry)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_ancestors(&self, entry: ManifestEntryRef<'_>) -> Result<(), ManifestError> {
+        let path = entry.path();
+        for (at, _) in path.match_indices('/') {
+            // A name in NFC has NFC prefixes ('/' never composes): no need to normalise.
+            let ancestor_key = if entry.slot.key_len == 0 {
+                Cow::Borrowed(&path[..at])
+            } else {
+                collision_key(&path[..at])
+            };
+            if let Some(listed) = self.find_key(&ancestor_key)
+                && listed.kind() != EntryType::Dir
+            {
+                return Err(ManifestError::AncestorNotDir {
+                    path: entry.archive_path(),
+                    ancestor: ArchivePath::parse(&path[..at])
+                        .expect("a prefix of a valid path at a separator is valid"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_link(&self, entry: ManifestEntryRef<'_>) -> Result<(), ManifestError> {
+        let path = entry.archive_path();
+        let bad = |problem| ManifestError::BadLink {
+            path: path.clone(),
+            problem,
+        };
+        let resolved = resolve_link(&path, entry.target().unwrap_or_default()).map_err(bad)?;
+        match self.find(&resolved) {
+            Some(target) if target.is_member() => Ok(()),
+            Some(_) => Err(bad(LinkProblem::TargetElsewhere)),
+            None => Err(bad(LinkProblem::TargetNotMember)),
+        }
+    }
+}
+
+impl Serialize for ManifestIndex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        struct Entries<'a>(&'a ManifestIndex);
+        impl Serialize for Entries<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.entries().map(|e| e.json()))
+            }
+        }
+        let mut st = s.serialize_struct("Manifest", 5)?;
+        st.serialize_field("format", MANIFEST_FORMAT)?;
+        st.serialize_field("version", &MANIFEST_VERSION)?;
+        st.serialize_field("bundle", &self.bundle)?;
+        st.serialize_field("entries", &Entries(self))?;
+        st.serialize_field("totals", &self.totals)?;
+        st.end()
+    }
+}
+
+/// Entries as they arrive: field checks, running totals, the arena and the slots.
+#[derive(Default)]
+struct Builder {
+    names: String,
+    slots: Vec<Slot>,
+    totals: Totals,
+}
+
+impl Builder {
+    fn push(&mut self, e: &ManifestEntry) -> Result<(), ManifestError> {
+        check_fields(e)?;
+        self.totals
+            .add(e.kind, e.classification, e.category, e.size);
+        let path = e.path.as_str();
+        let target = e.target.as_deref().unwrap_or_default();
+        let key = match collision_key(path) {
+            Cow::Owned(key) if key != path => Some(key),
+            _ => None,
+        };
+        let too_large = || ManifestError::NamesTooLarge {
+            limit: u64::from(u32::MAX),
+        };
+        let start = u32::try_from(self.names.len()).map_err(|_| too_large())?;
+        let added = path.len() + target.len() + key.as_ref().map_or(0, String::len);
+        if self.names.len() + added > u32::MAX as usize {
+            return Err(too_large());
+        }
+        self.names.push_str(path);
+        self.names.push_str(target);
+        self.names.push_str(key.as_deref().unwrap_or_default());
+        let short = |n: usize| u16::try_from(n).map_err(|_| too_large());
+        self.slots.push(Slot {
+            start,
+            path_len: short(path.len())?,
+            target_len: short(target.len())?,
+            key_len: short(key.as_ref().map_or(0, String::len))?,
+            mode: u16::try_from(e.mode).map_err(|_| inconsistent(e, "mode out of range"))?,
+            kind: e.kind,
+            category: e.category,
+            classification: e.classification,
+            size: e.size.unwrap_or(0),
+            mtime: e.mtime,
+            sha256: e.sha256.unwrap_or(Sha256Digest::from_bytes([0; 32])),
+        });
+        Ok(())
+    }
+}
+
+fn inconsistent(e: &ManifestEntry, what: &'static str) -> ManifestError {
+    ManifestError::Inconsistent {
+        path: e.path.clone(),
+        what,
+    }
+}
+
+fn check_fields(e: &ManifestEntry) -> Result<(), ManifestError> {
+    let bad = |what| Err(inconsistent(e, what));
+    if e.mode > 0o7777 {
+        return bad("mode out of range");
+    }
+    let file = e.kind == EntryType::File;
+    let member = e.is_member();
+    if (file && member) != e.size.is_some() || (file && member) != e.sha256.is_some() {
+        return bad("size and sha256 are required for stored files and forbidden otherwise");
+    }
+    if (e.kind == EntryType::Symlink && member) != e.target.is_some() {
+        return bad("target is required for stored symlinks and forbidden otherwise");
+    }
+    if e.target.as_ref().is_some_and(|t| t.len() > MAX_TARGET_LEN) {
+        return bad("target longer than 4096 bytes");
+    }
+    if (e.kind == EntryType::Dir) == e.category.is_some() {
+        return bad("category is required for files and symlinks and forbidden for directories");
+    }
+    if e.kind == EntryType::Dir && e.classification != Classification::Plain {
+        return bad("directories are always plain");
+    }
+    Ok(())
+}
+
+/// The top-level fields once the JSON is read.
+struct Parsed {
+    format: String,
+    version: u32,
+    bundle: Bundle,
+    builder: Builder,
+    totals: Totals,
+}
+
+impl Parsed {
+    fn finish(self) -> Result<ManifestIndex, ManifestError> {
+        if self.format != MANIFEST_FORMAT {
+            return Err(ManifestError::UnknownFormat {
+                format: self.format,
+            });
+        }
+        if self.version != MANIFEST_VERSION {
+            return Err(ManifestError::UnsupportedVersion {
+                version: self.version,
+            });
+        }
+        let Builder {
+            mut names,
+            mut slots,
+            totals,
+        } = self.builder;
+        names.shrink_to_fit();
+        slots.shrink_to_fit();
+        let count = u32::try_from(slots.len()).map_err(|_| ManifestError::NamesTooLarge {
+            limit: u64::from(u32::MAX),
+        })?;
+        let mut index = ManifestIndex {
+            bundle: self.bundle,
+            totals: self.totals,
+            names,
+            slots,
+            by_key: (0..count).collect(),
+        };
+        let mut by_key = std::mem::take(&mut index.by_key);
+        by_key.sort_by(|&a, &b| {
+            index
+                .key(&index.slots[a as usize])
+                .cmp(index.key(&index.slots[b as usize]))
+        });
+        index.by_key = by_key;
+        index.check_structure()?;
+        if totals != index.totals {
+            return Err(ManifestError::TotalsMismatch);
+        }
+        Ok(index)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "lowercase")]
+enum Field {
+    Format,
+    Version,
+    Bundle,
+    Entries,
+    Totals,
+}
+
+/// Reads the top-level object; the entries go straight into a [`Builder`]. An entry the
+/// builder refuses is kept in `refused` (the JSON error raised to stop parsing is dropped).
+struct TopVisitor<'r> {
+    refused: &'r mut Option<ManifestError>,
+}
+
+fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+impl<'de> Visitor<'de> for TopVisitor<'_> {
+    type Value = Parsed;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a celeriac manifest object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
+        let (mut format, mut version, mut bundle, mut builder, mut totals) =
+            (None, None, None, None, None);
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Format => once(&mut format, map.next_value()?, "format")?,
+                Field::Version => once(&mut version, map.next_value()?, "version")?,
+                Field::Bundle => once(&mut bundle, map.next_value()?, "bundle")?,
+                Field::Totals => once(&mut totals, map.next_value()?, "totals")?,
+                Field::Entries => {
+                    if builder.is_some() {
+                        return Err(de::Error::duplicate_field("entries"));
+                    }
+                    let seed = EntriesSeed {
+                        refused: &mut *self.refused,
+                    };
+                    builder = Some(map.next_value_seed(seed)?);
+                }
+            }
+        }
+        Ok(Parsed {
+            format: format.ok_or_else(|| de::Error::missing_field("format"))?,
+            version: version.ok_or_else(|| de::Error::missing_field("version"))?,
+            bundle: bundle.ok_or_else(|| de::Error::missing_field("bundle"))?,
+            builder: builder.ok_or_else(|| de::Error::missing_field("entries"))?,
+            totals: totals.ok_or_else(|| de::Error::missing_field("totals"))?,
+        })
+    }
+}
+
+struct EntriesSeed<'r> {
+    refused: &'r mut Option<ManifestError>,
+}
+
+impl<'de> DeserializeSeed<'de> for EntriesSeed<'_> {
+    type Value = Builder;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Builder, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntriesSeed<'_> {
+    type Value = Builder;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of manifest entries")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Builder, A::Error> {
+        let mut builder = Builder::default();
+        while let Some(entry) = seq.next_element::<ManifestEntry>()? {
+            if let Err(e) = builder.push(&entry) {
+                *self.refused = Some(e);
+                return Err(de::Error::custom("manifest entry refused"));
+            }
+        }
+        Ok(builder)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code fails by panicking")]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, data: &[u8]) -> ManifestEntry {
+        ManifestEntry {
+            path: ArchivePath::parse(path).unwrap(),
+            kind: EntryType::File,
+            category: Some(Category::Project),
+            classification: Classification::Plain,
+            mode: 0o644,
+            mtime: 1,
+            size: Some(data.len() as u64),
+            sha256: Some(Sha256Digest::of(data)),
+            target: None,
+        }
+    }
+
+    fn dir(path: &str) -> ManifestEntry {
+        ManifestEntry {
+            kind: EntryType::Dir,
+            category: None,
+            size: None,
+            sha256: None,
+            mode: 0o755,
+            ..file(path, b"")
+        }
+    }
+
+    fn link(path: &str, target: &str) -> ManifestEntry {
+        ManifestEntry {
+            kind: EntryType::Symlink,
+            size: None,
+            sha256: None,
+            target: Some(target.to_owned()),
+            ..file(path, b"")
+        }
+    }
+
+    fn sample() -> Manifest {
+        let moved = ManifestEntry {
+            classification: Classification::MovedToSecrets,
+            size: None,
+            sha256: None,
+            ..file("conf/.env", b"")
+        };
+        Manifest::new(
+            Bundle::Main,
+            vec![
+                dir("conf"),
+                file("conf/a.conf", b"a"),
+                link("conf/b.conf", "a.conf"),
+                moved,
+                file("caf\u{e9}/x", b"x"),
+                dir("caf\u{e9}"),
+            ],
+        )
+    }
+
+    #[test]
+    fn streams_to_the_same_manifest_and_json() {
+        let m = sample();
+        let json = m.to_json();
+        let index = ManifestIndex::from_reader(json.as_slice()).unwrap();
+        assert_eq!(index.to_manifest(), m);
+        let mut again = serde_json::to_vec_pretty(&index).unwrap();
+        again.push(b'\n');
+        assert_eq!(again, json);
+        let b = index.entries().find(|e| e.path() == "conf/b.conf").unwrap();
+        assert_eq!(
+            (b.target(), b.size(), b.sha256()),
+            (Some("a.conf"), None, None)
+        );
+        let a = index.get(b.position() - 1).unwrap();
+        assert_eq!(a.sha256(), Some(Sha256Digest::of(b"a")));
+    }
+
+    #[test]
+    fn finds_by_nfc_form() {
+        let index = ManifestIndex::of(&sample()).unwrap();
+        let nfd = ArchivePath::parse("cafe\u{301}/x").unwrap();
+        assert_eq!(index.find(&nfd).unwrap().path(), "caf\u{e9}/x");
+        assert!(index.find(&ArchivePath::parse("cafe/x").unwrap()).is_none());
+    }
+
+    #[test]
+    fn nfd_names_keep_their_spelling_and_collide() {
+        let m = Manifest::new(Bundle::Main, vec![file("cafe\u{301}", b"")]);
+        let index = ManifestIndex::of(&m).unwrap();
+        assert_eq!(index.get(0).unwrap().path(), "cafe\u{301}");
+        let nfc = ArchivePath::parse("caf\u{e9}").unwrap();
+        assert_eq!(index.find(&nfc).unwrap().position(), 0);
+    }
+
+    #[test]
+    fn refusals_are_manifest_errors_not_json_errors() {
+        let mut m = sample();
+        m.entries[1].size = None;
+        let json = serde_json::to_vec(&m).unwrap();
+        assert!(matches!(
+            ManifestIndex::from_reader(json.as_slice()),
+            Err(ManifestError::Inconsistent { .. })
+        ));
+        let mut m = sample();
+        m.entries.push(file("conf/a.conf/below", b""));
+        m.totals = Totals::of(&m.entries);
+        assert!(matches!(
+            ManifestIndex::of(&m),
+            Err(ManifestError::AncestorNotDir { .. })
+        ));
+    }
+
+    #[test]
+    fn the_first_duplicate_in_manifest_order_is_named() {
+        let mut m = Manifest::new(Bundle::Main, vec![file("b", b"1"), file("a", b"1")]);
+        m.entries.push(file("b", b"2"));
+        m.entries.push(file("a", b"2"));
+        m.totals = Totals::of(&m.entries);
+        match ManifestIndex::of(&m) {
+            Err(ManifestError::DuplicatePath { path }) => assert_eq!(path.as_str(), "b"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_shape_errors() {
+        let cases: [&[u8]; 4] = [
+            br#"{"format":"celeriac-manifest"}"#,
+            br#"{"format":"x","format":"y"}"#,
+            br#"{"format":"celeriac-manifest","extra":1}"#,
+            b"[]",
+        ];
+        for case in cases {
+            assert!(
+                matches!(
+                    ManifestIndex::from_reader(case),
+                    Err(ManifestError::Json { .. })
+                ),
+                "{}",
+                String::from_utf8_lossy(case)
+            );
+        }
+        let mut json = sample().to_json();
+        json.extend_from_slice(b"{}");
+        assert!(matches!(
+            ManifestIndex::from_reader(json.as_slice()),
+            Err(ManifestError::Json { .. })
+        ));
+    }
+
+    #[test]
+    fn slot_stays_small() {
+        assert!(std::mem::size_of::<Slot>() <= 64);
+    }
+}
