@@ -9,6 +9,7 @@
 //! group names: they are host-specific and restore does not use them).
 
 use std::io::{self, Read, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
@@ -204,7 +205,7 @@ fn append_entry<W: Write>(
         }
         (EntryKind::Symlink { target }, _) => {
             let mut h = base_header(tar::EntryType::Symlink, e.mode, e.mtime, e.uid, e.gid);
-            tar.append_link(&mut h, e.path.as_str(), target)
+            tar.append_link(&mut h, e.path.as_str(), &**target)
                 .map_err(write_err)
         }
         (EntryKind::File { size, sha256 }, EntrySource::Sanitized(content)) => {
@@ -214,14 +215,15 @@ fn append_entry<W: Write>(
             tar.append_data(&mut h, e.path.as_str(), &content[..])
                 .map_err(write_err)
         }
-        (EntryKind::File { size, sha256 }, EntrySource::Disk { root, rel }) => {
-            let root = collection
+        (EntryKind::File { size, sha256 }, EntrySource::Disk { root }) => {
+            let (root, rel) = collection
                 .roots
                 .get(*root)
+                .and_then(|root| Some((root, root.rel(&e.path)?)))
                 .ok_or_else(|| ArchiveError::UnknownRoot {
                     path: e.path.clone(),
                 })?;
-            let (fd, _) = open_file_beneath(&root.fd, rel).map_err(|source| {
+            let (fd, _) = open_file_beneath(&root.fd, Path::new(rel)).map_err(|source| {
                 if is_replaced(&source) {
                     ArchiveError::FileChanged {
                         path: e.path.clone(),

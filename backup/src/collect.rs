@@ -33,6 +33,20 @@ pub struct CollectedRoot {
     pub(crate) fd: OwnedFd,
 }
 
+impl CollectedRoot {
+    /// Where `path` (an entry of this root) lies below the root: the path without the root's
+    /// prefix. `None` when the path is not under the prefix.
+    pub(crate) fn rel<'p>(&self, path: &'p ArchivePath) -> Option<&'p str> {
+        match &self.prefix {
+            None => Some(path.as_str()),
+            Some(prefix) => path
+                .as_str()
+                .strip_prefix(prefix.as_str())?
+                .strip_prefix('/'),
+        }
+    }
+}
+
 impl fmt::Debug for CollectedRoot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CollectedRoot")
@@ -58,7 +72,7 @@ pub enum EntryKind {
     /// A symlink whose target stays inside its root and is collected into the same bundle.
     Symlink {
         /// The target exactly as read from the link.
-        target: String,
+        target: Box<str>,
     },
 }
 
@@ -79,20 +93,21 @@ impl fmt::Debug for EntryKind {
 /// Where an entry's bytes come from when it is archived.
 #[derive(Clone, PartialEq, Eq)]
 pub enum EntrySource {
-    /// Re-read from disk: `rel` below root number `root`.
+    /// Re-read from disk below root number `root`, at the entry's path without the root's
+    /// prefix (not stored again: one copy of each name per entry).
     Disk {
         /// Index into [`Collection::roots`].
         root: usize,
-        /// Path below that root.
-        rel: PathBuf,
     },
-    /// The sanitized `.env` content produced during collection.
-    Sanitized(Arc<[u8]>),
+    /// The sanitized `.env` content produced during collection (a thin pointer keeps the
+    /// enum, and so every [`Entry`], 8 bytes smaller).
+    Sanitized(Arc<Vec<u8>>),
     /// No content (directories, symlinks, prefix directories).
     None,
 }
 
-/// One collected entry.
+/// One collected entry. The lists hold one per file, directory and symlink for the whole run,
+/// so it is kept lean: names are boxed `str`s, the rare sanitized content sits behind an `Arc`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Entry {
     /// Path in the archive.
@@ -399,4 +414,14 @@ fn display_path(roots: &[CollectedRoot], root: usize, rel: &Path) -> String {
         || rel.display().to_string(),
         |r| r.path.join(rel).display().to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// One per collected entry for the whole run: keep an eye on the size.
+    #[test]
+    fn entry_stays_lean() {
+        assert!(std::mem::size_of::<super::EntrySource>() <= 16);
+        assert!(std::mem::size_of::<super::Entry>() <= 104);
+    }
 }

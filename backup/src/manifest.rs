@@ -1,6 +1,7 @@
 //! `MANIFEST.json`: the first member of every archive, listing each entry with its type, category,
 //! mode, size, SHA-256 and classification, plus totals. Owns its JSON form and its validation.
 
+mod chunked;
 mod index;
 mod path;
 

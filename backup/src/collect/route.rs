@@ -36,7 +36,6 @@ pub(super) struct Router<'a> {
     roots: &'a [super::CollectedRoot],
     cancel: Option<&'a CancelCheck>,
     out: Routed,
-    placed: HashMap<ArchivePath, Bundle>,
 }
 
 impl<'a> Router<'a> {
@@ -56,7 +55,6 @@ impl<'a> Router<'a> {
             roots,
             cancel,
             out,
-            placed: HashMap::new(),
         }
     }
 
@@ -102,8 +100,11 @@ impl<'a> Router<'a> {
         } = self.out;
         add_ancestors(&mut main, &walked.dirs);
         add_ancestors(&mut secrets, &walked.dirs);
-        main.sort_by(|a, b| a.path.cmp(&b.path));
-        secrets.sort_by(|a, b| a.path.cmp(&b.path));
+        for list in [&mut main, &mut secrets] {
+            list.sort_by(|a, b| a.path.cmp(&b.path));
+            // Held for the whole run: no spare capacity.
+            list.shrink_to_fit();
+        }
         skipped.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Routed {
             main,
@@ -132,21 +133,16 @@ impl<'a> Router<'a> {
         count.bytes += facts.size;
         count.secrets += u64::from(secret);
         let entry = Entry {
-            path: c.path.clone(),
             kind: EntryKind::File {
                 size: facts.size,
                 sha256: facts.sha256,
             },
             category: Some(c.category),
             classification: Classification::Plain,
-            source: EntrySource::Disk {
-                root: c.root,
-                rel: rel.to_path_buf(),
-            },
-            ..entry_meta(&c.path, facts.meta)
+            source: EntrySource::Disk { root: c.root },
+            ..entry_meta(c.path, facts.meta)
         };
         if !secret {
-            self.placed.insert(c.path, Bundle::Main);
             self.out.main.push(entry);
             return Ok(());
         }
@@ -155,7 +151,7 @@ impl<'a> Router<'a> {
                 .content
                 .and_then(|bytes| sanitize_env(&bytes, self.spec.env_allowlist()).ok())
         {
-            let content: Arc<[u8]> = Arc::from(sanitized.content);
+            let content = Arc::new(sanitized.content);
             self.out.main.push(Entry {
                 kind: EntryKind::File {
                     size: content.len() as u64,
@@ -166,7 +162,6 @@ impl<'a> Router<'a> {
                 ..entry.clone()
             });
         }
-        self.placed.insert(c.path, Bundle::Secrets);
         self.out.secrets.push(Entry {
             classification: Classification::Secret,
             ..entry
@@ -179,7 +174,9 @@ impl<'a> Router<'a> {
         links: Vec<(Candidate, Vec<u8>)>,
         dirs: &HashMap<ArchivePath, Meta>,
     ) -> Result<(), CollectError> {
-        let dir_bundles = self.dir_bundles();
+        if links.is_empty() {
+            return Ok(());
+        }
         let mut resolved: HashMap<ArchivePath, Result<ArchivePath, LinkProblem>> = HashMap::new();
         let mut targets = HashMap::new();
         for (c, target) in &links {
@@ -195,11 +192,24 @@ impl<'a> Router<'a> {
                 });
             resolved.insert(c.path.clone(), result);
         }
-        for (c, _) in links {
-            let bundle = match &resolved[&c.path] {
-                Err(problem) => Err(*problem),
-                Ok(target) => self.bundle_of(target, &resolved, dirs, &dir_bundles),
+        // Decided against the files alone (links are added after), so all at once.
+        let bundles: Vec<_> = {
+            let (files, dir_bundles) = (self.placed_files(), self.dir_bundles());
+            let places = Places {
+                files: &files,
+                links: &resolved,
+                dirs,
+                dir_bundles: &dir_bundles,
             };
+            links
+                .iter()
+                .map(|(c, _)| match &resolved[&c.path] {
+                    Err(problem) => Err(*problem),
+                    Ok(target) => places.bundle_of(target),
+                })
+                .collect()
+        };
+        for ((c, _), bundle) in links.into_iter().zip(bundles) {
             let rel = Path::new(c.rel.as_str());
             let bundle = match bundle {
                 Ok(bundle) => bundle,
@@ -217,8 +227,9 @@ impl<'a> Router<'a> {
             count.secrets += u64::from(bundle == Bundle::Secrets);
             let target = targets.remove(&c.path).unwrap_or_default();
             let entry = Entry {
-                path: c.path.clone(),
-                kind: EntryKind::Symlink { target },
+                kind: EntryKind::Symlink {
+                    target: target.into_boxed_str(),
+                },
                 category: Some(c.category),
                 classification: if bundle == Bundle::Secrets {
                     Classification::Secret
@@ -226,7 +237,7 @@ impl<'a> Router<'a> {
                     Classification::Plain
                 },
                 source: EntrySource::None,
-                ..entry_meta(&c.path, c.meta)
+                ..entry_meta(c.path, c.meta)
             };
             match bundle {
                 Bundle::Main => self.out.main.push(entry),
@@ -234,6 +245,13 @@ impl<'a> Router<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The bundle of each collected file (a `.env` with a sanitized copy counts as secret).
+    fn placed_files(&self) -> HashMap<&ArchivePath, Bundle> {
+        let main = self.out.main.iter().map(|e| (&e.path, Bundle::Main));
+        let secrets = self.out.secrets.iter().map(|e| (&e.path, Bundle::Secrets));
+        main.chain(secrets).collect()
     }
 
     /// Directories holding collected files, per bundle (main wins when both).
@@ -251,22 +269,26 @@ impl<'a> Router<'a> {
         }
         map
     }
+}
 
+/// What a link target can be: a collected file, another link, a directory.
+struct Places<'a> {
+    files: &'a HashMap<&'a ArchivePath, Bundle>,
+    links: &'a HashMap<ArchivePath, Result<ArchivePath, LinkProblem>>,
+    dirs: &'a HashMap<ArchivePath, Meta>,
+    dir_bundles: &'a HashMap<ArchivePath, Bundle>,
+}
+
+impl Places<'_> {
     /// The bundle a link target belongs to, following link chains within the collection.
-    fn bundle_of(
-        &self,
-        target: &ArchivePath,
-        links: &HashMap<ArchivePath, Result<ArchivePath, LinkProblem>>,
-        dirs: &HashMap<ArchivePath, Meta>,
-        dir_bundles: &HashMap<ArchivePath, Bundle>,
-    ) -> Result<Bundle, LinkProblem> {
+    fn bundle_of(&self, target: &ArchivePath) -> Result<Bundle, LinkProblem> {
         let mut current = target.clone();
         let mut seen = BTreeSet::new();
         for _ in 0..MAX_LINK_HOPS {
-            if let Some(bundle) = self.placed.get(&current) {
+            if let Some(bundle) = self.files.get(&current) {
                 return Ok(*bundle);
             }
-            if let Some(next) = links.get(&current) {
+            if let Some(next) = self.links.get(&current) {
                 let next = next.clone().map_err(|_| LinkProblem::TargetNotMember)?;
                 if !seen.insert(current) {
                     return Err(LinkProblem::TargetNotMember);
@@ -274,8 +296,9 @@ impl<'a> Router<'a> {
                 current = next;
                 continue;
             }
-            if dirs.contains_key(&current) {
-                return dir_bundles
+            if self.dirs.contains_key(&current) {
+                return self
+                    .dir_bundles
                     .get(&current)
                     .copied()
                     .ok_or(LinkProblem::TargetNotMember);
@@ -286,9 +309,9 @@ impl<'a> Router<'a> {
     }
 }
 
-fn entry_meta(path: &ArchivePath, meta: Meta) -> Entry {
+fn entry_meta(path: ArchivePath, meta: Meta) -> Entry {
     Entry {
-        path: path.clone(),
+        path,
         kind: EntryKind::Dir,
         mode: meta.mode,
         mtime: meta.mtime,
@@ -312,6 +335,6 @@ fn add_ancestors(entries: &mut Vec<Entry>, dirs: &HashMap<ArchivePath, Meta>) {
             uid: 0,
             gid: 0,
         });
-        entries.push(entry_meta(&path, meta));
+        entries.push(entry_meta(path, meta));
     }
 }

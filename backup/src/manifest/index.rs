@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Per entry the index keeps one 64-byte slot, its name bytes (plus the link target and, for a
-//! name that is not in NFC, its NFC form) and a 4-byte position in the key order.
+//! name that is not in NFC, its NFC form) and a 4-byte position in the key order. Slots and
+//! names grow in fixed chunks ([`super::chunked`]), so a large manifest carries no doubling slack.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -19,6 +20,7 @@ use std::io::Read;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::chunked::{ArenaFull, ChunkedVec, NameArena};
 use super::{
     ArchivePath, Bundle, Classification, EntryJson, EntryType, LinkProblem, MANIFEST_FORMAT,
     MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError, Sha256Digest, Totals, collision_key,
@@ -56,8 +58,8 @@ struct Slot {
 pub struct ManifestIndex {
     bundle: Bundle,
     totals: Totals,
-    names: String,
-    slots: Vec<Slot>,
+    names: NameArena,
+    slots: ChunkedVec<Slot>,
     /// Entry positions ordered by collision key.
     by_key: Vec<u32>,
 }
@@ -253,7 +255,7 @@ impl ManifestIndex {
 
     /// Whether there is no entry.
     pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.slots.len() == 0
     }
 
     /// The entry at `position`.
@@ -266,15 +268,18 @@ impl ManifestIndex {
     }
 
     /// The entries in manifest (path) order.
+    ///
+    /// # Panics
+    /// Never: every position below the length has a slot.
     pub fn entries(&self) -> impl ExactSizeIterator<Item = ManifestEntryRef<'_>> {
-        self.slots
-            .iter()
-            .enumerate()
-            .map(|(position, slot)| ManifestEntryRef {
-                index: self,
-                slot,
-                position,
-            })
+        (0..self.slots.len()).map(|position| ManifestEntryRef {
+            index: self,
+            slot: self
+                .slots
+                .get(position)
+                .expect("positions below the length have slots"),
+            position,
+        })
     }
 
     /// The entry whose name has the same NFC form as `path`.
@@ -294,8 +299,13 @@ impl ManifestIndex {
     }
 
     fn name(&self, start: u32, len: u16) -> &str {
-        let start = start as usize;
-        &self.names[start..start + usize::from(len)]
+        self.names.get(start, usize::from(len))
+    }
+
+    fn slot(&self, position: u32) -> &Slot {
+        self.slots
+            .get(position as usize)
+            .expect("key positions index the slots")
     }
 
     fn key(&self, slot: &Slot) -> &str {
@@ -309,7 +319,7 @@ impl ManifestIndex {
     fn find_key(&self, key: &str) -> Option<ManifestEntryRef<'_>> {
         let at = self
             .by_key
-            .binary_search_by(|&i| self.key(&self.slots[i as usize]).cmp(key))
+            .binary_search_by(|&i| self.key(self.slot(i)).cmp(key))
             .ok()?;
         self.get(self.by_key[at] as usize)
     }
@@ -318,7 +328,7 @@ impl ManifestIndex {
     fn check_structure(&self) -> Result<(), ManifestError> {
         let mut duplicate: Option<u32> = None;
         for pair in self.by_key.windows(2) {
-            if self.key(&self.slots[pair[0] as usize]) == self.key(&self.slots[pair[1] as usize]) {
+            if self.key(self.slot(pair[0])) == self.key(self.slot(pair[1])) {
                 duplicate = Some(duplicate.map_or(pair[1], |d| d.min(pair[1])));
             }
         }
@@ -395,8 +405,8 @@ impl Serialize for ManifestIndex {
 /// Entries as they arrive: field checks, running totals, the arena and the slots.
 #[derive(Default)]
 struct Builder {
-    names: String,
-    slots: Vec<Slot>,
+    names: NameArena,
+    slots: ChunkedVec<Slot>,
     totals: Totals,
 }
 
@@ -411,18 +421,14 @@ impl Builder {
             Cow::Owned(key) if key != path => Some(key),
             _ => None,
         };
-        let too_large = || ManifestError::NamesTooLarge {
+        let too_large = |_| ManifestError::NamesTooLarge {
             limit: u64::from(u32::MAX),
         };
-        let start = u32::try_from(self.names.len()).map_err(|_| too_large())?;
-        let added = path.len() + target.len() + key.as_ref().map_or(0, String::len);
-        if self.names.len() + added > u32::MAX as usize {
-            return Err(too_large());
-        }
-        self.names.push_str(path);
-        self.names.push_str(target);
-        self.names.push_str(key.as_deref().unwrap_or_default());
-        let short = |n: usize| u16::try_from(n).map_err(|_| too_large());
+        let start = self
+            .names
+            .push(&[path, target, key.as_deref().unwrap_or_default()])
+            .map_err(too_large)?;
+        let short = |n: usize| u16::try_from(n).map_err(|_| too_large(ArenaFull));
         self.slots.push(Slot {
             start,
             path_len: short(path.len())?,
@@ -511,11 +517,7 @@ impl Parsed {
             by_key: (0..count).collect(),
         };
         let mut by_key = std::mem::take(&mut index.by_key);
-        by_key.sort_by(|&a, &b| {
-            index
-                .key(&index.slots[a as usize])
-                .cmp(index.key(&index.slots[b as usize]))
-        });
+        by_key.sort_by(|&a, &b| index.key(index.slot(a)).cmp(index.key(index.slot(b))));
         index.by_key = by_key;
         index.check_structure()?;
         if totals != index.totals {
