@@ -43,17 +43,30 @@ pub(super) struct FileFacts {
 /// the run was cancelled).
 pub(super) type ReadResult = Option<io::Result<FileFacts>>;
 
-/// Reads every file candidate, in parallel; slot `i` belongs to `candidates[i]`.
+/// Reads every file candidate, in parallel; result `i` belongs to `candidates[i]`. The results
+/// are taken out of their slots as the caller iterates (no second vector of them).
 pub(super) fn read_all(
     roots: &[CollectedRoot],
     candidates: &[Candidate],
     cancel: Option<&CancelCheck>,
-) -> Vec<ReadResult> {
+) -> impl Iterator<Item = ReadResult> + use<> {
     let slots: Vec<Mutex<ReadResult>> = candidates.iter().map(|_| Mutex::new(None)).collect();
     // One check between the walk and the first read, before any thread starts.
-    if cancel.is_some_and(|check| check()) {
-        return slots.into_iter().map(|_| None).collect();
+    if !cancel.is_some_and(|check| check()) {
+        read_into(roots, candidates, cancel, &slots);
     }
+    slots
+        .into_iter()
+        .map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// Fills `slots` on one thread per core.
+fn read_into(
+    roots: &[CollectedRoot],
+    candidates: &[Candidate],
+    cancel: Option<&CancelCheck>,
+    slots: &[Mutex<ReadResult>],
+) {
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
@@ -72,12 +85,12 @@ pub(super) fn read_all(
             if !matches!(c.kind, CandidateKind::File) {
                 continue;
             }
-            let keep = classify_name(c.rel.file_name()) == NameClass::EnvFile;
+            let keep = classify_name(c.path.file_name()) == NameClass::EnvFile;
             let result = match roots.get(c.root) {
                 Some(root) => read_file(
                     &root.fd,
-                    Path::new(c.rel.as_str()),
-                    c.rel.file_name(),
+                    Path::new(c.rel()),
+                    c.path.file_name(),
                     keep,
                     &mut buf,
                 ),
@@ -92,10 +105,6 @@ pub(super) fn read_all(
         }
         worker();
     });
-    slots
-        .into_iter()
-        .map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner))
-        .collect()
 }
 
 /// Reads `rel` below `root` through `buf`; `keep_content` keeps the bytes (for `.env` files).

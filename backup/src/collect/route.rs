@@ -115,8 +115,8 @@ impl<'a> Router<'a> {
     }
 
     fn file(&mut self, c: Candidate, facts: io::Result<FileFacts>) -> Result<(), CollectError> {
-        let name_class = classify_name(c.rel.file_name());
-        let rel = Path::new(c.rel.as_str());
+        let name_class = classify_name(c.path.file_name());
+        let rel = Path::new(c.rel());
         let facts = match facts {
             Ok(facts) => facts,
             Err(e) => {
@@ -182,7 +182,11 @@ impl<'a> Router<'a> {
         for (c, target) in &links {
             let result = std::str::from_utf8(target)
                 .map_err(|_| LinkProblem::BadCharacters)
-                .and_then(|t| resolve_link(&c.rel, t).map(|r| (t.to_owned(), r)))
+                .and_then(|t| {
+                    let rel =
+                        ArchivePath::parse(c.rel()).map_err(|_| LinkProblem::BadCharacters)?;
+                    resolve_link(&rel, t).map(|r| (t.to_owned(), r))
+                })
                 .and_then(|(t, r)| {
                     let prefix = self.roots[c.root].prefix.as_ref();
                     let archived = ArchivePath::under(prefix, r.as_str())
@@ -210,7 +214,7 @@ impl<'a> Router<'a> {
                 .collect()
         };
         for ((c, _), bundle) in links.into_iter().zip(bundles) {
-            let rel = Path::new(c.rel.as_str());
+            let rel = Path::new(c.rel());
             let bundle = match bundle {
                 Ok(bundle) => bundle,
                 Err(problem) => {

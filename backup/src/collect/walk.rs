@@ -42,10 +42,10 @@ impl Meta {
 #[derive(Debug)]
 pub(super) struct Candidate {
     pub(super) root: usize,
-    /// Path below the root.
-    pub(super) rel: ArchivePath,
-    /// Path in the archive (prefix + `rel`).
+    /// Path in the archive (prefix + the path below the root).
     pub(super) path: ArchivePath,
+    /// Where the path below the root starts in `path` (one name allocation per candidate).
+    rel_at: usize,
     pub(super) category: Category,
     pub(super) meta: Meta,
     pub(super) kind: CandidateKind,
@@ -55,6 +55,13 @@ pub(super) struct Candidate {
 pub(super) enum CandidateKind {
     File,
     Symlink { target: Vec<u8> },
+}
+
+impl Candidate {
+    /// The path below the root.
+    pub(super) fn rel(&self) -> &str {
+        &self.path.as_str()[self.rel_at..]
+    }
 }
 
 /// A problem met during the walk: the collector applies the policy to it.
@@ -174,11 +181,11 @@ impl RootWalk<'_> {
                 self.problem(&lossy_rel, SkipReason::ReservedName, None);
             }
             (FileType::RegularFile, Some(category)) => {
-                self.push(rel, path, category, &stat, CandidateKind::File);
+                self.push(&rel, path, category, &stat, CandidateKind::File);
             }
             (FileType::Symlink, Some(category)) => match read_link_at(dir, name) {
                 Ok(target) => self.push(
-                    rel,
+                    &rel,
                     path,
                     category,
                     &stat,
@@ -200,7 +207,7 @@ impl RootWalk<'_> {
 
     fn push(
         &mut self,
-        rel: ArchivePath,
+        rel: &ArchivePath,
         path: ArchivePath,
         category: Category,
         stat: &Stat,
@@ -209,7 +216,7 @@ impl RootWalk<'_> {
         let meta = Meta::of(stat);
         self.out.candidates.push(Candidate {
             root: self.root,
-            rel,
+            rel_at: path.as_str().len() - rel.as_str().len(),
             path,
             category,
             meta,
