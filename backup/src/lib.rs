@@ -16,11 +16,13 @@
 //!   [`Entry`] lists for the **main** archive and the **secrets** bundle, recorded [`Skip`]s and
 //!   counts per category. Real `.env` files and private keys go only to `secrets`; the main archive
 //!   gets a sanitized `.env` ([`sanitize_env`]).
-//! - [`write_archive`] writes one bundle as `tar.gz`: `MANIFEST.json` ([`Manifest`]) first, then
-//!   the entries, re-hashed while tarring; gzip runs on several threads in [`ParGzWriter`], a
-//!   single gzip member that any reader (including `GzDecoder` and `tar xzf`) reads.
+//! - [`write_archive`] writes one bundle as `tar.gz`: `MANIFEST.json` ([`Manifest`]'s JSON,
+//!   serialized straight from the collection) first, then the entries, re-hashed while tarring;
+//!   gzip runs on several threads in [`ParGzWriter`], a single gzip member that any reader
+//!   (including `GzDecoder` and `tar xzf`) reads.
 //! - [`extract()`], [`dry_run`] and [`list`] read such a `tar.gz` as hostile input into a
-//!   [`Staging`] directory; [`commit`] then moves the staged tree into place.
+//!   [`Staging`] directory, parsing the manifest from the stream into a compact validated
+//!   [`ManifestIndex`]; [`commit`] then moves the staged tree into place.
 //!
 //! ```text
 //!  CollectSpec ──► collect() ──► Collection { main, secrets, skipped, counts }

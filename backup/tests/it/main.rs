@@ -8,6 +8,7 @@ mod faults;
 mod fixture;
 mod harness;
 mod hostile;
+mod manifest_stream;
 mod pargz;
 mod pipeline;
 mod roundtrip;
