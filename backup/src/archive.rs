@@ -8,15 +8,19 @@
 //! manifest; the caller retries the backup. Ownership is stored numerically only (no user or
 //! group names: they are host-specific and restore does not use them).
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
-use crate::collect::{Collection, Entry, EntryKind, EntrySource, READ_BUF, open_file_beneath};
+use crate::collect::{
+    Collection, Entry, EntryKind, EntrySource, MAX_ENV_BYTES, READ_BUF, open_file_beneath,
+};
 use crate::manifest::{ArchivePath, Bundle, Sha256Digest};
 use crate::pargz::{GzipError, GzipOptions, GzipSummary, ParGzWriter};
+use crate::sanitize::{KeyAllowlist, sanitize_env};
 
 mod manifest;
 
@@ -208,37 +212,19 @@ fn append_entry<W: Write>(
             tar.append_link(&mut h, e.path.as_str(), &**target)
                 .map_err(write_err)
         }
-        (EntryKind::File { size, sha256 }, EntrySource::Sanitized(content)) => {
+        (EntryKind::File { size, sha256 }, EntrySource::Sanitized { root }) => {
+            let file = open_source(collection, e, *root)?;
+            let content = sanitize_again(file, &collection.env_allowlist, e, *size, *sha256)?;
             let mut h = base_header(tar::EntryType::Regular, e.mode, e.mtime, e.uid, e.gid);
             h.set_size(*size);
-            debug_assert_eq!(Sha256Digest::of(content), *sha256);
-            tar.append_data(&mut h, e.path.as_str(), &content[..])
+            tar.append_data(&mut h, e.path.as_str(), content.as_slice())
                 .map_err(write_err)
         }
         (EntryKind::File { size, sha256 }, EntrySource::Disk { root }) => {
-            let (root, rel) = collection
-                .roots
-                .get(*root)
-                .and_then(|root| Some((root, root.rel(&e.path)?)))
-                .ok_or_else(|| ArchiveError::UnknownRoot {
-                    path: e.path.clone(),
-                })?;
-            let (fd, _) = open_file_beneath(&root.fd, Path::new(rel)).map_err(|source| {
-                if is_replaced(&source) {
-                    ArchiveError::FileChanged {
-                        path: e.path.clone(),
-                        change: Change::Replaced,
-                    }
-                } else {
-                    ArchiveError::Read {
-                        path: e.path.clone(),
-                        source,
-                    }
-                }
-            })?;
+            let file = open_source(collection, e, *root)?;
             let mut h = base_header(tar::EntryType::Regular, e.mode, e.mtime, e.uid, e.gid);
             h.set_size(*size);
-            let mut reader = VerifyingReader::new(std::fs::File::from(fd), *size, *sha256);
+            let mut reader = VerifyingReader::new(file, *size, *sha256);
             match tar.append_data(&mut h, e.path.as_str(), &mut reader) {
                 Ok(()) => Ok(()),
                 Err(source) => Err(match reader.failure.take() {
@@ -258,6 +244,61 @@ fn append_entry<W: Write>(
             path: e.path.clone(),
         }),
     }
+}
+
+/// Opens the file of `e` below root number `root`, without following symlinks.
+fn open_source(collection: &Collection, e: &Entry, root: usize) -> Result<File, ArchiveError> {
+    let (root, rel) = collection
+        .roots
+        .get(root)
+        .and_then(|root| Some((root, root.rel(&e.path)?)))
+        .ok_or_else(|| ArchiveError::UnknownRoot {
+            path: e.path.clone(),
+        })?;
+    match open_file_beneath(&root.fd, Path::new(rel)) {
+        Ok((fd, _)) => Ok(File::from(fd)),
+        Err(source) if is_replaced(&source) => Err(ArchiveError::FileChanged {
+            path: e.path.clone(),
+            change: Change::Replaced,
+        }),
+        Err(source) => Err(ArchiveError::Read {
+            path: e.path.clone(),
+            source,
+        }),
+    }
+}
+
+/// Reads a `.env` again and sanitizes it; the result must be the copy collection recorded
+/// (same size and digest), else the file changed in between.
+fn sanitize_again(
+    file: File,
+    allow: &KeyAllowlist,
+    e: &Entry,
+    size: u64,
+    sha256: Sha256Digest,
+) -> Result<Vec<u8>, ArchiveError> {
+    let changed = |change| ArchiveError::FileChanged {
+        path: e.path.clone(),
+        change,
+    };
+    let mut raw = Vec::new();
+    let read = file.take(MAX_ENV_BYTES + 1).read_to_end(&mut raw);
+    let sanitized = match read {
+        Err(source) => Err(ArchiveError::Read {
+            path: e.path.clone(),
+            source,
+        }),
+        Ok(n) if n as u64 > MAX_ENV_BYTES => Err(changed(Change::Grew)),
+        Ok(_) => sanitize_env(&raw, allow).map_err(|_| changed(Change::Content)),
+    };
+    // Best effort: the real values do not linger in freed memory.
+    raw.fill(0);
+    std::hint::black_box(&raw);
+    let sanitized = sanitized?.content;
+    if sanitized.len() as u64 != size || Sha256Digest::of(&sanitized) != sha256 {
+        return Err(changed(Change::Content));
+    }
+    Ok(sanitized)
 }
 
 /// Gone, turned into a symlink (`ELOOP` under `O_NOFOLLOW`), a path component no longer a

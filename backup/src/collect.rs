@@ -12,16 +12,16 @@ use std::fmt;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use rustix::fs::FileType;
 use serde::Serialize;
 
 pub(crate) use beneath::open_file_beneath;
-pub(crate) use read::READ_BUF;
+pub(crate) use read::{MAX_ENV_BYTES, READ_BUF};
 
 use crate::archive::CancelCheck;
 use crate::manifest::{ArchivePath, Classification, LinkProblem, Sha256Digest};
+use crate::sanitize::KeyAllowlist;
 use crate::spec::{Category, CollectSpec, UnreadablePolicy};
 
 /// A root that was opened; its fd pins the directory for the archive stage's re-reads.
@@ -99,9 +99,14 @@ pub enum EntrySource {
         /// Index into [`Collection::roots`].
         root: usize,
     },
-    /// The sanitized `.env` content produced during collection (a thin pointer keeps the
-    /// enum, and so every [`Entry`], 8 bytes smaller).
-    Sanitized(Arc<Vec<u8>>),
+    /// The sanitized copy of a `.env` below root number `root` (at the entry's path without
+    /// the root's prefix): the archive stage reads and sanitizes the file again with
+    /// [`Collection::env_allowlist`] and checks the result against the recorded size and digest,
+    /// so no sanitized content is held between collection and archiving.
+    Sanitized {
+        /// Index into [`Collection::roots`].
+        root: usize,
+    },
     /// No content (directories, symlinks, prefix directories).
     None,
 }
@@ -287,6 +292,8 @@ pub struct Collection {
     pub skipped: Vec<Skip>,
     /// Collected files per category.
     pub counts: BTreeMap<Category, CategoryCount>,
+    /// The allowlist the sanitized `.env` copies were made with.
+    pub env_allowlist: KeyAllowlist,
 }
 
 /// Why collection failed.
@@ -388,6 +395,7 @@ pub fn collect_with_cancel(
         secrets: out.secrets,
         skipped: out.skipped,
         counts: out.counts,
+        env_allowlist: spec.env_allowlist().clone(),
     })
 }
 

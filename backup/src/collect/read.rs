@@ -24,7 +24,7 @@ use crate::manifest::Sha256Digest;
 pub(super) const MAX_READ_THREADS: usize = 4;
 
 /// Largest `.env` the sanitizer takes; a bigger one stays only in the secrets bundle.
-pub(super) const MAX_ENV_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_ENV_BYTES: u64 = 1 << 20;
 
 /// Read buffer size for hashing passes.
 pub(crate) const READ_BUF: usize = 256 * 1024;

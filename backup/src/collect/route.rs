@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
 
 use super::read::{FileFacts, read_all};
 use super::walk::{Candidate, CandidateKind, Meta, Walked};
@@ -151,14 +150,14 @@ impl<'a> Router<'a> {
                 .content
                 .and_then(|bytes| sanitize_env(&bytes, self.spec.env_allowlist()).ok())
         {
-            let content = Arc::new(sanitized.content);
+            // Only the facts are kept: the archive stage sanitizes the file again.
             self.out.main.push(Entry {
                 kind: EntryKind::File {
-                    size: content.len() as u64,
-                    sha256: Sha256Digest::of(&content),
+                    size: sanitized.content.len() as u64,
+                    sha256: Sha256Digest::of(&sanitized.content),
                 },
                 classification: Classification::Sanitized,
-                source: EntrySource::Sanitized(content),
+                source: EntrySource::Sanitized { root: c.root },
                 ..entry.clone()
             });
         }

@@ -245,6 +245,53 @@ fn a_file_changed_after_collection_fails_the_archive() -> Result<()> {
     Ok(())
 }
 
+/// The sanitized `.env` is made again when the main archive is written (nothing of it is held
+/// in between): an edit that changes the sanitized copy fails the archive; one that changes only
+/// a redacted value does not change the main archive (the secrets bundle would catch it).
+#[test]
+fn the_sanitized_env_is_made_again_and_checked() -> Result<()> {
+    let dir = sample_copy()?;
+    let c = collect_dir(dir.path())?;
+    let before = archive(&c, Bundle::Main)?;
+    let env = dir.path().join(".env");
+    let original = std::fs::read_to_string(&env)?;
+    let (key, _) = original
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.contains("SECRET"))
+        .context("a secret assignment in the sample .env")?;
+    std::fs::write(&env, format!("{original}{key}=another-secret-value\n"))?;
+    let err = write_archive(&c, Bundle::Main, Vec::new(), &small_blocks())
+        .expect_err("an added line changes the sanitized copy");
+    ensure!(
+        matches!(&err, ArchiveError::FileChanged { path, change: Change::Content } if path.as_str() == ".env"),
+        "{err:?}"
+    );
+    let secret_line = original
+        .lines()
+        .find(|l| l.starts_with(key))
+        .context("the secret line")?;
+    // Same shape (quotes, length), other secret.
+    let flipped: String = secret_line
+        .char_indices()
+        .map(|(i, ch)| match ch {
+            'a'..='y' if i > key.len() => char::from(ch as u8 + 1),
+            other => other,
+        })
+        .collect();
+    ensure!(flipped != secret_line);
+    let edited = original.replacen(secret_line, &flipped, 1);
+    std::fs::write(&env, edited)?;
+    ensure!(
+        archive(&c, Bundle::Main)? == before,
+        "only a redacted value changed"
+    );
+    let err = write_archive(&c, Bundle::Secrets, Vec::new(), &small_blocks())
+        .expect_err("the real file changed");
+    ensure!(matches!(err, ArchiveError::FileChanged { .. }), "{err:?}");
+    Ok(())
+}
+
 #[test]
 fn commit_refuses_a_non_empty_target_and_merges_without_replacing() -> Result<()> {
     let dir = sample_copy()?;
