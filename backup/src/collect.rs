@@ -5,6 +5,7 @@
 pub(crate) mod beneath;
 mod read;
 mod route;
+mod skip;
 mod walk;
 
 use std::collections::BTreeMap;
@@ -13,14 +14,14 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::FileType;
 use serde::Serialize;
 
 pub(crate) use beneath::open_file_beneath;
 pub(crate) use read::{MAX_ENV_BYTES, READ_BUF};
+pub use skip::{Skip, SkipReason, SpecialKind};
 
 use crate::archive::CancelCheck;
-use crate::manifest::{ArchivePath, Classification, LinkProblem, Sha256Digest};
+use crate::manifest::{ArchivePath, Classification, Sha256Digest};
 use crate::sanitize::KeyAllowlist;
 use crate::spec::{Category, CollectSpec, UnreadablePolicy};
 
@@ -146,126 +147,6 @@ impl fmt::Debug for Entry {
             .field("classification", &self.classification)
             .finish_non_exhaustive()
     }
-}
-
-/// The non-regular file types the collector refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SpecialKind {
-    /// A named pipe (opening it could block).
-    Fifo,
-    /// A Unix socket.
-    Socket,
-    /// A character device.
-    CharDevice,
-    /// A block device.
-    BlockDevice,
-    /// Anything else.
-    Unknown,
-}
-
-impl SpecialKind {
-    fn of(t: FileType) -> Self {
-        match t {
-            FileType::Fifo => Self::Fifo,
-            FileType::Socket => Self::Socket,
-            FileType::CharacterDevice => Self::CharDevice,
-            FileType::BlockDevice => Self::BlockDevice,
-            _ => Self::Unknown,
-        }
-    }
-}
-
-/// Why a matched file was left out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "reason")]
-#[non_exhaustive]
-pub enum SkipReason {
-    /// It disappeared between listing and reading.
-    Vanished,
-    /// It could not be read (the OS error number, if any).
-    Unreadable {
-        /// `errno`.
-        os_error: Option<i32>,
-    },
-    /// It changed type between listing and opening (e.g. became a symlink).
-    ChangedType,
-    /// A FIFO, socket or device.
-    SpecialFile {
-        /// Which.
-        kind: SpecialKind,
-    },
-    /// A symlink that is not kept.
-    Symlink {
-        /// Why.
-        problem: LinkProblem,
-    },
-    /// The name is not UTF-8 or not a valid archive path.
-    UnsupportedName,
-    /// The name is reserved for the manifest.
-    ReservedName,
-    /// Nested deeper than the walk goes.
-    TooDeep,
-    /// An optional root that could not be opened.
-    RootUnavailable {
-        /// `errno`.
-        os_error: Option<i32>,
-    },
-}
-
-impl SkipReason {
-    fn from_io(e: &io::Error) -> Self {
-        match (e.kind(), e.raw_os_error()) {
-            (io::ErrorKind::NotFound, _) => Self::Vanished,
-            (_, Some(code))
-                if code == rustix::io::Errno::LOOP.raw_os_error()
-                    || code == rustix::io::Errno::NOTDIR.raw_os_error() =>
-            {
-                Self::ChangedType
-            }
-            (io::ErrorKind::InvalidData, None) => Self::ChangedType,
-            (_, os_error) => Self::Unreadable { os_error },
-        }
-    }
-
-    /// Whether the unreadable-file policy governs this reason.
-    fn is_policy_governed(&self) -> bool {
-        matches!(
-            self,
-            Self::Vanished | Self::Unreadable { .. } | Self::ChangedType
-        )
-    }
-}
-
-impl fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Vanished => f.write_str("vanished"),
-            Self::Unreadable {
-                os_error: Some(code),
-            } => {
-                write!(f, "unreadable: {}", io::Error::from_raw_os_error(*code))
-            }
-            Self::Unreadable { os_error: None } => f.write_str("unreadable"),
-            Self::ChangedType => f.write_str("changed type while being collected"),
-            Self::SpecialFile { kind } => write!(f, "special file ({kind:?})"),
-            Self::Symlink { problem } => write!(f, "symlink not kept: {problem}"),
-            Self::UnsupportedName => f.write_str("unsupported file name"),
-            Self::ReservedName => f.write_str("name reserved for the manifest"),
-            Self::TooDeep => f.write_str("nested too deep"),
-            Self::RootUnavailable { .. } => f.write_str("optional root unavailable"),
-        }
-    }
-}
-
-/// A matched file left out, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Skip {
-    /// Source path (lossy UTF-8).
-    pub path: String,
-    /// Why.
-    #[serde(flatten)]
-    pub reason: SkipReason,
 }
 
 /// Files collected per category.

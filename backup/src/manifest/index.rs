@@ -13,18 +13,21 @@
 //! name that is not in NFC, its NFC form) and a 4-byte position in the key order. Slots and
 //! names grow in fixed chunks ([`super::chunked`]), so a large manifest carries no doubling slack.
 
-use std::borrow::Cow;
+mod builder;
+mod parse;
+
 use std::fmt;
 use std::io::Read;
 
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::chunked::{ArenaFull, ChunkedVec, NameArena};
+use builder::{Builder, Parsed};
+use parse::TopVisitor;
+
+use super::chunked::{ChunkedVec, NameArena};
 use super::{
-    ArchivePath, Bundle, Classification, EntryJson, EntryType, LinkProblem, MANIFEST_FORMAT,
-    MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError, Sha256Digest, Totals, collision_key,
-    resolve_link,
+    ArchivePath, Bundle, Classification, EntryJson, EntryType, MANIFEST_FORMAT, MANIFEST_VERSION,
+    Manifest, ManifestEntry, ManifestError, Sha256Digest, Totals, collision_key,
 };
 use crate::spec::Category;
 
@@ -323,64 +326,6 @@ impl ManifestIndex {
             .ok()?;
         self.get(self.by_key[at] as usize)
     }
-
-    /// Unique keys, ancestors that are directories, member link targets.
-    fn check_structure(&self) -> Result<(), ManifestError> {
-        let mut duplicate: Option<u32> = None;
-        for pair in self.by_key.windows(2) {
-            if self.key(self.slot(pair[0])) == self.key(self.slot(pair[1])) {
-                duplicate = Some(duplicate.map_or(pair[1], |d| d.min(pair[1])));
-            }
-        }
-        if let Some(at) = duplicate.and_then(|i| self.get(i as usize)) {
-            return Err(ManifestError::DuplicatePath {
-                path: at.archive_path(),
-            });
-        }
-        for entry in self.entries() {
-            self.check_ancestors(entry)?;
-            if entry.kind() == EntryType::Symlink && entry.is_member() {
-                self.check_link(entry)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn check_ancestors(&self, entry: ManifestEntryRef<'_>) -> Result<(), ManifestError> {
-        let path = entry.path();
-        for (at, _) in path.match_indices('/') {
-            // A name in NFC has NFC prefixes ('/' never composes): no need to normalise.
-            let ancestor_key = if entry.slot.key_len == 0 {
-                Cow::Borrowed(&path[..at])
-            } else {
-                collision_key(&path[..at])
-            };
-            if let Some(listed) = self.find_key(&ancestor_key)
-                && listed.kind() != EntryType::Dir
-            {
-                return Err(ManifestError::AncestorNotDir {
-                    path: entry.archive_path(),
-                    ancestor: ArchivePath::parse(&path[..at])
-                        .expect("a prefix of a valid path at a separator is valid"),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    fn check_link(&self, entry: ManifestEntryRef<'_>) -> Result<(), ManifestError> {
-        let path = entry.archive_path();
-        let bad = |problem| ManifestError::BadLink {
-            path: path.clone(),
-            problem,
-        };
-        let resolved = resolve_link(&path, entry.target().unwrap_or_default()).map_err(bad)?;
-        match self.find(&resolved) {
-            Some(target) if target.is_member() => Ok(()),
-            Some(_) => Err(bad(LinkProblem::TargetElsewhere)),
-            None => Err(bad(LinkProblem::TargetNotMember)),
-        }
-    }
 }
 
 impl Serialize for ManifestIndex {
@@ -399,223 +344,6 @@ impl Serialize for ManifestIndex {
         st.serialize_field("entries", &Entries(self))?;
         st.serialize_field("totals", &self.totals)?;
         st.end()
-    }
-}
-
-/// Entries as they arrive: field checks, running totals, the arena and the slots.
-#[derive(Default)]
-struct Builder {
-    names: NameArena,
-    slots: ChunkedVec<Slot>,
-    totals: Totals,
-}
-
-impl Builder {
-    fn push(&mut self, e: &ManifestEntry) -> Result<(), ManifestError> {
-        check_fields(e)?;
-        self.totals
-            .add(e.kind, e.classification, e.category, e.size);
-        let path = e.path.as_str();
-        let target = e.target.as_deref().unwrap_or_default();
-        let key = match collision_key(path) {
-            Cow::Owned(key) if key != path => Some(key),
-            _ => None,
-        };
-        let too_large = |_| ManifestError::NamesTooLarge {
-            limit: u64::from(u32::MAX),
-        };
-        let start = self
-            .names
-            .push(&[path, target, key.as_deref().unwrap_or_default()])
-            .map_err(too_large)?;
-        let short = |n: usize| u16::try_from(n).map_err(|_| too_large(ArenaFull));
-        self.slots.push(Slot {
-            start,
-            path_len: short(path.len())?,
-            target_len: short(target.len())?,
-            key_len: short(key.as_ref().map_or(0, String::len))?,
-            mode: u16::try_from(e.mode).map_err(|_| inconsistent(e, "mode out of range"))?,
-            kind: e.kind,
-            category: e.category,
-            classification: e.classification,
-            size: e.size.unwrap_or(0),
-            mtime: e.mtime,
-            sha256: e.sha256.unwrap_or(Sha256Digest::from_bytes([0; 32])),
-        });
-        Ok(())
-    }
-}
-
-fn inconsistent(e: &ManifestEntry, what: &'static str) -> ManifestError {
-    ManifestError::Inconsistent {
-        path: e.path.clone(),
-        what,
-    }
-}
-
-fn check_fields(e: &ManifestEntry) -> Result<(), ManifestError> {
-    let bad = |what| Err(inconsistent(e, what));
-    if e.mode > 0o7777 {
-        return bad("mode out of range");
-    }
-    let file = e.kind == EntryType::File;
-    let member = e.is_member();
-    if (file && member) != e.size.is_some() || (file && member) != e.sha256.is_some() {
-        return bad("size and sha256 are required for stored files and forbidden otherwise");
-    }
-    if (e.kind == EntryType::Symlink && member) != e.target.is_some() {
-        return bad("target is required for stored symlinks and forbidden otherwise");
-    }
-    if e.target.as_ref().is_some_and(|t| t.len() > MAX_TARGET_LEN) {
-        return bad("target longer than 4096 bytes");
-    }
-    if (e.kind == EntryType::Dir) == e.category.is_some() {
-        return bad("category is required for files and symlinks and forbidden for directories");
-    }
-    if e.kind == EntryType::Dir && e.classification != Classification::Plain {
-        return bad("directories are always plain");
-    }
-    Ok(())
-}
-
-/// The top-level fields once the JSON is read.
-struct Parsed {
-    format: String,
-    version: u32,
-    bundle: Bundle,
-    builder: Builder,
-    totals: Totals,
-}
-
-impl Parsed {
-    fn finish(self) -> Result<ManifestIndex, ManifestError> {
-        if self.format != MANIFEST_FORMAT {
-            return Err(ManifestError::UnknownFormat {
-                format: self.format,
-            });
-        }
-        if self.version != MANIFEST_VERSION {
-            return Err(ManifestError::UnsupportedVersion {
-                version: self.version,
-            });
-        }
-        let Builder {
-            mut names,
-            mut slots,
-            totals,
-        } = self.builder;
-        names.shrink_to_fit();
-        slots.shrink_to_fit();
-        let count = u32::try_from(slots.len()).map_err(|_| ManifestError::NamesTooLarge {
-            limit: u64::from(u32::MAX),
-        })?;
-        let mut index = ManifestIndex {
-            bundle: self.bundle,
-            totals: self.totals,
-            names,
-            slots,
-            by_key: (0..count).collect(),
-        };
-        let mut by_key = std::mem::take(&mut index.by_key);
-        by_key.sort_by(|&a, &b| index.key(index.slot(a)).cmp(index.key(index.slot(b))));
-        index.by_key = by_key;
-        index.check_structure()?;
-        if totals != index.totals {
-            return Err(ManifestError::TotalsMismatch);
-        }
-        Ok(index)
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(field_identifier, rename_all = "lowercase")]
-enum Field {
-    Format,
-    Version,
-    Bundle,
-    Entries,
-    Totals,
-}
-
-/// Reads the top-level object; the entries go straight into a [`Builder`]. An entry the
-/// builder refuses is kept in `refused` (the JSON error raised to stop parsing is dropped).
-struct TopVisitor<'r> {
-    refused: &'r mut Option<ManifestError>,
-}
-
-fn once<T, E: de::Error>(slot: &mut Option<T>, value: T, name: &'static str) -> Result<(), E> {
-    if slot.is_some() {
-        return Err(E::duplicate_field(name));
-    }
-    *slot = Some(value);
-    Ok(())
-}
-
-impl<'de> Visitor<'de> for TopVisitor<'_> {
-    type Value = Parsed;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a celeriac manifest object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
-        let (mut format, mut version, mut bundle, mut builder, mut totals) =
-            (None, None, None, None, None);
-        while let Some(field) = map.next_key::<Field>()? {
-            match field {
-                Field::Format => once(&mut format, map.next_value()?, "format")?,
-                Field::Version => once(&mut version, map.next_value()?, "version")?,
-                Field::Bundle => once(&mut bundle, map.next_value()?, "bundle")?,
-                Field::Totals => once(&mut totals, map.next_value()?, "totals")?,
-                Field::Entries => {
-                    if builder.is_some() {
-                        return Err(de::Error::duplicate_field("entries"));
-                    }
-                    let seed = EntriesSeed {
-                        refused: &mut *self.refused,
-                    };
-                    builder = Some(map.next_value_seed(seed)?);
-                }
-            }
-        }
-        Ok(Parsed {
-            format: format.ok_or_else(|| de::Error::missing_field("format"))?,
-            version: version.ok_or_else(|| de::Error::missing_field("version"))?,
-            bundle: bundle.ok_or_else(|| de::Error::missing_field("bundle"))?,
-            builder: builder.ok_or_else(|| de::Error::missing_field("entries"))?,
-            totals: totals.ok_or_else(|| de::Error::missing_field("totals"))?,
-        })
-    }
-}
-
-struct EntriesSeed<'r> {
-    refused: &'r mut Option<ManifestError>,
-}
-
-impl<'de> DeserializeSeed<'de> for EntriesSeed<'_> {
-    type Value = Builder;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Builder, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for EntriesSeed<'_> {
-    type Value = Builder;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of manifest entries")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Builder, A::Error> {
-        let mut builder = Builder::default();
-        while let Some(entry) = seq.next_element::<ManifestEntry>()? {
-            if let Err(e) = builder.push(&entry) {
-                *self.refused = Some(e);
-                return Err(de::Error::custom("manifest entry refused"));
-            }
-        }
-        Ok(builder)
     }
 }
 
