@@ -174,6 +174,13 @@ pub(crate) fn collision_key(name: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Sets and maps of names can be searched with a `&str` (same ordering, equality and hash).
+impl std::borrow::Borrow<str> for ArchivePath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for ArchivePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
