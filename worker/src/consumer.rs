@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use celeriac_protocol::{DecodeError, ExceptionInfo, PyException, Reply, TaskMessage};
+use celeriac_protocol::{DecodeError, ExceptionInfo, PyException, Reply, TaskMessage, WireMessage};
 use chrono::Utc;
 use lapin::Acker;
 use lapin::message::Delivery;
@@ -66,7 +66,35 @@ pub(crate) struct Incoming {
 }
 
 /// Handles one delivery to the end (settled, or left to the broker if the channel died).
+///
+/// This future is what the consume loop spawns per delivery, so it is kept small: the decoded
+/// message is boxed and the rare paths (bad input, unknown task, expiry, failures) are boxed
+/// futures, which keeps the task allocation and the move into it to a few hundred bytes instead
+/// of several KiB.
 pub(crate) async fn handle(shared: Arc<Shared>, session: Arc<SessionCtx>, delivery: Delivery) {
+    let (incoming, decoded) = decode(delivery);
+    match decoded {
+        Decoded::Task(msg) => {
+            let span = tracing::info_span!("task", task_id = %msg.headers.id, task_name = %msg.headers.task);
+            process(&shared, &session, incoming, msg)
+                .instrument(span)
+                .await;
+        }
+        Decoded::Malformed(wire, err) => {
+            Box::pin(malformed(&shared, &session, &incoming, &wire, &err)).await;
+        }
+    }
+}
+
+/// What a delivery's message decoded to (boxed: it lives in every delivery's future).
+enum Decoded {
+    Task(Box<TaskMessage>),
+    /// The undecoded message and why it could not be decoded.
+    Malformed(Box<WireMessage>, Box<DecodeError>),
+}
+
+/// A delivery taken apart: where it came from and how to settle it, and its decoded message.
+fn decode(delivery: Delivery) -> (Incoming, Decoded) {
     let wire = wire_from_amqp(&delivery.properties, delivery.data);
     let incoming = Incoming {
         tag: delivery.delivery_tag,
@@ -74,46 +102,58 @@ pub(crate) async fn handle(shared: Arc<Shared>, session: Arc<SessionCtx>, delive
         routing_key: delivery.routing_key.as_str().to_owned(),
         acker: delivery.acker,
     };
-    match TaskMessage::from_wire(&wire) {
-        Ok(msg) => {
-            let span = tracing::info_span!("task", task_id = %msg.headers.id, task_name = %msg.headers.task);
-            process(&shared, &session, incoming, msg)
-                .instrument(span)
-                .await;
-        }
-        Err(err) => {
-            let target = ReplyTarget::of_undecodable(&wire);
-            let task_id = target.as_ref().map(|t| t.task_id().to_string());
-            tracing::warn!(
-                delivery_tag = incoming.tag,
-                task_id = task_id.as_deref().unwrap_or("-"),
-                cause = %error_chain(&err),
-                "rejecting undecodable message without requeue"
-            );
-            shared.metrics.rejected(RejectReason::Malformed);
-            if let Some(target) = target {
-                reply_quietly(
-                    &session.publisher,
-                    &target,
-                    &target.failure(&malformed_exception(&err)),
-                )
-                .await;
-            }
-            settle(&session, &incoming, Settle::Reject).await;
-        }
-    }
+    let decoded = match TaskMessage::from_wire(&wire) {
+        Ok(msg) => Decoded::Task(Box::new(msg)),
+        Err(err) => Decoded::Malformed(Box::new(wire), Box::new(err)),
+    };
+    (incoming, decoded)
 }
 
-async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg: TaskMessage) {
+/// An undecodable message: answered FAILURE when possible, rejected without requeue.
+async fn malformed(
+    shared: &Shared,
+    session: &SessionCtx,
+    incoming: &Incoming,
+    wire: &WireMessage,
+    err: &DecodeError,
+) {
+    let target = ReplyTarget::of_undecodable(wire);
+    let task_id = target.as_ref().map(|t| t.task_id().to_string());
+    tracing::warn!(
+        delivery_tag = incoming.tag,
+        task_id = task_id.as_deref().unwrap_or("-"),
+        cause = %error_chain(err),
+        "rejecting undecodable message without requeue"
+    );
+    shared.metrics.rejected(RejectReason::Malformed);
+    if let Some(target) = target {
+        reply_quietly(
+            &session.publisher,
+            &target,
+            &target.failure(&malformed_exception(err)),
+        )
+        .await;
+    }
+    settle(session, incoming, Settle::Reject).await;
+}
+
+async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg: Box<TaskMessage>) {
     let name = msg.headers.task.as_str();
     let Some(entry) = shared.registry.get(name) else {
-        return unknown_task(shared, session, &incoming, &msg).await;
+        return Box::pin(unknown_task(shared, session, &incoming, &msg)).await;
     };
     let metrics = shared.metrics.task(name);
     metrics.received.increment(1);
     let target = ReplyTarget::of(&msg, entry.options.ignore_result);
     if is_expired(&msg) {
-        return revoke_expired(shared, session, &incoming, &msg, target.as_ref()).await;
+        return Box::pin(revoke_expired(
+            shared,
+            session,
+            &incoming,
+            &msg,
+            target.as_ref(),
+        ))
+        .await;
     }
     if let Some(wait) = msg
         .headers
@@ -133,7 +173,14 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
         return settle(session, &incoming, Settle::Requeue).await;
     };
     if is_expired(&msg) {
-        return revoke_expired(shared, session, &incoming, &msg, target.as_ref()).await;
+        return Box::pin(revoke_expired(
+            shared,
+            session,
+            &incoming,
+            &msg,
+            target.as_ref(),
+        ))
+        .await;
     }
     if !incoming.acker.usable() {
         tracing::debug!(
@@ -163,7 +210,7 @@ async fn run(
         && let Some(t) = &target
     {
         let started = Reply::started(msg.headers.id.clone(), std::process::id(), &shared.hostname);
-        reply_quietly(&session.publisher, t, &started).await;
+        Box::pin(reply_quietly(&session.publisher, t, &started)).await;
     }
     // Fired by `execute::run` at the soft limit, the hard limit, or when the worker gives up.
     let cancel = CancellationToken::new();

@@ -43,8 +43,10 @@ impl Finish<'_> {
                 let reply = Reply::success(self.msg.headers.id.clone(), value);
                 self.reply_then(&reply, Settle::Ack, Settle::Requeue).await
             }
-            Outcome::Finished(Err(err)) => self.error(err).await,
-            Outcome::HardLimit(limit) => self.timed_out(limit).await,
+            // Boxed: rare, and large futures (retry republish) that would otherwise size every
+            // delivery's task.
+            Outcome::Finished(Err(err)) => Box::pin(self.error(err)).await,
+            Outcome::HardLimit(limit) => Box::pin(self.timed_out(limit)).await,
             Outcome::Abandoned => {
                 tracing::warn!(
                     "shutdown grace period over: task abandoned, its message is requeued"
