@@ -4,12 +4,19 @@ vs the Python Celery prefork worker, measured the same way in the same run.
 For each worker: publish N `celery.accumulate` tasks with the real Celery client to a fresh
 queue (no worker yet), start a lean reply reader (Rust, no_ack), start the worker, and time
 from the first reply to the last. Peak RSS is the kernel's VmHWM of every process of the
-worker (summed for prefork: parent and children), polled every 50 ms until the worker exits.
+worker (summed for prefork: parent and children), sampled twice a second, once more when the
+last reply has arrived, and until the worker exits.
+CPU time is reported per task, from just before the reader starts until the worker has exited:
+the worker's own (wait4 rusage, which includes its reaped children), the reply reader's, the
+broker's (utime + stime of the `beam.smp` processes, from /proc), this harness's (its RSS poller),
+and everything else on the machine (non-idle time from /proc/stat minus those): on a quiet
+machine "others" is near zero, so the table shows where the two cores went.
 """
 
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -96,12 +103,17 @@ class RssPoller(threading.Thread):
         self.stop = threading.Event()
 
     def run(self):
-        while not self.stop.is_set():
-            for pid in process_tree(self.root):
-                hwm = vm_hwm_kib(pid)
-                if hwm is not None:
-                    self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
-            time.sleep(0.05)
+        while not self.stop.wait(0.5):
+            self.sample()
+
+    def sample(self):
+        """Reads the tree's VmHWM now. Scanning /proc costs CPU that the worker under test would
+        otherwise get, so the thread samples only twice a second: VmHWM keeps the peak anyway,
+        and the harness samples once more just before stopping the worker."""
+        for pid in process_tree(self.root):
+            hwm = vm_hwm_kib(pid)
+            if hwm is not None:
+                self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
 
     def root_mib(self):
         return self.peaks.get(self.root, 0) / 1024
@@ -110,12 +122,69 @@ class RssPoller(threading.Thread):
         return sum(self.peaks.values()) / 1024
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def broker_cpu_seconds():
+    """utime + stime of every RabbitMQ VM process (`beam.smp`) on this machine, or None."""
+    total, found = 0, False
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        if name == "beam.smp":
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+            found = True
+    return total / CLOCK_TICKS if found else None
+
+
+def busy_cpu_seconds():
+    """Non-idle CPU seconds of the whole machine so far (all cores, from /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
+def self_cpu_seconds():
+    """This harness process's own user + system CPU seconds (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wait_cpu_seconds(proc, timeout):
+    """Waits for `proc` (killing it after `timeout` s) and returns its and its reaped children's
+    user + system CPU seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_utime + usage.ru_stime
+        if time.monotonic() > deadline:
+            proc.kill()
+            deadline = float("inf")
+        time.sleep(0.02)
+
+
 def start_reader(reader, broker, reply_queue, count):
     proc = subprocess.Popen([reader, broker, reply_queue, str(count)], stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     if line != "ready":
         raise SystemExit(f"reply reader did not start: {line!r}")
     return proc
+
+
+def children_cpu_seconds():
+    """User + system CPU seconds of this process's reaped children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def worker_command(kind, args, queue):
@@ -146,24 +215,30 @@ def run_one(kind, args):
         log(f"{kind}: published {args.count} tasks in {seconds:.1f}s; {ready} ready in {queue}")
         if ready != args.count:
             raise SystemExit(f"expected {args.count} ready messages, found {ready}")
+        broker_before, busy_before, self_before = (
+            broker_cpu_seconds(), busy_cpu_seconds(), self_cpu_seconds())
         reader = start_reader(args.reader, args.broker, reply_queue, args.count)
         cmd, env = worker_command(kind, args, queue)
         worker = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
         poller = RssPoller(worker.pid)
         poller.start()
+        reaped_before = children_cpu_seconds()
         try:
             out, _ = reader.communicate(timeout=args.timeout)
         except subprocess.TimeoutExpired:
             reader.kill()
             raise SystemExit(f"{kind}: replies did not all arrive within {args.timeout}s")
         finally:
+            reader_cpu = children_cpu_seconds() - reaped_before
+            poller.sample()
             worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            worker_cpu = wait_cpu_seconds(worker, 60)
             poller.stop.set()
             poller.join()
+        broker_after, busy, harness = (
+            broker_cpu_seconds(), busy_cpu_seconds() - busy_before, self_cpu_seconds() - self_before)
+        broker = broker_after - broker_before if broker_before is not None else 0.0
+        others = busy - worker_cpu - reader_cpu - broker - harness
         result = json.loads(out.strip().splitlines()[-1])
         result.update(
             kind=kind,
@@ -173,6 +248,13 @@ def run_one(kind, args):
             rss_total_mib=poller.total_mib(),
             processes=len(poller.peaks),
             left_in_queue=ready_count(ch, queue),
+            cpu_us_per_task={
+                "worker": worker_cpu * 1e6 / args.count,
+                "broker": broker * 1e6 / args.count if broker_before is not None else None,
+                "reader": reader_cpu * 1e6 / args.count,
+                "harness": harness * 1e6 / args.count,
+                "others": others * 1e6 / args.count,
+            },
         )
         return result
     finally:
