@@ -13,6 +13,7 @@
 
 mod commit;
 mod error;
+mod filter;
 mod guard;
 mod input;
 mod staging;
@@ -20,16 +21,15 @@ mod staging;
 use std::io::{self, Read, Write};
 use std::rc::Rc;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use sha2::{Digest as _, Sha256};
 
 pub use commit::{CommitPolicy, CommitSummary, commit};
 pub use error::{EntryProblem, ExtractError, FsOp, RejectedType};
+pub use filter::PathFilter;
 pub use staging::Staging;
 
 use crate::manifest::{
-    ArchivePath, Bundle, EntryType, MANIFEST_NAME, ManifestEntryRef, ManifestError, ManifestIndex,
-    Sha256Digest,
+    Bundle, EntryType, MANIFEST_NAME, ManifestEntryRef, ManifestError, ManifestIndex, Sha256Digest,
 };
 use input::{Fault, Input, InputState, Trailing};
 
@@ -180,42 +180,13 @@ fn read_manifest<R: Read>(
 /// Read buffer between the tar entry and the JSON parser.
 const MANIFEST_READ_BUF: usize = 64 * 1024;
 
-fn compile_filter(globs: &[String]) -> Result<Option<GlobSet>, ExtractError> {
-    if globs.is_empty() {
-        return Ok(None);
-    }
-    let mut set = GlobSetBuilder::new();
-    for pattern in globs {
-        let glob = GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .map_err(|source| ExtractError::InvalidGlob {
-                pattern: pattern.clone(),
-                source,
-            })?;
-        set.add(glob);
-    }
-    set.build()
-        .map(Some)
-        .map_err(|source| ExtractError::InvalidGlob {
-            pattern: globs.join(" "),
-            source,
-        })
-}
-
-fn selected(filter: Option<&GlobSet>, path: &ArchivePath) -> bool {
-    filter.is_none_or(|f| {
-        f.is_match(path.as_str()) || path.ancestors().iter().any(|a| f.is_match(a.as_str()))
-    })
-}
-
 fn run<R: Read>(
     reader: R,
     staging: Option<&Staging>,
     opts: &ExtractOptions,
 ) -> Result<ExtractSummary, ExtractError> {
     let limits = &opts.limits;
-    let filter = compile_filter(&opts.only)?;
+    let filter = PathFilter::new(&opts.only)?;
     let (input, state) = Input::new(reader, limits.decompressed_cap());
     let mut archive = tar::Archive::new(input);
     let mut entries = archive
@@ -238,7 +209,7 @@ fn run<R: Read>(
         let accepted = plan.accept(&mut entry)?;
         seen += 1;
         let listed = plan.entry(accepted.index);
-        let chosen = selected(filter.as_ref(), &accepted.path);
+        let chosen = filter.selects(accepted.path.as_str());
         if chosen {
             picked += 1;
             picked_bytes += accepted.size;

@@ -208,7 +208,7 @@ pub use collect::{
 };
 pub use extract::{
     CommitPolicy, CommitSummary, EntryProblem, ExtractError, ExtractOptions, ExtractSummary, FsOp,
-    Limits, RejectedType, Staging, commit, dry_run, extract, list,
+    Limits, PathFilter, RejectedType, Staging, commit, dry_run, extract, list,
 };
 pub use manifest::{
     ArchivePath, Bundle, Classification, EntryType, LinkProblem, MANIFEST_FORMAT, MANIFEST_NAME,

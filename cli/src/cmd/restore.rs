@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use celeriac_backup::{
-    ArtifactAddress, Bundle, CommitPolicy, Expected, ManifestEntryRef, RestoreMode, RestoreOptions,
-    RestoreReport, RestoreSource, restore,
+    ArtifactAddress, Bundle, CommitPolicy, Expected, ManifestEntryRef, PathFilter, RestoreMode,
+    RestoreOptions, RestoreReport, RestoreSource, restore,
 };
 use celeriac_store::Sha256Digest;
 use clap::Args;
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use crate::cmd::config_file::{self, CONFIG_ENV};
 use crate::cmd::status::{self, Coded};
@@ -64,7 +63,7 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
     let raw = config_file::load_raw(args.config.as_deref())?;
     let keyring = keys::required_keyring(&args.key_files, &raw.keys, "restore")?;
     let config = config_file::validate(raw, args.config.as_deref())?;
-    let filter = compile(&args.paths)?;
+    let filter = PathFilter::new(&args.paths).map_err(Coded::usage)?;
     progress::init_log();
     let bundle = if args.secrets {
         Bundle::Secrets
@@ -91,7 +90,7 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("cannot restore from {}", labels.join(", ")))
     })??;
-    print(&report, args, filter.as_ref())?;
+    print(&report, args, &filter)?;
     Ok(status::OK)
 }
 
@@ -113,39 +112,7 @@ fn mode(args: &RestoreArgs) -> anyhow::Result<RestoreMode> {
     })
 }
 
-/// The `--path` globs, compiled as the extractor does (`*` stays within one path component).
-fn compile(globs: &[String]) -> anyhow::Result<Option<GlobSet>> {
-    if globs.is_empty() {
-        return Ok(None);
-    }
-    let mut set = GlobSetBuilder::new();
-    for pattern in globs {
-        let glob = GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .build()
-            .with_context(|| format!("invalid --path glob {pattern:?}"))
-            .map_err(Coded::usage)?;
-        set.add(glob);
-    }
-    Ok(Some(set.build().map_err(Coded::usage)?))
-}
-
-/// An entry is selected when it or one of its ancestors matches (as the extractor decides).
-fn selected(filter: Option<&GlobSet>, entry: ManifestEntryRef<'_>) -> bool {
-    let path = entry.path();
-    filter.is_none_or(|f| {
-        f.is_match(path)
-            || path
-                .match_indices('/')
-                .any(|(at, _)| f.is_match(&path[..at]))
-    })
-}
-
-fn print(
-    report: &RestoreReport,
-    args: &RestoreArgs,
-    filter: Option<&GlobSet>,
-) -> anyhow::Result<()> {
+fn print(report: &RestoreReport, args: &RestoreArgs, filter: &PathFilter) -> anyhow::Result<()> {
     if args.json {
         return stdout::write(&format!("{}\n", serde_json::to_string_pretty(report)?));
     }
@@ -157,7 +124,11 @@ fn print(
     }
     if args.list {
         let mut text = String::new();
-        for entry in report.manifest.entries().filter(|e| selected(filter, *e)) {
+        for entry in report
+            .manifest
+            .entries()
+            .filter(|e| filter.selects(e.path()))
+        {
             text.push_str(&listing_line(entry));
             text.push('\n');
         }
