@@ -341,10 +341,11 @@ impl Manifest {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "test code fails by panicking")]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn file(path: &str, data: &[u8]) -> ManifestEntry {
+    /// A plain project file entry holding `data` (shared with the index's tests).
+    pub(crate) fn file(path: &str, data: &[u8]) -> ManifestEntry {
         ManifestEntry {
             path: ArchivePath::parse(path).unwrap(),
             kind: EntryType::File,

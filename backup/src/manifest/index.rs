@@ -351,20 +351,7 @@ impl Serialize for ManifestIndex {
 #[allow(clippy::unwrap_used, reason = "test code fails by panicking")]
 mod tests {
     use super::*;
-
-    fn file(path: &str, data: &[u8]) -> ManifestEntry {
-        ManifestEntry {
-            path: ArchivePath::parse(path).unwrap(),
-            kind: EntryType::File,
-            category: Some(Category::Project),
-            classification: Classification::Plain,
-            mode: 0o644,
-            mtime: 1,
-            size: Some(data.len() as u64),
-            sha256: Some(Sha256Digest::of(data)),
-            target: None,
-        }
-    }
+    use crate::manifest::tests::file;
 
     fn dir(path: &str) -> ManifestEntry {
         ManifestEntry {
