@@ -231,6 +231,25 @@ pub struct Manifest {
     pub totals: Totals,
 }
 
+/// Writes a manifest's JSON object from borrowed parts: the fields, names and order of
+/// [`Manifest`]'s derived form, for the writers that stream entries instead of holding a
+/// `Vec<ManifestEntry>` (the archive stage and [`ManifestIndex`]).
+pub(crate) fn serialize_manifest<S: serde::Serializer>(
+    s: S,
+    bundle: Bundle,
+    entries: &impl Serialize,
+    totals: &Totals,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct as _;
+    let mut st = s.serialize_struct("Manifest", 5)?;
+    st.serialize_field("format", MANIFEST_FORMAT)?;
+    st.serialize_field("version", &MANIFEST_VERSION)?;
+    st.serialize_field("bundle", &bundle)?;
+    st.serialize_field("entries", entries)?;
+    st.serialize_field("totals", totals)?;
+    st.end()
+}
+
 /// Why a manifest was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

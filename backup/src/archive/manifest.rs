@@ -8,13 +8,12 @@ use std::iter::Peekable;
 use std::slice;
 
 use serde::Serialize;
-use serde::ser::SerializeStruct as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::collect::{Collection, Entry, EntryKind};
 use crate::manifest::{
-    Bundle, Classification, EntryJson, EntryType, MANIFEST_FORMAT, MANIFEST_NAME, MANIFEST_VERSION,
-    Manifest, ManifestEntry, Sha256Digest, Totals,
+    Bundle, Classification, EntryJson, EntryType, MANIFEST_NAME, Manifest, ManifestEntry,
+    Sha256Digest, Totals, serialize_manifest,
 };
 
 impl Collection {
@@ -217,13 +216,7 @@ impl Serialize for ManifestSource<'_> {
                 s.collect_seq(listed.map(|(e, moved)| entry_json(e, moved)))
             }
         }
-        let mut st = s.serialize_struct("Manifest", 5)?;
-        st.serialize_field("format", MANIFEST_FORMAT)?;
-        st.serialize_field("version", &MANIFEST_VERSION)?;
-        st.serialize_field("bundle", &self.bundle)?;
-        st.serialize_field("entries", &Entries(self))?;
-        st.serialize_field("totals", &self.totals)?;
-        st.end()
+        serialize_manifest(s, self.bundle, &Entries(self), &self.totals)
     }
 }
 

@@ -330,20 +330,13 @@ impl ManifestIndex {
 
 impl Serialize for ManifestIndex {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct as _;
         struct Entries<'a>(&'a ManifestIndex);
         impl Serialize for Entries<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_seq(self.0.entries().map(|e| e.json()))
             }
         }
-        let mut st = s.serialize_struct("Manifest", 5)?;
-        st.serialize_field("format", MANIFEST_FORMAT)?;
-        st.serialize_field("version", &MANIFEST_VERSION)?;
-        st.serialize_field("bundle", &self.bundle)?;
-        st.serialize_field("entries", &Entries(self))?;
-        st.serialize_field("totals", &self.totals)?;
-        st.end()
+        super::serialize_manifest(s, self.bundle, &Entries(self), &self.totals)
     }
 }
 
