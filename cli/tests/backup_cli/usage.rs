@@ -73,6 +73,21 @@ fn command_line_mistakes_exit_64() {
         "--to is required: {}",
         stderr(&out)
     );
+    let out = output(celeriac().args([
+        "restore",
+        "x.tar.gz.cbk",
+        "--list",
+        "--path",
+        "nginx/[",
+        "--key-file",
+        key,
+    ]));
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid path glob \"nginx/[\""),
+        "names the bad glob before touching any copy: {}",
+        stderr(&out)
+    );
     let out = output(celeriac().args(["verify", "x.tar.gz.cbk", "--deep"]));
     assert_eq!(
         out.status.code(),
