@@ -4,26 +4,106 @@
 
 use memchr::memmem;
 
-/// What a file's name alone says about it.
+/// What a file's name (and the folder it is in) says about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NameClass {
     /// Nothing special; content may still make it secret.
     Ordinary,
-    /// `.env` or `.env.*` other than `.env.example`: real file to secrets, sanitized copy to main.
+    /// A real env file (`.env`, `.env.<environment>`, `<name>.env`, anything under `.envs/`):
+    /// the file goes to secrets, a sanitized copy to main.
     EnvFile,
+    /// A sample env file (`.env.example`, `.env.sample`, `.env.template`, `.env.dist`,
+    /// `.env.<name>-sample`, `<name>.env.example`, …): kept verbatim in main unless a value in
+    /// it looks secret, then handled as an [`NameClass::EnvFile`].
+    EnvSample,
+    /// A file named like an env file that is not one (`.env.patch`, `.env.py`, `.env.json`):
+    /// never parsed as env lines; the whole file goes to secrets, nothing to main.
+    EnvLookalike,
     /// `*.key`: a private key by convention.
     PrivateKey,
 }
 
-/// Classifies by file name.
+/// Last words of a sample env file's name.
+const SAMPLE_WORDS: &[&str] = &[
+    "example", "examples", "sample", "samples", "template", "tmpl", "tpl", "dist", "default",
+    "defaults",
+];
+
+/// Extensions after `.env.` that make a file something else than env lines.
+const NOT_ENV_EXTENSIONS: &[&str] = &[
+    "patch", "diff", "orig", "rej", "py", "js", "ts", "sh", "json", "yml", "yaml", "toml", "md",
+    "gpg", "asc", "age", "enc",
+];
+
+/// Classifies by archive path: the file name, and whether it sits in a `.envs/` folder (the
+/// cookiecutter-django layout `.envs/.production/.django`).
+pub(crate) fn classify_path(path: &str) -> NameClass {
+    let (dirs, file_name) = path.rsplit_once('/').unwrap_or(("", path));
+    if dirs.split('/').any(|d| d == ".envs") {
+        return if is_sample_name(file_name) {
+            NameClass::EnvSample
+        } else {
+            NameClass::EnvFile
+        };
+    }
+    classify_name(file_name)
+}
+
+/// Classifies by file name alone.
 pub(crate) fn classify_name(file_name: &str) -> NameClass {
-    if file_name == ".env" || (file_name.starts_with(".env.") && file_name != ".env.example") {
-        NameClass::EnvFile
-    } else if has_extension(file_name, "key") {
+    if file_name == ".env" {
+        return NameClass::EnvFile;
+    }
+    if let Some(rest) = file_name.strip_prefix(".env.") {
+        return if is_sample_name(rest) {
+            NameClass::EnvSample
+        } else if rest.is_empty() || NOT_ENV_EXTENSIONS.iter().any(|e| last_word(rest) == *e) {
+            NameClass::EnvLookalike
+        } else {
+            NameClass::EnvFile
+        };
+    }
+    if let Some(stem) = strip_env_sample_suffix(file_name)
+        && has_extension(stem, "env")
+        && stem.len() > ".env".len()
+    {
+        return NameClass::EnvSample;
+    }
+    if has_extension(file_name, "env") && file_name.len() > ".env".len() {
+        return if is_sample_name(file_name.trim_end_matches(".env")) {
+            NameClass::EnvSample
+        } else {
+            NameClass::EnvFile
+        };
+    }
+    if has_extension(file_name, "key") {
         NameClass::PrivateKey
     } else {
         NameClass::Ordinary
     }
+}
+
+/// `prod.env.example` -> `prod.env`.
+fn strip_env_sample_suffix(file_name: &str) -> Option<&str> {
+    let (stem, last) = file_name.rsplit_once('.')?;
+    SAMPLE_WORDS
+        .contains(&last.to_ascii_lowercase().as_str())
+        .then_some(stem)
+}
+
+/// The last word of a name split on `.`, `-` and `_`, lowercased.
+fn last_word(name: &str) -> String {
+    name.rsplit(['.', '-', '_'])
+        .next()
+        .unwrap_or(name)
+        .to_ascii_lowercase()
+}
+
+/// Whether a name (or the part after `.env.`) ends in a sample word: `example`,
+/// `production-sample`, `local.template`.
+fn is_sample_name(name: &str) -> bool {
+    let word = last_word(name);
+    SAMPLE_WORDS.contains(&word.as_str())
 }
 
 fn has_extension(file_name: &str, ext: &str) -> bool {
@@ -140,11 +220,40 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(classify_name(".env"), NameClass::EnvFile);
-        assert_eq!(classify_name(".env.production"), NameClass::EnvFile);
-        assert_eq!(classify_name(".env.example"), NameClass::Ordinary);
-        assert_eq!(classify_name("site.key"), NameClass::PrivateKey);
-        assert_eq!(classify_name("site.crt"), NameClass::Ordinary);
+        let cases = [
+            (".env", NameClass::EnvFile),
+            (".env.production", NameClass::EnvFile),
+            (".env.local", NameClass::EnvFile),
+            (".env.bak", NameClass::EnvFile),
+            ("postgres.env", NameClass::EnvFile),
+            (".env.example", NameClass::EnvSample),
+            (".env.sample", NameClass::EnvSample),
+            (".env.template", NameClass::EnvSample),
+            (".env.dist", NameClass::EnvSample),
+            (".env.production-sample", NameClass::EnvSample),
+            (".env.local.example", NameClass::EnvSample),
+            ("prod.env.example", NameClass::EnvSample),
+            ("example.env", NameClass::EnvSample),
+            (".env.patch", NameClass::EnvLookalike),
+            (".env.py", NameClass::EnvLookalike),
+            (".env.", NameClass::EnvLookalike),
+            ("site.key", NameClass::PrivateKey),
+            ("site.crt", NameClass::Ordinary),
+            (".envrc", NameClass::Ordinary),
+            ("settings.py", NameClass::Ordinary),
+        ];
+        for (name, class) in cases {
+            assert_eq!(classify_name(name), class, "{name}");
+        }
+        assert_eq!(
+            classify_path(".envs/.production/.django"),
+            NameClass::EnvFile
+        );
+        assert_eq!(
+            classify_path(".envs/.local/.django.example"),
+            NameClass::EnvSample
+        );
+        assert_eq!(classify_path("app/.env.example"), NameClass::EnvSample);
     }
 
     #[test]

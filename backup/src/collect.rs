@@ -160,6 +160,29 @@ pub struct CategoryCount {
     pub secrets: u64,
 }
 
+/// Config-looking files that no rule took (`*.conf`, `*.ini`, `*.toml`, `*.yml`, …), so an
+/// operator can add a `[[collect.rules]]` entry: the first [`LeftOut::LISTED`] archive paths in
+/// walk order, and how many there were in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LeftOut {
+    /// How many such files the walk saw.
+    pub count: u64,
+    /// Their archive paths (sorted), at most [`LeftOut::LISTED`] of them.
+    pub paths: Vec<String>,
+}
+
+impl LeftOut {
+    /// Most paths listed by name.
+    pub const LISTED: usize = walk::MAX_LEFT_OUT_LISTED;
+
+    fn add(&mut self, path: String) {
+        self.count += 1;
+        if self.paths.len() < Self::LISTED {
+            self.paths.push(path);
+        }
+    }
+}
+
 /// The result of [`collect`].
 #[derive(Debug)]
 pub struct Collection {
@@ -173,6 +196,8 @@ pub struct Collection {
     pub skipped: Vec<Skip>,
     /// Collected files per category.
     pub counts: BTreeMap<Category, CategoryCount>,
+    /// Config-looking files no rule took.
+    pub left_out: LeftOut,
     /// The allowlist the sanitized `.env` copies were made with.
     pub env_allowlist: KeyAllowlist,
 }
@@ -249,7 +274,7 @@ pub fn collect_with_cancel(
             spec,
             root: roots.len(),
             prefix: root.prefix.as_ref(),
-            display_root: &root.path,
+            root_spec: root,
             out: &mut walked,
         };
         walk.run(&fd)
@@ -267,6 +292,8 @@ pub fn collect_with_cancel(
     for problem in std::mem::take(&mut walked.problems) {
         router.problem(problem.path, problem.reason, problem.source)?;
     }
+    let mut left_out = std::mem::take(&mut walked.left_out);
+    left_out.paths.sort();
     let mut out = router.route(walked)?;
     out.skipped.extend(skipped);
     out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
@@ -276,8 +303,31 @@ pub fn collect_with_cancel(
         secrets: out.secrets,
         skipped: out.skipped,
         counts: out.counts,
+        left_out,
         env_allowlist: spec.env_allowlist().clone(),
     })
+}
+
+impl Collection {
+    /// SHA-256 of the sorted collected paths (files and symlinks of both bundles), one per
+    /// line: a fingerprint of *which* files a run took.
+    pub fn file_list_sha256(&self) -> Sha256Digest {
+        let mut names: Vec<&str> = self
+            .main
+            .iter()
+            .chain(&self.secrets)
+            .filter(|e| !matches!(e.kind, EntryKind::Dir))
+            .map(|e| e.path.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut list = String::new();
+        for name in names {
+            list.push_str(name);
+            list.push('\n');
+        }
+        Sha256Digest::of(list.as_bytes())
+    }
 }
 
 fn apply_policy(

@@ -203,8 +203,8 @@ pub use archive::{
     ArchiveError, ArchiveOptions, ArchiveSummary, CancelCheck, Change, write_archive,
 };
 pub use collect::{
-    CategoryCount, CollectError, CollectedRoot, Collection, Entry, EntryKind, EntrySource, Skip,
-    SkipReason, SpecialKind, collect, collect_with_cancel,
+    CategoryCount, CollectError, CollectedRoot, Collection, Entry, EntryKind, EntrySource, LeftOut,
+    Skip, SkipReason, SpecialKind, collect, collect_with_cancel,
 };
 pub use extract::{
     CommitPolicy, CommitSummary, EntryProblem, ExtractError, ExtractOptions, ExtractSummary, FsOp,

@@ -153,6 +153,9 @@ pub struct Sanitized {
     pub keys: usize,
     /// Values replaced by [`REDACTED`] (comments included).
     pub redacted: usize,
+    /// Values (and comment words) that look secret whatever their key: URL credentials, PEM
+    /// blocks, token prefixes, JWTs, high entropy. A sample file with any is not a sample.
+    pub secret_looking: usize,
 }
 
 impl std::fmt::Debug for Sanitized {
@@ -161,6 +164,7 @@ impl std::fmt::Debug for Sanitized {
             .field("bytes", &self.content.len())
             .field("keys", &self.keys)
             .field("redacted", &self.redacted)
+            .field("secret_looking", &self.secret_looking)
             .finish()
     }
 }
@@ -190,6 +194,7 @@ pub fn sanitize_env(input: &[u8], allow: &KeyAllowlist) -> Result<Sanitized, San
         out: String::with_capacity(text.len()),
         keys: 0,
         redacted: 0,
+        secret_looking: 0,
     };
     let mut rest = text;
     while !rest.is_empty() {
@@ -199,6 +204,7 @@ pub fn sanitize_env(input: &[u8], allow: &KeyAllowlist) -> Result<Sanitized, San
         content: out.out.into_bytes(),
         keys: out.keys,
         redacted: out.redacted,
+        secret_looking: out.secret_looking,
     })
 }
 
@@ -207,6 +213,7 @@ struct Sanitizer<'a> {
     out: String,
     keys: usize,
     redacted: usize,
+    secret_looking: usize,
 }
 
 /// Splits off one line: (body without terminator, terminator, rest).
@@ -320,7 +327,9 @@ impl Sanitizer<'_> {
     }
 
     fn emit_value(&mut self, key: &str, raw: &str, quote: Option<char>) {
-        let keep = raw.is_empty() || (self.allow.allows(key) && !looks_secret(raw));
+        let secret = !raw.is_empty() && looks_secret(raw);
+        self.secret_looking += usize::from(secret);
+        let keep = raw.is_empty() || (self.allow.allows(key) && !secret);
         if let Some(q) = quote {
             self.out.push(q);
         }
@@ -361,6 +370,7 @@ impl Sanitizer<'_> {
             if looks_secret(word) {
                 self.out.push_str(REDACTED);
                 self.redacted += 1;
+                self.secret_looking += 1;
             } else {
                 self.out.push_str(word);
             }

@@ -190,18 +190,124 @@ pub struct RootSpec {
     pub optional: bool,
 }
 
-/// Category rules compiled into one matcher; the lowest matching pattern index wins.
+impl RootSpec {
+    /// The root directory's own name (`nginx` for `/etc/nginx`), which the rules also match;
+    /// `None` for `/` or a name that is not UTF-8.
+    pub fn name(&self) -> Option<&str> {
+        self.path.file_name().and_then(|n| n.to_str())
+    }
+}
+
+/// How strongly a rule claims a file: the config file's own rules, then the built-in rules that
+/// name a file by its shape, then the built-in folder-wide rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Tier {
+    Configured,
+    Specific,
+    Broad,
+}
+
+/// One rule group after compilation: its category and its veto patterns.
+#[derive(Debug, Clone)]
+struct CompiledRule {
+    tier: Tier,
+    category: Category,
+    unless: Option<GlobSet>,
+}
+
+/// Category rules compiled into one matcher. Among the patterns that match (and are not vetoed
+/// by their group's `unless`), the lowest tier wins, then the lowest pattern index.
 #[derive(Debug, Clone)]
 pub(crate) struct RuleSet {
     set: GlobSet,
-    categories: Vec<Category>,
+    /// For each pattern of `set`, its group in `rules`.
+    group_of: Vec<usize>,
+    rules: Vec<CompiledRule>,
 }
 
 impl RuleSet {
-    /// The category of the first rule matching `path`.
-    pub(crate) fn category(&self, path: &str) -> Option<Category> {
-        let first = self.set.matches(path).into_iter().min()?;
-        self.categories.get(first).copied()
+    fn build(configured: &[RawRule], defaults: bool) -> Result<Self, SpecError> {
+        let mut set = GlobSetBuilder::new();
+        let mut group_of = Vec::new();
+        let mut rules = Vec::new();
+        let mut add = |tier, category, globs: &mut dyn Iterator<Item = &str>, unless: &[&str]| {
+            for pattern in globs {
+                set.add(compile(pattern)?);
+                group_of.push(rules.len());
+            }
+            let unless = if unless.is_empty() {
+                None
+            } else {
+                Some(compile_set(unless.iter().copied(), "<unless>")?)
+            };
+            rules.push(CompiledRule {
+                tier,
+                category,
+                unless,
+            });
+            Ok::<_, SpecError>(())
+        };
+        for rule in configured {
+            add(
+                Tier::Configured,
+                rule.category,
+                &mut rule.globs.iter().map(String::as_str),
+                &[],
+            )?;
+        }
+        if defaults {
+            for (tier, table) in [
+                (Tier::Specific, defaults::SPECIFIC),
+                (Tier::Broad, defaults::BROAD),
+            ] {
+                for rule in table {
+                    add(
+                        tier,
+                        rule.category,
+                        &mut rule.globs.iter().copied(),
+                        rule.unless,
+                    )?;
+                }
+            }
+        }
+        Ok(Self {
+            set: set
+                .build()
+                .map_err(|source| glob_error("<rules>", source))?,
+            group_of,
+            rules,
+        })
+    }
+
+    /// The category of the strongest rule matching any of `paths` (the same file seen under
+    /// different names: its archive path, its path under the root's own name).
+    pub(crate) fn category(&self, paths: &[&str]) -> Option<Category> {
+        let mut best: Option<(Tier, usize)> = None;
+        for path in paths {
+            let candidate = globset::Candidate::new(path);
+            for index in self.set.matches_candidate(&candidate) {
+                let Some(&group) = self.group_of.get(index) else {
+                    continue;
+                };
+                let Some(rule) = self.rules.get(group) else {
+                    continue;
+                };
+                if rule
+                    .unless
+                    .as_ref()
+                    .is_some_and(|unless| unless.is_match_candidate(&candidate))
+                {
+                    continue;
+                }
+                let rank = (rule.tier, index);
+                if best.is_none_or(|b| rank < b) {
+                    best = Some(rank);
+                }
+            }
+        }
+        let (_, index) = best?;
+        let group = *self.group_of.get(index)?;
+        self.rules.get(group).map(|r| r.category)
     }
 }
 
@@ -211,6 +317,8 @@ pub struct CollectSpec {
     pub(crate) roots: Vec<RootSpec>,
     pub(crate) rules: RuleSet,
     pub(crate) excludes: GlobSet,
+    /// File names that look like configuration (for reporting files no rule took).
+    config_looking: GlobSet,
     pub(crate) env_allowlist: KeyAllowlist,
     pub(crate) on_unreadable: UnreadablePolicy,
 }
@@ -233,7 +341,31 @@ impl CollectSpec {
 
     /// The category the rules give `archive_path`, if any (ignores excludes).
     pub fn category_of(&self, archive_path: &str) -> Option<Category> {
-        self.rules.category(archive_path)
+        self.rules.category(&[archive_path])
+    }
+
+    /// The category of a file of `root` at `rel` below it, stored at `archive_path`: the rules
+    /// see both the archive path and the path under the root's own name (`nginx/conf.d/x.conf`
+    /// for `/etc/nginx/conf.d/x.conf`), and the stronger match wins.
+    pub fn category_in_root(
+        &self,
+        root: &RootSpec,
+        rel: &str,
+        archive_path: &str,
+    ) -> Option<Category> {
+        match root.name() {
+            Some(name) => {
+                let named = format!("{name}/{rel}");
+                self.rules.category(&[archive_path, &named])
+            }
+            None => self.rules.category(&[archive_path]),
+        }
+    }
+
+    /// Whether a file that no rule took looks like configuration anyway (`*.conf`, `*.ini`,
+    /// `*.toml`, `*.yml`, `config.xml`, …): a dry run lists these so a rule can be added.
+    pub fn looks_like_config(&self, path: &str) -> bool {
+        self.config_looking.is_match(path)
     }
 
     /// Whether `archive_path` is excluded (a matching directory is not entered).
@@ -247,47 +379,27 @@ impl TryFrom<RawCollectConfig> for CollectSpec {
 
     fn try_from(raw: RawCollectConfig) -> Result<Self, SpecError> {
         let roots = validate_roots(&raw.roots)?;
-        let mut rule_patterns: Vec<(Category, &str)> = Vec::new();
-        for rule in &raw.rules {
-            rule_patterns.extend(rule.globs.iter().map(|g| (rule.category, g.as_str())));
-        }
-        if raw.default_rules {
-            for (category, globs) in defaults::DEFAULT_RULES {
-                rule_patterns.extend(globs.iter().map(|g| (*category, *g)));
-            }
-        }
-        let mut set = GlobSetBuilder::new();
-        for (_, pattern) in &rule_patterns {
-            set.add(compile(pattern)?);
-        }
-        let rules = RuleSet {
-            set: set
-                .build()
-                .map_err(|source| glob_error("<rules>", source))?,
-            categories: rule_patterns.iter().map(|(c, _)| *c).collect(),
-        };
-        let mut excludes = GlobSetBuilder::new();
+        let rules = RuleSet::build(&raw.rules, raw.default_rules)?;
         let defaults = if raw.default_excludes {
             defaults::DEFAULT_EXCLUDES
         } else {
             &[]
         };
-        for pattern in defaults
-            .iter()
-            .copied()
-            .chain(raw.excludes.iter().map(String::as_str))
-        {
-            excludes.add(compile(pattern)?);
-        }
-        let excludes = excludes
-            .build()
-            .map_err(|source| glob_error("<excludes>", source))?;
+        let excludes = compile_set(
+            defaults
+                .iter()
+                .copied()
+                .chain(raw.excludes.iter().map(String::as_str)),
+            "<excludes>",
+        )?;
+        let config_looking = compile_set(defaults::CONFIG_LOOKING.iter().copied(), "<config>")?;
         let env_allowlist = KeyAllowlist::with_extra(&raw.env_allowlist)
             .map_err(|entry| SpecError::InvalidAllowlistEntry { entry })?;
         Ok(Self {
             roots,
             rules,
             excludes,
+            config_looking,
             env_allowlist,
             on_unreadable: raw.on_unreadable,
         })
@@ -300,6 +412,17 @@ fn compile(pattern: &str) -> Result<Glob, SpecError> {
         .backslash_escape(true)
         .build()
         .map_err(|source| glob_error(pattern, source))
+}
+
+fn compile_set<'p>(
+    patterns: impl Iterator<Item = &'p str>,
+    what: &str,
+) -> Result<GlobSet, SpecError> {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        set.add(compile(pattern)?);
+    }
+    set.build().map_err(|source| glob_error(what, source))
 }
 
 fn glob_error(pattern: &str, source: globset::Error) -> SpecError {

@@ -1,6 +1,6 @@
 //! The first read of each candidate file: open beneath the root with `O_NOFOLLOW`, `fstat` the
-//! fd, stream it once for size, SHA-256 and secret sniffing, and keep `.env` bytes for the
-//! sanitizer. The archive stage later re-reads and re-hashes against these facts.
+//! fd, stream it once for size, SHA-256 and secret sniffing, and keep env-file bytes (real and
+//! sample) for the sanitizer. The archive stage later re-reads and re-hashes against these facts.
 //!
 //! Files are independent, so [`read_all`] reads them on one thread per core (at most
 //! [`MAX_READ_THREADS`]), each with one reused buffer; results keep the candidates' order.
@@ -17,7 +17,7 @@ use super::CollectedRoot;
 use super::beneath::open_file_beneath;
 use super::walk::{Candidate, CandidateKind, Meta};
 use crate::archive::CancelCheck;
-use crate::classify::{ContentSniffer, NameClass, SecretContent, classify_name};
+use crate::classify::{ContentSniffer, NameClass, SecretContent, classify_path};
 use crate::manifest::Sha256Digest;
 
 /// Most threads reading files at once.
@@ -85,7 +85,10 @@ fn read_into(
             if !matches!(c.kind, CandidateKind::File) {
                 continue;
             }
-            let keep = classify_name(c.path.file_name()) == NameClass::EnvFile;
+            let keep = matches!(
+                classify_path(c.path.as_str()),
+                NameClass::EnvFile | NameClass::EnvSample
+            );
             let result = match roots.get(c.root) {
                 Some(root) => read_file(
                     &root.fd,

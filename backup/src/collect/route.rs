@@ -1,5 +1,6 @@
-//! Routing of walked candidates into the two bundles: reads files, sends `.env` files and private
-//! keys to `secrets` (with a sanitized `.env` copy for `main`), keeps symlinks only when their
+//! Routing of walked candidates into the two bundles: reads files, sends env files and private
+//! keys to `secrets` (with a sanitized env copy for `main`; a sample env file stays in `main`
+//! verbatim when nothing in it looks secret), keeps symlinks only when their
 //! target is collected into the same bundle, and adds every ancestor directory.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -13,7 +14,7 @@ use super::{
     apply_policy, display_path,
 };
 use crate::archive::CancelCheck;
-use crate::classify::{NameClass, classify_name};
+use crate::classify::{NameClass, classify_path};
 use crate::manifest::{
     ArchivePath, Bundle, Classification, LinkProblem, Sha256Digest, resolve_link,
 };
@@ -117,7 +118,6 @@ impl<'a> Router<'a> {
     }
 
     fn file(&mut self, c: Candidate, facts: io::Result<FileFacts>) -> Result<(), CollectError> {
-        let name_class = classify_name(c.path.file_name());
         let rel = Path::new(c.rel());
         let facts = match facts {
             Ok(facts) => facts,
@@ -128,6 +128,10 @@ impl<'a> Router<'a> {
                     Some(e),
                 );
             }
+        };
+        let name_class = match classify_path(c.path.as_str()) {
+            NameClass::EnvSample => self.sample_class(facts.content.as_deref()),
+            other => other,
         };
         let secret = name_class != NameClass::Ordinary || facts.secret.is_some();
         let count = self.out.counts.entry(c.category).or_default();
@@ -169,6 +173,19 @@ impl<'a> Router<'a> {
             ..entry
         });
         Ok(())
+    }
+
+    /// A sample env file stays verbatim (ordinary) unless a value in it looks secret, or it
+    /// cannot be read as env lines (too big, not UTF-8): then it is handled as a real env file.
+    fn sample_class(&self, content: Option<&[u8]>) -> NameClass {
+        let plain = content
+            .and_then(|bytes| sanitize_env(bytes, self.spec.env_allowlist()).ok())
+            .is_some_and(|s| s.secret_looking == 0);
+        if plain {
+            NameClass::Ordinary
+        } else {
+            NameClass::EnvFile
+        }
     }
 
     fn links(

@@ -13,10 +13,13 @@ use rustix::fs::{FileType, Stat};
 use super::beneath::{file_type, list_dir, open_dir_at, permissions, read_link_at, stat_at};
 use super::{SkipReason, SpecialKind};
 use crate::manifest::{ArchivePath, MANIFEST_NAME};
-use crate::spec::{Category, CollectSpec};
+use crate::spec::{Category, CollectSpec, RootSpec};
 
 /// Deepest directory nesting the walk enters.
 const MAX_DEPTH: usize = 256;
+
+/// Most left-out paths listed by name (the rest are counted).
+pub(super) const MAX_LEFT_OUT_LISTED: usize = 1000;
 
 /// Ownership, permissions and mtime of a collected object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +81,7 @@ pub(super) struct Walked {
     pub(super) candidates: Vec<Candidate>,
     pub(super) dirs: HashMap<ArchivePath, Meta>,
     pub(super) problems: Vec<WalkProblem>,
+    pub(super) left_out: super::LeftOut,
 }
 
 /// Walks one root.
@@ -85,7 +89,7 @@ pub(super) struct RootWalk<'a> {
     pub(super) spec: &'a CollectSpec,
     pub(super) root: usize,
     pub(super) prefix: Option<&'a ArchivePath>,
-    pub(super) display_root: &'a std::path::Path,
+    pub(super) root_spec: &'a RootSpec,
     pub(super) out: &'a mut Walked,
 }
 
@@ -113,7 +117,7 @@ impl RootWalk<'_> {
     }
 
     fn problem(&mut self, rel: &str, reason: SkipReason, source: Option<io::Error>) {
-        let path = self.display_root.join(rel).display().to_string();
+        let path = self.root_spec.path.join(rel).display().to_string();
         self.out.problems.push(WalkProblem {
             path,
             reason,
@@ -147,18 +151,23 @@ impl RootWalk<'_> {
         if self.spec.is_excluded(&lossy_path) {
             return;
         }
+        let category = self
+            .spec
+            .category_in_root(self.root_spec, &lossy_rel, &lossy_path);
         let stat = match stat_at(dir, name) {
             Ok(stat) => stat,
             Err(e) => {
-                if self.spec.category_of(&lossy_path).is_some() {
+                if category.is_some() {
                     self.problem(&lossy_rel, SkipReason::from_io(&e), Some(e));
                 }
                 return;
             }
         };
         let kind = file_type(&stat);
-        let category = self.spec.category_of(&lossy_path);
         if kind != FileType::Directory && category.is_none() {
+            if kind == FileType::RegularFile && self.spec.looks_like_config(&lossy_path) {
+                self.out.left_out.add(lossy_path);
+            }
             return;
         }
         let (Ok(rel), Ok(path)) = (

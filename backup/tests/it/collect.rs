@@ -64,10 +64,13 @@ fn default_rules_pick_the_sample_projects_config_and_leave_noise_out() -> Result
         ]
     );
     let secrets = paths(&c.secrets, true);
+    // `.env.example` holds a URL with credentials (secret-looking): its real copy goes to the
+    // secrets bundle, a sanitized one to main.
     assert_eq!(
         secrets,
         [
             ".env",
+            ".env.example",
             "certs/test-only.key",
             "k8s/base/secret.yaml",
             "letsencrypt/archive/example.test/privkey1.pem",
@@ -123,7 +126,7 @@ fn counts_per_category_cover_main_and_secrets() -> Result<()> {
         .collect();
     let expected = BTreeMap::from([
         (Category::Docker, (5, 0)),
-        (Category::Env, (2, 1)),
+        (Category::Env, (2, 2)),
         (Category::Nginx, (2, 0)),
         (Category::Ssl, (11, 3)),
         (Category::Kubernetes, (3, 1)),

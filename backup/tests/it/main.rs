@@ -2,6 +2,7 @@
 //! round trips through real files, the hostile-tar corpus and the parallel gzip writer.
 
 mod collect;
+mod collect_rules;
 mod fallback;
 mod fanout;
 mod faults;

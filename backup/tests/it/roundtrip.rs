@@ -390,12 +390,12 @@ proptest! {
             let sub = root.join("docker/conf");
             std::fs::create_dir_all(&sub)?;
             for (i, (size, mode, mtime, seed)) in files.iter().enumerate() {
-                let path = sub.join(format!("f{i}.bin"));
+                let path = sub.join(format!("f{i}.data"));
                 std::fs::write(&path, content(*size, *seed))?;
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode))?;
                 set_mtime(&path, *mtime)?;
             }
-            std::os::unix::fs::symlink("f0.bin", sub.join("link"))?;
+            std::os::unix::fs::symlink("f0.data", sub.join("link"))?;
             set_mtime(&sub.join("link"), 1_234_567_890)?;
             std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(dir_mode))?;
             set_mtime(&sub, dir_mtime)?;
