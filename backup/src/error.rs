@@ -47,6 +47,19 @@ pub enum BackupError {
     /// Collection failed.
     #[error("collection failed")]
     Collect(#[source] CollectError),
+    /// No file under any root matched a collection rule: an empty backup would restore
+    /// nothing, so the run fails instead of storing one.
+    #[error(
+        "nothing to back up: no configuration file found under {}{}",
+        list_paths(roots),
+        skipped_note(*skipped)
+    )]
+    NothingCollected {
+        /// The roots walked (as configured).
+        roots: Vec<std::path::PathBuf>,
+        /// Matched files that were skipped (unreadable, special, ...), listed in no report.
+        skipped: usize,
+    },
     /// Writing an archive failed (a file changed or became unreadable, or the stream failed).
     #[error("writing the {bundle:?} archive failed")]
     Archive {
@@ -86,6 +99,22 @@ pub enum BackupError {
         #[source]
         source: tokio::task::JoinError,
     },
+}
+
+fn list_paths(paths: &[std::path::PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn skipped_note(skipped: usize) -> String {
+    match skipped {
+        0 => String::new(),
+        1 => " (1 matching file was skipped: unreadable or not a regular file)".to_owned(),
+        n => format!(" ({n} matching files were skipped: unreadable or not regular files)"),
+    }
 }
 
 impl BackupError {

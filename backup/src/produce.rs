@@ -78,8 +78,14 @@ impl Producer {
             e => BackupError::Collect(e),
         })?;
         let report = collection_report(&collection);
+        if report.files_collected == 0 {
+            return Err(BackupError::NothingCollected {
+                roots: self.spec.roots().iter().map(|r| r.path.clone()).collect(),
+                skipped: report.skipped.len(),
+            });
+        }
         self.progress.emit(ProgressEvent::Collected {
-            files: report.files,
+            files: report.files_collected,
             bytes: report.bytes,
             skipped: report.skipped.len() as u64,
         });
@@ -184,11 +190,14 @@ impl Producer {
 
 fn collection_report(c: &Collection) -> CollectionReport {
     CollectionReport {
-        files: c.counts.values().map(|n| n.files).sum(),
+        files_collected: c.counts.values().map(|n| n.files).sum(),
+        file_categories: c.counts.iter().map(|(k, n)| (*k, n.files)).collect(),
+        file_list_sha256: c.file_list_sha256(),
         bytes: c.counts.values().map(|n| n.bytes).sum(),
         main_entries: c.main.len() as u64,
         secrets_entries: c.secrets.len() as u64,
         categories: c.counts.clone(),
         skipped: c.skipped.clone(),
+        left_out: c.left_out.clone(),
     }
 }

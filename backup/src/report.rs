@@ -17,7 +17,7 @@ use serde::{Serialize, Serializer};
 
 mod text;
 
-use crate::collect::{CategoryCount, Skip};
+use crate::collect::{CategoryCount, LeftOut, Skip};
 use crate::id::BackupId;
 use crate::manifest::Bundle;
 use crate::spec::Category;
@@ -77,8 +77,13 @@ pub struct BackupReport {
 /// What collection found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CollectionReport {
-    /// Files and symlinks collected into either bundle.
-    pub files: u64,
+    /// Files and symlinks collected into either bundle (the platform's `files_collected`).
+    pub files_collected: u64,
+    /// Files and symlinks collected per category (the platform's `file_categories`).
+    pub file_categories: BTreeMap<Category, u64>,
+    /// SHA-256 (hex) of the sorted list of collected paths, one per line: equal digests mean
+    /// two runs collected the same set of names.
+    pub file_list_sha256: Sha256Digest,
     /// Bytes of those files as found on disk.
     pub bytes: u64,
     /// Entries of the main archive (files, directories, symlinks, the sanitized `.env`).
@@ -89,6 +94,8 @@ pub struct CollectionReport {
     pub categories: BTreeMap<Category, CategoryCount>,
     /// Matched files left out, with reasons.
     pub skipped: Vec<Skip>,
+    /// Config-looking files that no rule took (for a `[[collect.rules]]` entry).
+    pub left_out: LeftOut,
 }
 
 /// Sizes of one artifact at each stage.

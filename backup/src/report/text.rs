@@ -14,7 +14,7 @@ impl fmt::Display for BackupReport {
         writeln!(
             f,
             "collected {} files ({} bytes), {} skipped",
-            c.files,
+            c.files_collected,
             c.bytes,
             c.skipped.len()
         )?;

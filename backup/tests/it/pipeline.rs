@@ -320,13 +320,19 @@ async fn report_json_has_a_stable_shape() -> Result<()> {
         "status": "VERIFIED",
         "started_at": "2026-11-27T02:30:00Z",
         "collection": {
-            "files": 3, "bytes": 74, "main_entries": 4, "secrets_entries": 1,
+            "files_collected": 3,
+            "file_categories": {"docker": 1, "env": 1, "nginx": 1},
+            "file_list_sha256": celeriac_store::Sha256Digest::of(
+                b".env\ndocker-compose.yml\nnginx/nginx.conf\n"
+            ).to_string(),
+            "bytes": 74, "main_entries": 4, "secrets_entries": 1,
             "categories": {
                 "docker": {"files": 1, "bytes": 32, "secrets": 0},
                 "env": {"files": 1, "bytes": 32, "secrets": 1},
                 "nginx": {"files": 1, "bytes": 10, "secrets": 0}
             },
-            "skipped": []
+            "skipped": [],
+            "left_out": {"count": 0, "paths": []}
         },
         "artifacts": [
             artifact("main", "", 4, 3, true),

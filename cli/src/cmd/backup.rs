@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cmd::config_file::{self, CONFIG_ENV};
 use crate::cmd::progress::{self, Display};
 use crate::cmd::status::{self, Coded};
-use crate::cmd::{keys, runtime, stdout};
+use crate::cmd::{backup_plan, keys, runtime, stdout};
 
 /// Flags of `celeriac backup`. Flags win over the config file: `--source` replaces its
 /// `[[collect.roots]]`, `--store` its `backup.stores`, `--key-file` its `[keys] main`.
@@ -40,6 +40,10 @@ pub(crate) struct BackupArgs {
     /// Print the report as JSON (with each copy's object key) instead of text
     #[arg(long)]
     json: bool,
+    /// Show what would be collected (per category and bundle), skipped and left out, without
+    /// archiving or storing anything; needs no key and no store
+    #[arg(long)]
+    dry_run: bool,
     /// No progress output on stderr
     #[arg(long, short)]
     quiet: bool,
@@ -49,17 +53,18 @@ pub(crate) struct BackupArgs {
 pub(crate) fn run(args: &BackupArgs) -> anyhow::Result<u8> {
     let mut raw = config_file::load_raw(args.config.as_deref())?;
     apply_flags(&mut raw, args)?;
+    if args.dry_run {
+        let config = config_file::validate(raw, args.config.as_deref())?;
+        let spec = collect_spec(&config)?;
+        return backup_plan::run(&spec, args.json);
+    }
     let keys = keys::backup_keys(
         args.key_file.as_deref(),
         args.secrets_key_file.as_deref(),
         &raw.keys,
     )?;
     let config = config_file::validate(raw, args.config.as_deref())?;
-    let Some(spec) = config.collect.clone() else {
-        return Err(Coded::usage(anyhow::anyhow!(
-            "nothing to collect: pass --source DIR or add [[collect.roots]] to the config file"
-        )));
-    };
+    let spec = collect_spec(&config)?;
     if config.targets.is_empty() {
         return Err(Coded::usage(anyhow::anyhow!(
             "no store: pass --store local:PATH or --store s3:NAME, or set `backup.stores`"
@@ -82,6 +87,15 @@ pub(crate) fn run(args: &BackupArgs) -> anyhow::Result<u8> {
     .context("the backup failed")?;
     print_report(&report, args.json)?;
     Ok(exit_code(report.status))
+}
+
+/// The validated `[collect]` table, or a usage error when no root is given.
+fn collect_spec(config: &BackupConfig) -> anyhow::Result<celeriac_backup::CollectSpec> {
+    config.collect.clone().ok_or_else(|| {
+        Coded::usage(anyhow::anyhow!(
+            "nothing to collect: pass --source DIR or add [[collect.roots]] to the config file"
+        ))
+    })
 }
 
 /// Puts the command-line sources and stores in place of the config file's.

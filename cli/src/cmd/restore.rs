@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use celeriac_backup::{
-    ArtifactAddress, Bundle, CommitPolicy, Expected, ManifestEntryRef, PathFilter, RestoreMode,
-    RestoreOptions, RestoreReport, RestoreSource, restore,
+    ArtifactAddress, Bundle, CommitPolicy, CopyErrorKind, Expected, ManifestEntryRef, PathFilter,
+    RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource, restore, sibling_key,
 };
 use celeriac_store::Sha256Digest;
 use clap::Args;
@@ -77,6 +77,11 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
     let expected = args.sha256.map(|sha256| Expected { size: None, sha256 });
     let report = runtime::block_on(async {
         let copies = artifact::copies(&args.artifacts, &config, Some(bundle))?;
+        let copies_for_main: Vec<(Arc<dyn celeriac_store::Store>, celeriac_store::ObjectKey)> =
+            copies
+                .iter()
+                .filter_map(|c| Some((c.store.clone(), sibling_key(&c.key, Bundle::Main).ok()?)))
+                .collect();
         let labels: Vec<String> = copies.iter().map(|c| c.label.clone()).collect();
         let sources: Vec<RestoreSource> = copies
             .into_iter()
@@ -86,12 +91,42 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
                 expected,
             })
             .collect();
-        restore(&sources, Arc::new(keyring), &options)
-            .await
-            .with_context(|| format!("cannot restore from {}", labels.join(", ")))
+        match restore(&sources, Arc::new(keyring), &options).await {
+            Ok(report) => Ok(report),
+            Err(err) if bundle == Bundle::Secrets && all_missing(&err) => {
+                Err(no_secrets_bundle(&copies_for_main, err).await)
+            }
+            Err(err) => Err(anyhow::Error::new(err))
+                .with_context(|| format!("cannot restore from {}", labels.join(", "))),
+        }
     })??;
     print(&report, args, &filter)?;
     Ok(status::OK)
+}
+
+/// Every copy of the asked-for artifact was simply not there.
+fn all_missing(err: &RestoreError) -> bool {
+    matches!(err, RestoreError::AllCopiesFailed { attempts, .. }
+        if !attempts.is_empty()
+            && attempts.iter().all(|a| a.error.kind == CopyErrorKind::NotFound))
+}
+
+/// `restore --secrets` found no secrets bundle: when the backup's main archive is there, the run
+/// found nothing secret and wrote no bundle, and the message says exactly that.
+async fn no_secrets_bundle(
+    mains: &[(Arc<dyn celeriac_store::Store>, celeriac_store::ObjectKey)],
+    err: RestoreError,
+) -> anyhow::Error {
+    for (store, key) in mains {
+        if let Ok(Some(_)) = store.head(key).await {
+            return anyhow::anyhow!(
+                "backup {key} has no secrets bundle: its run found no secret file (no real \
+                 .env, no private key), so only the main archive was written; restore it \
+                 without --secrets"
+            );
+        }
+    }
+    anyhow::Error::new(err).context("no copy of the secrets bundle was found")
 }
 
 fn mode(args: &RestoreArgs) -> anyhow::Result<RestoreMode> {

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
+mod collection;
 mod config_examples;
 mod fallback;
 mod faults;

@@ -117,7 +117,8 @@ async fn backup_to_local_r2_and_b2_verifies_and_restores_byte_identical() {
 }
 
 /// Every restored entry equals its source entry (content, mode, mtime, link target), except
-/// the sanitized `.env`; configuration is there, noise is not.
+/// the sanitized `.env` files (`.env`, and `.env.example`, whose URL credentials look secret);
+/// configuration is there, noise is not.
 fn assert_restored_like(
     source: &std::collections::BTreeMap<String, Node>,
     restored: &std::collections::BTreeMap<String, Node>,
@@ -134,6 +135,11 @@ fn assert_restored_like(
                 for secret in SECRET_VALUES {
                     assert!(!env.contains(secret), "{env}");
                 }
+            }
+            (Node::File { content, .. }, Node::File { .. }) if path == ".env.example" => {
+                let env = String::from_utf8_lossy(content);
+                assert!(env.contains("DATABASE_URL=<redacted>"), "{env}");
+                assert!(!env.contains("change-me"), "{env}");
             }
             (Node::Dir, Node::Dir) => {}
             _ => assert_eq!(node, original, "{path}"),

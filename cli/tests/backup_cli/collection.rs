@@ -1,0 +1,158 @@
+//! What `celeriac backup` collects, seen from the command line: `--dry-run` (no key, no store),
+//! a run that finds nothing ending FAILED with no object stored, and `restore --secrets` on a
+//! backup that has no secrets bundle.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::run::{celeriac, keygen, output, stderr, stdout};
+use crate::tree::sample_copy;
+
+fn write(root: &Path, path: &str, content: &str) {
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn dry_run_lists_what_would_be_collected_and_what_was_left_out_without_key_or_store() {
+    let source = sample_copy();
+    write(source.path(), "redis/redis.conf", "port 6379\n");
+    write(source.path(), "compose.yaml", "services: {}\n");
+    let out = output(celeriac().args([
+        "backup",
+        "--source",
+        source.path().to_str().unwrap(),
+        "--dry-run",
+        "--json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(plan["dry_run"], true);
+    let files = plan["files"].as_array().unwrap();
+    let find = |path: &str| {
+        files
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap_or_else(|| panic!("{path} not planned: {plan:#}"))
+    };
+    assert_eq!(find("compose.yaml")["category"], "docker");
+    assert_eq!(find(".env")["placement"], "secrets-and-sanitized");
+    assert_eq!(find("certs/test-only.key")["placement"], "secrets");
+    assert_eq!(find("nginx/nginx.conf")["placement"], "main");
+    assert_eq!(plan["files_collected"], files.len());
+    let per_category: u64 = plan["file_categories"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(per_category, files.len() as u64);
+    assert_eq!(plan["left_out"]["paths"][0], "redis/redis.conf");
+    assert_eq!(plan["left_out"]["count"], 1);
+
+    let text = output(celeriac().args([
+        "backup",
+        "--source",
+        source.path().to_str().unwrap(),
+        "--dry-run",
+    ]));
+    assert_eq!(text.status.code(), Some(0), "{}", stderr(&text));
+    let text = stdout(&text);
+    assert!(text.contains("docker ("), "{text}");
+    assert!(text.contains("  compose.yaml"), "{text}");
+    assert!(text.contains("left out: 1 config-looking file"), "{text}");
+    assert!(text.contains("  redis/redis.conf"), "{text}");
+}
+
+#[test]
+fn a_tree_without_configuration_fails_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src");
+    write(&source, "app/models.py", "class M: pass\n");
+    write(&source, "README.md", "# app\n");
+    let key = dir.path().join("k");
+    keygen(&key);
+    let store = dir.path().join("copies");
+    let out = output(celeriac().args([
+        "backup",
+        "--source",
+        source.to_str().unwrap(),
+        "--store",
+        &format!("local:{}", store.display()),
+        "--key-file",
+        key.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("nothing to back up"), "{err}");
+    assert!(
+        err.contains(source.to_str().unwrap()),
+        "names the root: {err}"
+    );
+    assert_eq!(files_under(&store), Vec::<String>::new());
+
+    let dry =
+        output(celeriac().args(["backup", "--source", source.to_str().unwrap(), "--dry-run"]));
+    assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
+    assert!(stdout(&dry).contains("nothing would be collected"));
+}
+
+#[test]
+fn restore_secrets_of_a_backup_without_a_secrets_bundle_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src");
+    write(&source, "compose.yaml", "services: {}\n");
+    let key = dir.path().join("k");
+    keygen(&key);
+    let store = dir.path().join("copies");
+    let out = output(celeriac().args([
+        "backup",
+        "--source",
+        source.to_str().unwrap(),
+        "--store",
+        &format!("local:{}", store.display()),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["artifacts"].as_array().unwrap().len(), 1);
+    let artifact = files_under(&store)
+        .into_iter()
+        .find(|f| f.ends_with(".tar.gz.cbk"))
+        .unwrap();
+    let out = output(celeriac().args([
+        "restore",
+        &artifact,
+        "--secrets",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--to",
+        dir.path().join("restored").to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no secrets bundle"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.path().join("restored").exists());
+}
