@@ -112,6 +112,28 @@ fn has_extension(file_name: &str, ext: &str) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
+/// How much of a YAML file [`is_kubernetes_manifest`] looks at.
+pub(crate) const MANIFEST_HEAD: usize = 8 * 1024;
+
+/// Whether the start of a YAML file is a Kubernetes object: a top-level `apiVersion:` line and
+/// a top-level `kind:` line (in any of its documents). Compose files, CI workflows and Helm
+/// values have neither pair.
+pub(crate) fn is_kubernetes_manifest(head: &[u8]) -> bool {
+    let (mut api_version, mut kind) = (false, false);
+    for line in head.split(|&b| b == b'\n') {
+        if line.starts_with(b"---") {
+            (api_version, kind) = (false, false);
+            continue;
+        }
+        api_version |= line.starts_with(b"apiVersion:");
+        kind |= line.starts_with(b"kind:");
+        if api_version && kind {
+            return true;
+        }
+    }
+    false
+}
+
 /// What the content revealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SecretContent {
@@ -216,6 +238,26 @@ mod tests {
             s.update(c);
         }
         s.finish()
+    }
+
+    #[test]
+    fn kubernetes_manifests_by_content() {
+        assert!(is_kubernetes_manifest(
+            b"# c\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n"
+        ));
+        assert!(is_kubernetes_manifest(
+            b"services: {}\n---\nkind: Service\napiVersion: v1\n"
+        ));
+        assert!(!is_kubernetes_manifest(
+            b"services:\n  web:\n    image: x\n"
+        ));
+        assert!(!is_kubernetes_manifest(b"on: push\njobs:\n  kind: x\n"));
+        assert!(!is_kubernetes_manifest(
+            b"apiVersion: v1\n---\nkind: List\n"
+        ));
+        assert!(!is_kubernetes_manifest(
+            b"spec:\n  apiVersion: v1\n  kind: Pod\n"
+        ));
     }
 
     #[test]

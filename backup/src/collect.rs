@@ -276,6 +276,7 @@ pub fn collect_with_cancel(
             prefix: root.prefix.as_ref(),
             root_spec: root,
             out: &mut walked,
+            head_buf: None,
         };
         walk.run(&fd)
             .map_err(|source| CollectError::RootUnavailable {

@@ -21,6 +21,28 @@ pub(crate) fn open_dir_at(dir: impl AsFd, name: &OsStr) -> io::Result<OwnedFd> {
     )?)
 }
 
+/// Reads up to `buf.len()` bytes from the start of regular file `name` (one component) below
+/// `dir`, without following a symlink or blocking on a FIFO. Returns how many bytes were read.
+pub(crate) fn read_head_at(dir: impl AsFd, name: &OsStr, buf: &mut [u8]) -> io::Result<usize> {
+    let flags =
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let fd = rustix::fs::openat(dir, name.as_bytes(), flags, Mode::empty())?;
+    if file_type(&rustix::fs::fstat(&fd)?) != FileType::RegularFile {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    let mut file = std::fs::File::from(fd);
+    let mut filled = 0;
+    while filled < buf.len() {
+        match io::Read::read(&mut file, &mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
 /// Opens a directory by absolute path (the root itself may be reached through symlinks: it is
 /// the operator's explicit choice).
 pub(crate) fn open_root(path: &Path) -> io::Result<OwnedFd> {

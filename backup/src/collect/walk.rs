@@ -10,8 +10,11 @@ use std::os::unix::ffi::OsStrExt;
 
 use rustix::fs::{FileType, Stat};
 
-use super::beneath::{file_type, list_dir, open_dir_at, permissions, read_link_at, stat_at};
+use super::beneath::{
+    file_type, list_dir, open_dir_at, permissions, read_head_at, read_link_at, stat_at,
+};
 use super::{SkipReason, SpecialKind};
+use crate::classify::{MANIFEST_HEAD, is_kubernetes_manifest};
 use crate::manifest::{ArchivePath, MANIFEST_NAME};
 use crate::spec::{Category, CollectSpec, RootSpec};
 
@@ -91,6 +94,8 @@ pub(super) struct RootWalk<'a> {
     pub(super) prefix: Option<&'a ArchivePath>,
     pub(super) root_spec: &'a RootSpec,
     pub(super) out: &'a mut Walked,
+    /// Reused buffer for reading the start of YAML files.
+    pub(super) head_buf: Option<Vec<u8>>,
 }
 
 impl RootWalk<'_> {
@@ -151,7 +156,7 @@ impl RootWalk<'_> {
         if self.spec.is_excluded(&lossy_path) {
             return;
         }
-        let category = self
+        let mut category = self
             .spec
             .category_in_root(self.root_spec, &lossy_rel, &lossy_path);
         let stat = match stat_at(dir, name) {
@@ -164,6 +169,9 @@ impl RootWalk<'_> {
             }
         };
         let kind = file_type(&stat);
+        if kind == FileType::RegularFile && category.is_none() && self.is_manifest(dir, name) {
+            category = Some(Category::Kubernetes);
+        }
         if kind != FileType::Directory && category.is_none() {
             if kind == FileType::RegularFile && self.spec.looks_like_config(&lossy_path) {
                 self.out.left_out.add(lossy_path);
@@ -212,6 +220,21 @@ impl RootWalk<'_> {
                 );
             }
         }
+    }
+
+    /// A `*.yaml`/`*.yml` that no name rule took but whose content is a Kubernetes object
+    /// (kubernetes/examples keeps its manifests in folders of any name). Unreadable: not one
+    /// here; the collector would report it if a rule had taken it.
+    fn is_manifest(&mut self, dir: &OwnedFd, name: &OsStr) -> bool {
+        let is_yaml = std::path::Path::new(name)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        if !is_yaml {
+            return false;
+        }
+        let head = self.head_buf.get_or_insert_with(|| vec![0; MANIFEST_HEAD]);
+        read_head_at(dir, name, head)
+            .is_ok_and(|n| head.get(..n).is_some_and(is_kubernetes_manifest))
     }
 
     fn push(

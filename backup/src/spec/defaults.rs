@@ -149,7 +149,8 @@ pub(super) const BROAD: &[DefaultRule] = &[
     },
     DefaultRule {
         category: Category::Docker,
-        globs: &["**/docker/**"],
+        // `compose/` is cookiecutter-django's folder of Dockerfiles, entrypoints and proxies.
+        globs: &["**/docker/**", "**/compose/**"],
         unless: NOT_CONFIG,
     },
 ];

@@ -311,3 +311,49 @@ fn config_looking_files_no_rule_took_are_listed() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn kubernetes_objects_are_found_by_content_in_folders_of_any_name() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    tree(
+        dir.path(),
+        &[
+            (
+                "web/guestbook/frontend-deployment.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: frontend\n",
+            ),
+            (
+                "AI/serving/secret.yml",
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: token\ndata:\n  t: eA==\n",
+            ),
+            (".github/workflows/ci.yml", "on: push\njobs: {}\n"),
+            ("helm/values.yaml", "replicaCount: 1\nkind: web\n"),
+            (
+                "compose/production/traefik/traefik.yml",
+                "entryPoints: {}\n",
+            ),
+        ],
+    )?;
+    let c = collect_dir(dir.path())?;
+    let got = placed(&c);
+    let want = BTreeMap::from([
+        (
+            "AI/serving/secret.yml".to_owned(),
+            (Category::Kubernetes, None, true),
+        ),
+        (
+            "compose/production/traefik/traefik.yml".to_owned(),
+            (Category::Docker, Some(Classification::Plain), false),
+        ),
+        (
+            "web/guestbook/frontend-deployment.yaml".to_owned(),
+            (Category::Kubernetes, Some(Classification::Plain), false),
+        ),
+    ]);
+    assert_eq!(got, want);
+    assert_eq!(
+        c.left_out.paths,
+        [".github/workflows/ci.yml", "helm/values.yaml"]
+    );
+    Ok(())
+}
