@@ -216,7 +216,10 @@ pub use manifest::{
     PathProblem, Sha256Digest, Totals, resolve_link,
 };
 pub use pargz::{GzipError, GzipOptions, GzipSummary, ParGzWriter};
-pub use sanitize::{KeyAllowlist, REDACTED, SanitizeError, Sanitized, sanitize_env};
+pub use sanitize::{
+    Ambiguity, KeyAllowlist, REDACTED, SanitizeError, Sanitized, Unreadable, read_env_strict,
+    sanitize_env,
+};
 pub use spec::{
     Category, CollectSpec, RawCollectConfig, RawRoot, RawRule, RootSpec, SpecError,
     UnreadablePolicy,

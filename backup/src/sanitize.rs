@@ -1,11 +1,16 @@
-//! The default-deny `.env` sanitizer: keeps every line, key, comment, `export` and quote style,
-//! and replaces every value with [`REDACTED`] unless the key is allowlisted *and* the value does
-//! not look secret. Also owns the "does this look secret" value checks.
+//! The default-deny `.env` sanitizer. A file that every loader reads the same way (the strict
+//! grammar of [`grammar`]) keeps its keys, `export`s, quotes and blank lines, loses its comments,
+//! and has every value replaced with [`REDACTED`] unless the key is allowlisted *and* the value
+//! does not look secret; any other file becomes a placeholder that lists only its key names.
+//! Also owns the "does this look secret" value checks.
 
+pub(crate) mod grammar;
 mod scan;
 
 use std::collections::BTreeSet;
 
+use grammar::Line;
+pub use grammar::{Ambiguity, Unreadable};
 pub(crate) use scan::looks_secret;
 
 /// What a redacted value becomes.
@@ -147,15 +152,18 @@ fn is_sensitive_key(upper: &str) -> bool {
 /// The result of sanitizing one `.env` file.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Sanitized {
-    /// The sanitized file content.
+    /// The sanitized file content (or the placeholder).
     pub content: Vec<u8>,
-    /// Assignments found.
+    /// Assignments found (by the strict reading; by the lenient key scan for a placeholder).
     pub keys: usize,
-    /// Values replaced by [`REDACTED`] (comments included).
+    /// Values replaced by [`REDACTED`], plus comment lines dropped.
     pub redacted: usize,
     /// Values (and comment words) that look secret whatever their key: URL credentials, PEM
     /// blocks, token prefixes, JWTs, high entropy. A sample file with any is not a sample.
     pub secret_looking: usize,
+    /// `Some` when the file is outside the grammar every loader reads alike: `content` is then
+    /// a placeholder listing only key names, and the real file is only in the secrets bundle.
+    pub unreadable: Option<Unreadable>,
 }
 
 impl std::fmt::Debug for Sanitized {
@@ -165,6 +173,7 @@ impl std::fmt::Debug for Sanitized {
             .field("keys", &self.keys)
             .field("redacted", &self.redacted)
             .field("secret_looking", &self.secret_looking)
+            .field("unreadable", &self.unreadable)
             .finish()
     }
 }
@@ -178,226 +187,112 @@ pub enum SanitizeError {
     NotUtf8,
 }
 
-/// Sanitizes `.env` content. Line endings, blank lines, comments, `export`, spacing and quote
-/// characters are kept; every value is replaced unless `allow` permits its key and the value does
-/// not look secret (URL credentials, PEM blocks, token prefixes, JWTs, high entropy). A quoted
-/// value may span lines; a line that is neither blank, comment nor assignment becomes a comment.
-/// Comments are scanned too: a commented-out assignment is sanitized like an active one, and
-/// secret-looking words in other comments are replaced.
+/// Sanitizes `.env` content for the main archive.
+///
+/// When the whole file is in the strict grammar of [`grammar`] (the reading python-dotenv,
+/// django-environ and docker compose share), the copy keeps blank lines, `export`, keys, quote
+/// characters and line endings, drops every comment line, and replaces every value with
+/// [`REDACTED`] unless `allow` permits its key and the value does not look secret (URL
+/// credentials, PEM blocks, token prefixes, JWTs, high entropy).
+///
+/// Otherwise the copy is a placeholder: comment lines naming the first line outside the
+/// grammar and the file's key names (found leniently), no value at all.
 ///
 /// # Errors
 /// [`SanitizeError::NotUtf8`].
 pub fn sanitize_env(input: &[u8], allow: &KeyAllowlist) -> Result<Sanitized, SanitizeError> {
     let text = std::str::from_utf8(input).map_err(|_| SanitizeError::NotUtf8)?;
-    let mut out = Sanitizer {
-        allow,
-        out: String::with_capacity(text.len()),
-        keys: 0,
-        redacted: 0,
-        secret_looking: 0,
-    };
-    let mut rest = text;
-    while !rest.is_empty() {
-        rest = out.line(rest);
-    }
-    Ok(Sanitized {
-        content: out.out.into_bytes(),
-        keys: out.keys,
-        redacted: out.redacted,
-        secret_looking: out.secret_looking,
+    Ok(match grammar::read_strict(text) {
+        Ok(lines) => strict_copy(&lines, allow),
+        Err(unreadable) => placeholder(text, unreadable),
     })
 }
 
-struct Sanitizer<'a> {
-    allow: &'a KeyAllowlist,
-    out: String,
-    keys: usize,
-    redacted: usize,
-    secret_looking: usize,
+/// The assignments of an env file as every loader in [`grammar`] reads them (later ones win in
+/// the loaders; all are listed here), or where the file leaves the strict grammar.
+///
+/// # Errors
+/// [`Unreadable`]: the first line outside the grammar.
+pub fn read_env_strict(text: &str) -> Result<Vec<(String, String)>, Unreadable> {
+    Ok(grammar::read_strict(text)?
+        .into_iter()
+        .filter_map(|(line, _)| match line {
+            Line::Assign { key, value, .. } => Some((key.to_owned(), value.to_owned())),
+            Line::Blank | Line::Comment(_) => None,
+        })
+        .collect())
 }
 
-/// Splits off one line: (body without terminator, terminator, rest).
-fn split_line(s: &str) -> (&str, &str, &str) {
-    match s.find('\n') {
-        Some(i) => {
-            let body = &s[..i];
-            let (body, term) = match body.strip_suffix('\r') {
-                Some(b) => (b, "\r\n"),
-                None => (body, "\n"),
-            };
-            (body, term, &s[i + 1..])
-        }
-        None => (s, "", ""),
-    }
-}
-
-/// A parsed `KEY=` head: everything up to and including `=` and the spaces after it.
-struct Head<'s> {
-    text: &'s str,
-    key: &'s str,
-}
-
-fn parse_head(line: &str) -> Option<Head<'_>> {
-    let trimmed = line.trim_start();
-    let after_export = trimmed
-        .strip_prefix("export")
-        .filter(|r| r.starts_with([' ', '\t']))
-        .map_or(trimmed, str::trim_start);
-    let key_start = line.len() - after_export.len();
-    let key_len = after_export
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
-        .unwrap_or(after_export.len());
-    let key = &after_export[..key_len];
-    if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
-    let after_key = after_export[key_len..].trim_start_matches([' ', '\t']);
-    let after_eq = after_key.strip_prefix('=')?;
-    let value_start = line.len() - after_eq.trim_start_matches([' ', '\t']).len();
-    Some(Head {
-        text: &line[..value_start],
-        key: &line[key_start..key_start + key_len],
-    })
-}
-
-impl Sanitizer<'_> {
-    /// Handles the line at the start of `s` (and the continuation lines of a multi-line quoted
-    /// value); returns what is left.
-    fn line<'s>(&mut self, s: &'s str) -> &'s str {
-        let (body, term, rest) = split_line(s);
-        let trimmed = body.trim_start();
-        if trimmed.is_empty() {
-            self.out.push_str(body);
-            self.out.push_str(term);
-            return rest;
-        }
-        if let Some(comment) = trimmed.strip_prefix('#') {
-            self.comment_line(&body[..body.len() - comment.len()], comment);
-            self.out.push_str(term);
-            return rest;
-        }
-        let Some(head) = parse_head(body) else {
-            self.out.push_str("# <redacted: unparsed line>");
-            self.redacted += 1;
-            self.out.push_str(term);
-            return rest;
-        };
-        self.keys += 1;
-        self.out.push_str(head.text);
-        let value = &s[head.text.len()..];
-        self.value(head.key, value)
-    }
-
-    /// Writes the value starting at `s` (possibly spanning lines); returns what follows it.
-    fn value<'s>(&mut self, key: &str, s: &'s str) -> &'s str {
-        let quote = s.chars().next().filter(|c| matches!(c, '"' | '\'' | '`'));
-        let (raw, after) = if let Some(q) = quote {
-            let Some(end) = find_closing(s, q) else {
-                // Unterminated: the rest of the file is the value.
-                self.emit_value(key, &s[1..], Some(q));
-                return "";
-            };
-            (&s[1..end], &s[end + 1..])
-        } else {
-            let (body, _, _) = split_line(s);
-            let end = inline_comment_start(body).unwrap_or(body.len());
-            let value = body[..end].trim_end();
-            (value, &s[value.len()..])
-        };
-        self.emit_value(key, raw, quote);
-        // The remainder of the value's last line: spacing and an optional comment.
-        let (tail, term, rest) = split_line(after);
-        let (before, comment) = match tail.find('#') {
-            Some(i) => (&tail[..i], Some(&tail[i..])),
-            None => (tail, None),
-        };
-        if before.trim().is_empty() {
-            self.out.push_str(before);
-        } else {
-            // Text glued after a closing quote is part of the value for a shell.
-            self.out.push(' ');
-            self.out.push_str(REDACTED);
-            self.redacted += 1;
-        }
-        if let Some(comment) = comment {
-            self.comment_text(comment);
-        }
-        self.out.push_str(term);
-        rest
-    }
-
-    fn emit_value(&mut self, key: &str, raw: &str, quote: Option<char>) {
-        let secret = !raw.is_empty() && looks_secret(raw);
-        self.secret_looking += usize::from(secret);
-        let keep = raw.is_empty() || (self.allow.allows(key) && !secret);
-        if let Some(q) = quote {
-            self.out.push(q);
-        }
-        if keep {
-            self.out.push_str(raw);
-        } else {
-            self.out.push_str(REDACTED);
-            self.redacted += 1;
-        }
-        if let Some(q) = quote {
-            self.out.push(q);
-        }
-    }
-
-    /// A full-line comment: `lead` is everything up to and including `#`.
-    fn comment_line(&mut self, lead: &str, comment: &str) {
-        self.out.push_str(lead);
-        let inner = comment.trim_start();
-        if let Some(head) = parse_head(inner) {
-            self.out.push_str(&comment[..comment.len() - inner.len()]);
-            self.out.push_str(head.text);
-            let value = &inner[head.text.len()..];
-            let rest = self.value(head.key, value);
-            debug_assert!(rest.is_empty());
-        } else {
-            self.comment_text(comment);
-        }
-    }
-
-    /// Free comment text: secret-looking words are replaced.
-    fn comment_text(&mut self, text: &str) {
-        let mut first = true;
-        for word in text.split(' ') {
-            if !first {
-                self.out.push(' ');
+fn strict_copy(lines: &grammar::Lines<'_>, allow: &KeyAllowlist) -> Sanitized {
+    let mut out = String::new();
+    let (mut keys, mut redacted, mut secret_looking) = (0, 0, 0);
+    for (line, term) in lines {
+        match line {
+            Line::Blank => out.push_str(term),
+            Line::Comment(text) => {
+                redacted += 1;
+                secret_looking += text.split_whitespace().filter(|w| looks_secret(w)).count();
             }
-            first = false;
-            if looks_secret(word) {
-                self.out.push_str(REDACTED);
-                self.redacted += 1;
-                self.secret_looking += 1;
-            } else {
-                self.out.push_str(word);
+            Line::Assign {
+                export,
+                key,
+                quote,
+                value,
+            } => {
+                keys += 1;
+                let secret = !value.is_empty() && looks_secret(value);
+                secret_looking += usize::from(secret);
+                let keep = value.is_empty() || (allow.allows(key) && !secret);
+                redacted += usize::from(!keep);
+                if *export {
+                    out.push_str("export ");
+                }
+                out.push_str(key);
+                out.push('=');
+                let q = quote.map(String::from).unwrap_or_default();
+                out.push_str(&q);
+                out.push_str(if keep { value } else { REDACTED });
+                out.push_str(&q);
+                out.push_str(term);
             }
         }
     }
-}
-
-/// Index of the closing quote `q` in `s` (which starts with `q`); backslash escapes count
-/// inside double quotes only.
-fn find_closing(s: &str, q: char) -> Option<usize> {
-    let mut escaped = false;
-    for (i, c) in s.char_indices().skip(1) {
-        if escaped {
-            escaped = false;
-        } else if c == '\\' && q == '"' {
-            escaped = true;
-        } else if c == q {
-            return Some(i);
-        }
+    Sanitized {
+        content: out.into_bytes(),
+        keys,
+        redacted,
+        secret_looking,
+        unreadable: None,
     }
-    None
 }
 
-/// Start of an inline comment in an unquoted value: a `#` preceded by whitespace.
-fn inline_comment_start(body: &str) -> Option<usize> {
-    let bytes = body.as_bytes();
-    (1..bytes.len()).find(|&i| bytes[i] == b'#' && matches!(bytes[i - 1], b' ' | b'\t'))
+fn placeholder(text: &str, unreadable: Unreadable) -> Sanitized {
+    let keys: Vec<&str> = grammar::key_names(text)
+        .into_iter()
+        .filter(|k| !looks_secret(k))
+        .collect();
+    let mut out = format!(
+        "# celeriac: placeholder. Not every env loader reads this file the same way (line {}: \
+         {}),\n# so none of its values is kept here; the real file is in the secrets bundle.\n",
+        unreadable.line, unreadable.why
+    );
+    out.push_str("# Keys:\n");
+    for key in &keys {
+        out.push_str("#   ");
+        out.push_str(key);
+        out.push('\n');
+    }
+    let secret_looking = text
+        .split(|c: char| c.is_whitespace() || matches!(c, '=' | '"' | '\'' | '`'))
+        .filter(|w| looks_secret(w))
+        .count();
+    Sanitized {
+        content: out.into_bytes(),
+        keys: keys.len(),
+        redacted: keys.len(),
+        secret_looking,
+        unreadable: Some(unreadable),
+    }
 }
 
 #[cfg(test)]
@@ -411,17 +306,11 @@ mod tests {
     }
 
     #[test]
-    fn keeps_structure_and_hides_values() {
-        let input = "# app config\r\nexport SECRET_KEY='abc def'\nDEBUG=False\n\nDB_PORT = 5432 # pg\nEMPTY=\nTAIL=x";
-        let want = "# app config\r\nexport SECRET_KEY='<redacted>'\nDEBUG=False\n\nDB_PORT = 5432 # pg\nEMPTY=\nTAIL=<redacted>";
+    fn keeps_structure_drops_comments_and_hides_values() {
+        let input = "# app config\r\nexport SECRET_KEY='abc def'\nDEBUG=False\n\nDB_PORT=5432\nEMPTY=\nTAIL=x";
+        let want =
+            "export SECRET_KEY='<redacted>'\nDEBUG=False\n\nDB_PORT=5432\nEMPTY=\nTAIL=<redacted>";
         assert_eq!(run(input), want);
-    }
-
-    #[test]
-    fn multi_line_quoted_values_are_one_value() {
-        let input =
-            "CERT=\"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\"\nTZ=UTC\n";
-        assert_eq!(run(input), "CERT=\"<redacted>\"\nTZ=UTC\n");
     }
 
     #[test]
@@ -434,19 +323,39 @@ mod tests {
     }
 
     #[test]
-    fn comments_are_scanned() {
-        let input =
-            "# SECRET_KEY=old-secret\n# token ghp_abcdefghijklmnopqrstuvwxyz0123456789 here\n";
-        assert_eq!(
-            run(input),
-            "# SECRET_KEY=<redacted>\n# token <redacted> here\n"
-        );
+    fn files_the_loaders_read_differently_become_placeholders() {
+        for input in [
+            "ALLOWED_HOSTS='example.com\nSECRET_KEY=s3cr3t-one\nDB_PASSWORD=s3cr3t-two\n",
+            "DEBUG=False\rSECRET_KEY=s3cr3t-one\rDB_PASSWORD=s3cr3t-two\r",
+            "DB_PASSWORD3='it\\'s #s3cr3t-one'\n",
+            "LOG_LEVEL=debug # s3cr3t-one\n",
+        ] {
+            let s = sanitize_env(input.as_bytes(), &KeyAllowlist::default()).unwrap();
+            let out = String::from_utf8(s.content).unwrap();
+            assert!(s.unreadable.is_some(), "{input:?}");
+            assert!(out.starts_with("# celeriac: placeholder"), "{out}");
+            assert!(!out.contains("s3cr3t") && !out.contains("debug"), "{out}");
+            assert!(out.lines().all(|l| l.starts_with('#')), "{out}");
+        }
+        let out = run("DEBUG=False\rSECRET_KEY=x\r");
+        assert!(out.contains("#   DEBUG\n#   SECRET_KEY\n"), "{out}");
     }
 
     #[test]
-    fn unparsable_lines_and_unterminated_quotes_are_redacted() {
-        assert_eq!(run("just some words\n"), "# <redacted: unparsed line>\n");
-        assert_eq!(run("A=\"never closed\nB=2\n"), "A=\"<redacted>\"");
+    fn secret_looking_words_are_counted_in_comments_and_placeholders() {
+        let token = "ghp_abcdefghijklmnopqrstuvwxyz0123456789";
+        let strict = sanitize_env(
+            format!("# token {token}\nA=1\n").as_bytes(),
+            &KeyAllowlist::default(),
+        )
+        .unwrap();
+        assert_eq!(strict.secret_looking, 1);
+        let loose = sanitize_env(
+            format!("A = {token}\n").as_bytes(),
+            &KeyAllowlist::default(),
+        )
+        .unwrap();
+        assert!(loose.secret_looking >= 1 && loose.unreadable.is_some());
     }
 
     #[test]

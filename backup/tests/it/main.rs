@@ -3,6 +3,7 @@
 
 mod collect;
 mod collect_rules;
+mod env_oracle;
 mod fallback;
 mod fanout;
 mod faults;
