@@ -28,7 +28,7 @@ mod unpack;
 
 use unpack::{download, parent_of, unpack};
 
-use crate::verify::{Expected, Reference, VerifyError, compare};
+use crate::verify::{Expected, Reference, VerifyError, compare, named_backup};
 
 /// One copy to restore from.
 #[derive(Debug, Clone)]
@@ -291,7 +291,8 @@ async fn try_copy(
     }
     let keyring = Arc::clone(keyring);
     let opts = options.clone();
-    let unpacked = tokio::task::spawn_blocking(move || unpack(file, &keyring, &opts))
+    let named = named_backup(&source.key);
+    let unpacked = tokio::task::spawn_blocking(move || unpack(file, &keyring, &opts, named))
         .await
         .map_err(|e| CopyFailure::Stop(RestoreError::Task(e)))?;
     let done = unpacked.map_err(|e| e.into_failure(store, &source.key, reference.is_some()))?;

@@ -17,7 +17,9 @@ use uuid::Uuid;
 
 mod deep;
 
-pub(crate) use deep::{DeepError, KeySource, StreamCheck, classify, pump, read_deep};
+pub(crate) use deep::{
+    DeepError, KeySource, StreamCheck, check_backup, classify, named_backup, pump, read_deep,
+};
 
 use crate::extract::{ExtractError, Limits};
 use crate::manifest::Bundle;
@@ -136,6 +138,22 @@ pub enum VerifyError {
         #[source]
         source: ExtractError,
     },
+    /// The artifact's authenticated header names another backup than its file name: an old
+    /// artifact copied under a newer backup's name.
+    #[error(
+        "{key} in store {store} is named for backup {named} but its authenticated header says \
+         backup {found}"
+    )]
+    WrongBackup {
+        /// The store.
+        store: StoreId,
+        /// The key.
+        key: ObjectKey,
+        /// The backup id the name carries.
+        named: uuid::Uuid,
+        /// The backup id the header carries.
+        found: uuid::Uuid,
+    },
     /// The blocking reader panicked.
     #[error("verifying {key} in store {store} stopped unexpectedly")]
     Task {
@@ -158,7 +176,7 @@ impl VerifyError {
                 StoreError::ChecksumMismatch { .. } | StoreError::SizeMismatch { .. }
             ),
             Self::Decrypt { source, .. } => source.is_corrupt(),
-            Self::Archive { .. } => true,
+            Self::Archive { .. } | Self::WrongBackup { .. } => true,
             Self::NoReference { .. } | Self::Task { .. } => false,
         }
     }
@@ -178,7 +196,7 @@ impl VerifyError {
     pub fn to_copy_error(&self) -> CopyError {
         match self {
             Self::Store(e) => CopyError::from_store(e),
-            Self::Decrypt { .. } | Self::Archive { .. } => {
+            Self::Decrypt { .. } | Self::Archive { .. } | Self::WrongBackup { .. } => {
                 CopyError::other(CopyErrorKind::Corrupt, self)
             }
             Self::NoReference { .. } | Self::Task { .. } => {

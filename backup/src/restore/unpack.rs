@@ -15,7 +15,7 @@ use crate::chunk::ChunkReader;
 use crate::extract::{ExtractError, ExtractOptions, Staging, commit, dry_run, extract, list};
 use crate::hashing::HashingReader;
 use crate::manifest::ManifestIndex;
-use crate::verify::{DeepError, VerifyError, classify, pump};
+use crate::verify::{DeepError, VerifyError, check_backup, classify, pump};
 
 /// Streams the copy into a private temp file in `dir`, hashing it on the way.
 pub(super) async fn download(
@@ -99,9 +99,11 @@ pub(super) fn unpack(
     file: File,
     keyring: &Keyring,
     options: &RestoreOptions,
+    named: Option<uuid::Uuid>,
 ) -> Result<Unpacked, UnpackError> {
     let mut decrypt = DecryptReader::new(BufReader::with_capacity(256 * 1024, file), keyring)
         .map_err(|e| UnpackError::Deep(DeepError::Decrypt(e)))?;
+    check_backup(named, decrypt.header().archive_id()).map_err(UnpackError::Deep)?;
     let key_ids = decrypt.header().key_ids().collect();
     let extract_options = ExtractOptions {
         limits: options.limits.clone(),

@@ -10,6 +10,7 @@ use celeriac_crypto::{CryptoError, DecryptReader, Keyring};
 use celeriac_store::{ByteStream, ObjectKey, Sha256Digest, Store, StoreError};
 use futures::StreamExt as _;
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use super::{DeepReport, READ_QUEUE, VerifyError};
 use crate::chunk::ChunkReader;
@@ -17,6 +18,7 @@ use crate::extract::{ExtractError, ExtractOptions, Limits, dry_run};
 use crate::hashing::HashingReader;
 use crate::keys::BackupKeys;
 use crate::manifest::Bundle;
+use crate::naming::ArtifactName;
 use crate::report::{CopyError, CopyErrorKind};
 
 /// The keys a blocking reader uses.
@@ -46,6 +48,32 @@ pub(crate) enum DeepError {
     /// The decrypted archive is invalid.
     #[error("the archive is invalid")]
     Archive(#[source] ExtractError),
+    /// The header names another backup than the artifact's name.
+    #[error("the artifact is named for backup {named} but its header says backup {found}")]
+    WrongBackup {
+        /// From the name.
+        named: Uuid,
+        /// From the authenticated header.
+        found: Uuid,
+    },
+}
+
+/// The backup id an artifact's object key carries, when it is named as celeriac names them.
+pub(crate) fn named_backup(key: &ObjectKey) -> Option<Uuid> {
+    ArtifactName::from_key(key)
+        .ok()
+        .map(|name| *name.backup_id.as_uuid())
+}
+
+/// Refuses a header whose backup id differs from the one the name carries.
+pub(crate) fn check_backup(named: Option<Uuid>, header_id: Uuid) -> Result<(), DeepError> {
+    match named {
+        Some(named) if named != header_id => Err(DeepError::WrongBackup {
+            named,
+            found: header_id,
+        }),
+        _ => Ok(()),
+    }
 }
 
 impl DeepError {
@@ -54,6 +82,12 @@ impl DeepError {
         match self {
             Self::Decrypt(source) => VerifyError::Decrypt { store, key, source },
             Self::Archive(source) => VerifyError::Archive { store, key, source },
+            Self::WrongBackup { named, found } => VerifyError::WrongBackup {
+                store,
+                key,
+                named,
+                found,
+            },
         }
     }
 }
@@ -74,7 +108,7 @@ impl StreamCheck {
     ) -> (mpsc::Sender<Bytes>, Self) {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let handle = tokio::task::spawn_blocking(move || {
-            deep_check(ChunkReader::new(rx), &keys, limits, Some(bundle))
+            deep_check(ChunkReader::new(rx), &keys, limits, Some(bundle), None)
         });
         (tx, Self { handle })
     }
@@ -116,8 +150,9 @@ pub(crate) async fn read_deep(
     let stream = store.open(key).await.map_err(VerifyError::Store)?;
     let (tx, rx) = mpsc::channel(READ_QUEUE);
     let limits = limits.clone();
+    let named = named_backup(key);
     let check = tokio::task::spawn_blocking(move || {
-        deep_check(ChunkReader::new(rx), &keys, limits, bundle)
+        deep_check(ChunkReader::new(rx), &keys, limits, bundle, named)
     });
     let pumped = pump(stream, tx).await;
     let checked = check.await.map_err(|source| VerifyError::Task {
@@ -158,9 +193,10 @@ fn deep_check(
     keys: &KeySource,
     limits: Limits,
     bundle: Option<Bundle>,
+    named: Option<Uuid>,
 ) -> io::Result<DeepOutcome> {
     let mut hashing = HashingReader::new(reader);
-    let outcome = walk(&mut hashing, keys.ring(), limits, bundle);
+    let outcome = walk(&mut hashing, keys.ring(), limits, bundle, named);
     let (sha256, size) = hashing.finish()?;
     Ok((outcome, sha256, size))
 }
@@ -170,8 +206,10 @@ fn walk<R: io::Read>(
     keyring: &Keyring,
     limits: Limits,
     bundle: Option<Bundle>,
+    named: Option<Uuid>,
 ) -> Result<DeepReport, DeepError> {
     let mut decrypt = DecryptReader::new(reader, keyring).map_err(DeepError::Decrypt)?;
+    check_backup(named, decrypt.header().archive_id())?;
     let options = ExtractOptions {
         limits,
         only: Vec::new(),

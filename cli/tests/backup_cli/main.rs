@@ -11,6 +11,7 @@ mod faults;
 mod keygen;
 mod roundtrip;
 mod run;
+mod swapped;
 mod tree;
 mod usage;
 mod world;
