@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use index::{ManifestEntryRef, ManifestIndex};
 pub(crate) use path::collision_key;
 pub use path::{ArchivePath, LinkProblem, PathProblem, resolve_link};
+pub(crate) use path::{MAX_LINK_HOPS, resolve_through_links};
 
 use crate::spec::Category;
 

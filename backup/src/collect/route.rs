@@ -16,13 +16,11 @@ use super::{
 use crate::archive::CancelCheck;
 use crate::classify::{NameClass, classify_path};
 use crate::manifest::{
-    ArchivePath, Bundle, Classification, LinkProblem, Sha256Digest, resolve_link,
+    ArchivePath, Bundle, Classification, LinkProblem, MAX_LINK_HOPS, Sha256Digest, resolve_link,
+    resolve_through_links,
 };
 use crate::sanitize::sanitize_env;
 use crate::spec::{Category, CollectSpec};
-
-/// Longest symlink chain followed when deciding a link's bundle.
-const MAX_LINK_HOPS: usize = 40;
 
 pub(super) struct Routed {
     pub(super) main: Vec<Entry>,
@@ -198,13 +196,20 @@ impl<'a> Router<'a> {
         }
         let mut resolved: HashMap<ArchivePath, Result<ArchivePath, LinkProblem>> = HashMap::new();
         let mut targets = HashMap::new();
+        // Every link of the walk by root and path below it, for the kernel-like resolution.
+        let by_rel: HashMap<(usize, &str), &str> = links
+            .iter()
+            .filter_map(|(c, t)| Some(((c.root, c.rel()), std::str::from_utf8(t).ok()?)))
+            .collect();
         for (c, target) in &links {
             let result = std::str::from_utf8(target)
                 .map_err(|_| LinkProblem::BadCharacters)
                 .and_then(|t| {
                     let rel =
                         ArchivePath::parse(c.rel()).map_err(|_| LinkProblem::BadCharacters)?;
-                    resolve_link(&rel, t).map(|r| (t.to_owned(), r))
+                    let lexical = resolve_link(&rel, t)?;
+                    resolve_through_links(&rel, t, |at| by_rel.get(&(c.root, at)).copied())?;
+                    Ok((t.to_owned(), lexical))
                 })
                 .and_then(|(t, r)| {
                     let prefix = self.roots[c.root].prefix.as_ref();

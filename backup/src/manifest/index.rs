@@ -440,6 +440,31 @@ mod tests {
         ));
     }
 
+    /// A crafted (authenticated) archive whose link resolves outside the restore root only
+    /// through another link is refused before anything is extracted.
+    #[test]
+    fn a_link_escaping_through_another_link_is_refused() {
+        let m = Manifest::new(
+            Bundle::Main,
+            vec![
+                dir("docker"),
+                file("docker/x.conf", b"x"),
+                dir("docker/a"),
+                dir("docker/a/b"),
+                dir("docker/a/b/c"),
+                link("docker/a/b/c/up", "../../../../docker"),
+                link("docker/a/b/c/evil", "up/../../../../../docker/x.conf"),
+            ],
+        );
+        assert!(matches!(
+            ManifestIndex::of(&m),
+            Err(ManifestError::BadLink {
+                problem: crate::manifest::LinkProblem::EscapesThroughLinks,
+                ..
+            })
+        ));
+    }
+
     #[test]
     fn the_first_duplicate_in_manifest_order_is_named() {
         let mut m = Manifest::new(Bundle::Main, vec![file("b", b"1"), file("a", b"1")]);

@@ -221,7 +221,16 @@ pub enum LinkProblem {
     TargetNotMember,
     /// The target is a member that is not collected into the same bundle.
     TargetElsewhere,
+    /// Following the target through the other links takes more than
+    /// [`MAX_LINK_HOPS`] hops (a loop).
+    TooManyHops,
+    /// Lexically inside, but the kernel, which applies `..` after following an intermediate
+    /// link, would resolve the target outside the root.
+    EscapesThroughLinks,
 }
+
+/// Most links followed while resolving one target (Linux stops at 40).
+pub(crate) const MAX_LINK_HOPS: usize = 40;
 
 impl fmt::Display for LinkProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -234,6 +243,8 @@ impl fmt::Display for LinkProblem {
             Self::SelfReference => "target is the link itself",
             Self::TargetNotMember => "target is not a member of the archive",
             Self::TargetElsewhere => "target is not in the same bundle",
+            Self::TooManyHops => "target resolves through a loop of links",
+            Self::EscapesThroughLinks => "target escapes the root through another link",
         })
     }
 }
@@ -280,10 +291,89 @@ pub fn resolve_link(link: &ArchivePath, target: &str) -> Result<ArchivePath, Lin
     Ok(resolved)
 }
 
+/// Follows `target` of the link at `link` the way the kernel would: component by component,
+/// substituting each component that is itself a link (`link_target` gives the target of the
+/// link at an archive path, if there is one) before applying the `..` that follow it. Fails
+/// when the walk leaves the root or loops; the final component is followed too.
+///
+/// # Errors
+/// [`LinkProblem::EscapesThroughLinks`], [`LinkProblem::TooManyHops`], or
+/// [`LinkProblem::Absolute`] for an absolute target met on the way.
+pub(crate) fn resolve_through_links<'t>(
+    link: &ArchivePath,
+    target: &str,
+    link_target: impl Fn(&str) -> Option<&'t str>,
+) -> Result<(), LinkProblem> {
+    let mut stack: Vec<String> = link.components().map(str::to_owned).collect();
+    stack.pop();
+    let mut queue: std::collections::VecDeque<String> =
+        target.split('/').map(str::to_owned).collect();
+    let mut hops = 0;
+    while let Some(component) = queue.pop_front() {
+        match component.as_str() {
+            "" | "." => {}
+            ".." => {
+                if stack.pop().is_none() {
+                    return Err(LinkProblem::EscapesThroughLinks);
+                }
+            }
+            _ => {
+                stack.push(component);
+                let Some(next) = link_target(&stack.join("/")) else {
+                    continue;
+                };
+                hops += 1;
+                if hops > MAX_LINK_HOPS {
+                    return Err(LinkProblem::TooManyHops);
+                }
+                if next.starts_with('/') {
+                    return Err(LinkProblem::Absolute);
+                }
+                stack.pop();
+                for part in next.split('/').rev() {
+                    queue.push_front(part.to_owned());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "test code fails by panicking")]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_are_followed_before_their_dot_dots() {
+        let links = std::collections::HashMap::from([
+            ("docker/a/b/c/up", "../../../../docker"),
+            ("docker/a/b/c/evil", "up/../../../../../docker/x.conf"),
+            ("loop/a", "b"),
+            ("loop/b", "a"),
+            ("ok/link", "../ok/file"),
+        ]);
+        let lookup = |p: &str| links.get(p).copied();
+        let check = |link: &str| {
+            let path = ArchivePath::parse(link).unwrap();
+            resolve_through_links(&path, links[link], lookup)
+        };
+        // Lexically `evil` stays inside; through `up` it leaves the root.
+        assert!(
+            resolve_link(
+                &ArchivePath::parse("docker/a/b/c/evil").unwrap(),
+                links["docker/a/b/c/evil"]
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            check("docker/a/b/c/evil"),
+            Err(LinkProblem::EscapesThroughLinks)
+        );
+        assert_eq!(check("docker/a/b/c/up"), Ok(()));
+        assert_eq!(check("loop/a"), Err(LinkProblem::TooManyHops));
+        assert_eq!(check("ok/link"), Ok(()));
+    }
 
     #[test]
     fn parse_rejects_each_problem() {

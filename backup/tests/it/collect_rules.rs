@@ -357,3 +357,35 @@ fn kubernetes_objects_are_found_by_content_in_folders_of_any_name() -> Result<()
     );
     Ok(())
 }
+
+/// `evil` stays inside lexically, but the kernel follows `up` before applying the `..` after
+/// it, and lands outside the root: collection leaves it out with the reason.
+#[test]
+fn a_link_that_escapes_through_another_link_is_left_out() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let root = dir.path().join("project");
+    tree(&root, &[("docker/x.conf", "x\n")])?;
+    std::fs::create_dir_all(root.join("docker/a/b/c"))?;
+    std::os::unix::fs::symlink("../../../../docker", root.join("docker/a/b/c/up"))?;
+    std::os::unix::fs::symlink(
+        "up/../../../../../docker/x.conf",
+        root.join("docker/a/b/c/evil"),
+    )?;
+    std::os::unix::fs::symlink("../../../x.conf", root.join("docker/a/b/c/fine"))?;
+    let c = collect_dir(&root)?;
+    let got = placed(&c);
+    assert!(got.contains_key("docker/a/b/c/fine"), "{got:?}");
+    assert!(!got.contains_key("docker/a/b/c/evil"), "{got:?}");
+    let skip = c
+        .skipped
+        .iter()
+        .find(|s| s.path.ends_with("docker/a/b/c/evil"))
+        .expect("evil is a recorded skip");
+    assert_eq!(
+        skip.reason,
+        celeriac_backup::SkipReason::Symlink {
+            problem: celeriac_backup::LinkProblem::EscapesThroughLinks
+        }
+    );
+    Ok(())
+}

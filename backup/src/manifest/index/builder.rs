@@ -8,6 +8,7 @@ use super::super::chunked::{ArenaFull, ChunkedVec, NameArena};
 use super::super::{
     ArchivePath, Bundle, Classification, EntryType, LinkProblem, MANIFEST_FORMAT, MANIFEST_VERSION,
     ManifestEntry, ManifestError, Sha256Digest, Totals, collision_key, resolve_link,
+    resolve_through_links,
 };
 use super::{MAX_TARGET_LEN, ManifestEntryRef, ManifestIndex, Slot};
 
@@ -187,7 +188,15 @@ impl ManifestIndex {
             path: path.clone(),
             problem,
         };
-        let resolved = resolve_link(&path, entry.target().unwrap_or_default()).map_err(bad)?;
+        let target = entry.target().unwrap_or_default();
+        let resolved = resolve_link(&path, target).map_err(bad)?;
+        resolve_through_links(&path, target, |at| {
+            let at = ArchivePath::parse(at).ok()?;
+            self.find(&at)
+                .filter(|e| e.kind() == EntryType::Symlink)
+                .and_then(|e| e.target())
+        })
+        .map_err(bad)?;
         match self.find(&resolved) {
             Some(target) if target.is_member() => Ok(()),
             Some(_) => Err(bad(LinkProblem::TargetElsewhere)),
