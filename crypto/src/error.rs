@@ -66,6 +66,13 @@ pub enum CryptoError {
         /// The decoded length.
         actual: usize,
     },
+    /// The key path is not a regular file (a FIFO, a device, a directory): reading it could
+    /// block forever or read something else than a key.
+    #[error("key file {path} is not a regular file")]
+    KeyFileNotRegular {
+        /// The path.
+        path: PathBuf,
+    },
     /// Refused to overwrite an existing key file.
     #[error("key file {path} already exists")]
     KeyFileExists {

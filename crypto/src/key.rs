@@ -56,13 +56,24 @@ impl Key {
     }
 
     /// Reads a key file holding base64 of 32 bytes (as written by [`Key::write_new_file`]).
+    /// Only a regular file (or a symlink to one) is read: a FIFO or device is refused before it
+    /// is opened, so a wrong path cannot block the caller forever.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, CryptoError> {
         let path = path.as_ref();
         let read_error = |source| CryptoError::KeyRead {
             path: path.to_path_buf(),
             source,
         };
+        let not_regular = || CryptoError::KeyFileNotRegular {
+            path: path.to_path_buf(),
+        };
+        if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+            return Err(not_regular());
+        }
         let file = File::open(path).map_err(read_error)?;
+        if !file.metadata().map_err(read_error)?.is_file() {
+            return Err(not_regular());
+        }
         let mut text = Zeroizing::new(Vec::with_capacity(64));
         file.take(MAX_KEY_FILE)
             .read_to_end(&mut text)
@@ -388,6 +399,24 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = fs::metadata(&path).expect("meta").permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_directory_is_not_read_as_a_key_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        for path in [fifo.as_path(), dir.path()] {
+            assert!(matches!(
+                Key::from_file(path),
+                Err(CryptoError::KeyFileNotRegular { .. })
+            ));
         }
     }
 

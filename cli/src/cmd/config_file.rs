@@ -23,6 +23,12 @@ pub(crate) fn load_raw(path: Option<&Path>) -> anyhow::Result<RawBackupConfig> {
         .with_context(|| format!("in the config file {}", path.display()))
         .map_err(Coded::config)?;
     if let Some(dir) = path.parent() {
+        // `lim1.toml` has the empty parent: the current directory.
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         let dir = std::path::absolute(dir)
             .with_context(|| format!("cannot resolve {}", dir.display()))?;
         raw.resolve_paths(&dir);

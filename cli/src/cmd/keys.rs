@@ -17,9 +17,27 @@ pub(crate) const KEY_ENV: &str = "CELERIAC_KEY";
 /// Environment variable holding the secrets bundle's key as base64 of 32 bytes.
 pub(crate) const SECRETS_KEY_ENV: &str = "CELERIAC_SECRETS_KEY";
 
+/// Warns (on stderr, as ssh does for identity files) when a key file can be read or written by
+/// its group or by others: anyone who can read it can decrypt every backup made with it.
+fn warn_if_shared(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if meta.is_file() && mode & 0o077 != 0 {
+            eprintln!(
+                "celeriac: warning: key file {} is accessible by group or others (mode {mode:04o}); \
+                 run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+}
+
 /// One key: the flag's file, else the environment variable when set, else the config entry.
 fn pick(file: Option<&Path>, env: &str, config: Option<&KeyRef>) -> anyhow::Result<Option<Key>> {
     let key = if let Some(path) = file {
+        warn_if_shared(path);
         Key::from_file(path)
     } else if std::env::var_os(env).is_some() {
         Key::from_env(env)
@@ -57,6 +75,7 @@ pub(crate) fn backup_keys(
 pub(crate) fn reading_keyring(files: &[PathBuf], config: &RawKeys) -> anyhow::Result<Keyring> {
     let mut ring = Keyring::new();
     for path in files {
+        warn_if_shared(path);
         ring.insert(Key::from_file(path).context("cannot load a key")?);
     }
     if files.is_empty() {

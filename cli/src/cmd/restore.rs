@@ -188,6 +188,31 @@ fn print(report: &RestoreReport, args: &RestoreArgs, filter: &PathFilter) -> any
 /// `mode size path [-> target]`, like `tar tv` without owners.
 fn listing_line(e: ManifestEntryRef<'_>) -> String {
     let size = e.size().map_or_else(|| "-".to_owned(), |s| s.to_string());
-    let link = e.target().map(|t| format!(" -> {t}")).unwrap_or_default();
-    format!("{:04o} {size:>10} {}{link}", e.mode(), e.path())
+    let link = e
+        .target()
+        .map(|t| format!(" -> {}", printable(t)))
+        .unwrap_or_default();
+    format!("{:04o} {size:>10} {}{link}", e.mode(), printable(e.path()))
+}
+
+/// A name as one safe line: control characters (newlines, escape sequences that would drive
+/// the terminal) and backslashes are written as Rust-style escapes (`\n`, `\u{1b}`, `\\`).
+fn printable(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.chars().any(|c| c.is_control() || c == '\\') {
+        std::borrow::Cow::Owned(name.chars().flat_map(char::escape_default).collect())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_printed_on_one_line_without_terminal_escapes() {
+        assert_eq!(super::printable("a/b.conf"), "a/b.conf");
+        assert_eq!(
+            super::printable("evil\n0644 x\u{1b}[2J"),
+            "evil\\n0644 x\\u{1b}[2J"
+        );
+    }
 }

@@ -156,3 +156,63 @@ fn restore_secrets_of_a_backup_without_a_secrets_bundle_says_so() {
     );
     assert!(!dir.path().join("restored").exists());
 }
+
+#[test]
+fn a_shared_key_file_is_warned_about_and_a_fifo_is_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src");
+    write(&source, "compose.yaml", "services: {}\n");
+    let key = dir.path().join("k");
+    keygen(&key);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = format!("local:{}", dir.path().join("copies").display());
+    let run = |key: &Path| {
+        output(celeriac().args([
+            "backup",
+            "--source",
+            source.to_str().unwrap(),
+            "--store",
+            &store,
+            "--key-file",
+            key.to_str().unwrap(),
+            "--quiet",
+        ]))
+    };
+    let out = run(&key);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("mode 0644"), "{}", stderr(&out));
+
+    let fifo = dir.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = run(&fifo);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_config_file_named_relative_to_the_current_directory_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "lim1.toml", "[limits]\n");
+    write(dir.path(), "src/compose.yaml", "services: {}\n");
+    let out = output(celeriac().current_dir(dir.path()).args([
+        "backup",
+        "--config",
+        "lim1.toml",
+        "--source",
+        "src",
+        "--dry-run",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("compose.yaml"), "{}", stdout(&out));
+}
