@@ -260,6 +260,7 @@ pub fn collect_with_cancel(
                 skipped.push(Skip {
                     path: root.path.display().to_string(),
                     reason,
+                    secret: false,
                 });
                 continue;
             }
@@ -334,18 +335,18 @@ impl Collection {
 fn apply_policy(
     policy: UnreadablePolicy,
     skipped: &mut Vec<Skip>,
-    path: String,
-    reason: SkipReason,
+    skip: Skip,
     source: Option<io::Error>,
 ) -> Result<(), CollectError> {
+    let Skip { path, reason, .. } = &skip;
     if policy == UnreadablePolicy::Fail && reason.is_policy_governed() {
         return Err(CollectError::Unreadable {
-            path,
-            reason,
+            path: path.clone(),
+            reason: reason.clone(),
             source,
         });
     }
-    skipped.push(Skip { path, reason });
+    skipped.push(skip);
     Ok(())
 }
 

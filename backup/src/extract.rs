@@ -26,7 +26,7 @@ use sha2::{Digest as _, Sha256};
 pub use commit::{CommitPolicy, CommitSummary, commit};
 pub use error::{EntryProblem, ExtractError, FsOp, RejectedType};
 pub use filter::PathFilter;
-pub use staging::Staging;
+pub use staging::{Staging, remove_own_staging, remove_stale_staging};
 
 use crate::manifest::{
     Bundle, EntryType, MANIFEST_NAME, ManifestEntryRef, ManifestError, ManifestIndex, Sha256Digest,

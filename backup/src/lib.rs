@@ -38,8 +38,8 @@
 //! - [`Pipeline`]`::new(spec, stores, keys).run()` runs one backup and returns a
 //!   [`BackupReport`] (serde-serialisable: collection counts and skips, per-artifact sizes,
 //!   digests and key ids, one [`CopyReport`] per store, [`StageTimings`], and a
-//!   [`BackupStatus`]: `VERIFIED` when every store holds verified copies, `PARTIAL` when some do,
-//!   `FAILED` when none does). [`PipelineOptions`] tunes it; [`ProgressEvent`]s feed progress
+//!   [`BackupStatus`]: `VERIFIED` when every store holds verified copies, `PARTIAL` when some do
+//!   or when a file holding secrets could not be read, `FAILED` when none does). [`PipelineOptions`] tunes it; [`ProgressEvent`]s feed progress
 //!   bars; a `CancellationToken` stops it between files.
 //! - [`BackupKeys`]: the main key and an optional separate secrets key. The secrets bundle
 //!   (real `.env` files, private keys) is a second artifact, encrypted under the secrets key.
@@ -208,7 +208,8 @@ pub use collect::{
 };
 pub use extract::{
     CommitPolicy, CommitSummary, EntryProblem, ExtractError, ExtractOptions, ExtractSummary, FsOp,
-    Limits, PathFilter, RejectedType, Staging, commit, dry_run, extract, list,
+    Limits, PathFilter, RejectedType, Staging, commit, dry_run, extract, list, remove_own_staging,
+    remove_stale_staging,
 };
 pub use manifest::{
     ArchivePath, Bundle, Classification, EntryType, LinkProblem, MANIFEST_FORMAT, MANIFEST_NAME,

@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::collect::Skip;
 use crate::copies::Settle;
 use crate::error::{BackupError, Stage};
 use crate::extract::Limits;
@@ -214,7 +215,8 @@ impl Pipeline {
         let complete = stores.iter().filter(|s| s.complete).count();
         Ok(BackupReport {
             backup_id,
-            status: BackupStatus::from_counts(complete, self.stores.len()),
+            status: BackupStatus::from_counts(complete, self.stores.len())
+                .with_missing_secrets(collection.skipped.iter().any(Skip::is_missing_secret)),
             started_at,
             collection,
             artifacts,

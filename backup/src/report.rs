@@ -43,6 +43,17 @@ impl BackupStatus {
             _ => Self::Partial,
         }
     }
+
+    /// The status of a run whose copies earned `self` but whose collection could not read a
+    /// file that holds secrets (see [`Skip::is_missing_secret`]): at best PARTIAL, since a
+    /// restore of it would miss that file.
+    #[must_use]
+    pub fn with_missing_secrets(self, missing: bool) -> Self {
+        match self {
+            Self::Verified if missing => Self::Partial,
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for BackupStatus {

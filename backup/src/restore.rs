@@ -212,6 +212,43 @@ pub async fn restore(
     if sources.is_empty() {
         return Err(RestoreError::NoSources);
     }
+    // The target's missing ancestors, which the staging directory needs: made now, and removed
+    // again (when still empty) if the restore fails, so a failure leaves nothing behind.
+    let made = match &options.mode {
+        RestoreMode::Extract { target, .. } if options.scratch_dir.is_none() => {
+            missing_ancestors(target)
+        }
+        _ => Vec::new(),
+    };
+    let result = restore_from(sources, keyring, options).await;
+    if result.is_err() {
+        for dir in &made {
+            // Only empty ones go; a concurrent writer's files are never touched.
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    result
+}
+
+/// The ancestors of `target` that do not exist yet, deepest first.
+fn missing_ancestors(target: &Path) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    let mut dir = parent_of(target);
+    while !dir.as_os_str().is_empty() && std::fs::symlink_metadata(&dir).is_err() {
+        missing.push(dir.clone());
+        match dir.parent() {
+            Some(parent) => dir = parent.to_path_buf(),
+            None => break,
+        }
+    }
+    missing
+}
+
+async fn restore_from(
+    sources: &[RestoreSource],
+    keyring: Arc<Keyring>,
+    options: &RestoreOptions,
+) -> Result<RestoreReport, RestoreError> {
     if let RestoreMode::Extract {
         target,
         policy: CommitPolicy::NewOrEmpty,

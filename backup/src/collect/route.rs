@@ -62,11 +62,20 @@ impl<'a> Router<'a> {
         reason: SkipReason,
         source: Option<io::Error>,
     ) -> Result<(), CollectError> {
+        // Judged by name: the content could not be read.
+        let secret = !matches!(
+            classify_path(&path),
+            NameClass::Ordinary | NameClass::EnvSample
+        );
+        let skip = Skip {
+            path,
+            reason,
+            secret,
+        };
         apply_policy(
             self.spec.on_unreadable(),
             &mut self.out.skipped,
-            path,
-            reason,
+            skip,
             source,
         )
     }

@@ -90,7 +90,7 @@ impl SkipReason {
     }
 
     /// Whether the unreadable-file policy governs this reason.
-    pub(super) fn is_policy_governed(&self) -> bool {
+    pub(crate) fn is_policy_governed(&self) -> bool {
         matches!(
             self,
             Self::Vanished | Self::Unreadable { .. } | Self::ChangedType
@@ -127,4 +127,15 @@ pub struct Skip {
     /// Why.
     #[serde(flatten)]
     pub reason: SkipReason,
+    /// Its name says it holds secrets (an env file, a private key): had it been read, it
+    /// would have gone to the secrets bundle. Such a file missing makes the backup incomplete
+    /// for restoring secrets, so the run is at best PARTIAL.
+    pub secret: bool,
+}
+
+impl Skip {
+    /// A file whose name says it holds secrets and that could not be read.
+    pub fn is_missing_secret(&self) -> bool {
+        self.secret && self.reason.is_policy_governed()
+    }
 }

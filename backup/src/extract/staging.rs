@@ -16,6 +16,75 @@ use super::{ExtractError, FsOp};
 use crate::collect::beneath::open_dir_at;
 use crate::manifest::{ArchivePath, EntryType, ManifestEntryRef, ManifestIndex};
 
+/// Name prefix of staging directories.
+const STAGING_PREFIX: &str = ".celeriac-staging-";
+
+/// Staging directories in `parent` that `select` picks by the process id in their name and that
+/// the current user owns: (path, pid).
+fn staging_dirs(parent: &Path, select: impl Fn(u32) -> bool) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let me = rustix::process::geteuid().as_raw();
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let pid: u32 = name
+                .to_str()?
+                .strip_prefix(STAGING_PREFIX)?
+                .split_once('-')?
+                .0
+                .parse()
+                .ok()?;
+            let meta = entry.path().symlink_metadata().ok()?;
+            let ours = std::os::unix::fs::MetadataExt::uid(&meta) == me && meta.is_dir();
+            (ours && select(pid)).then(|| entry.path())
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    // EPERM means it exists but is someone else's: alive.
+    !matches!(
+        rustix::process::test_kill_process(pid),
+        Err(rustix::io::Errno::SRCH)
+    )
+}
+
+/// Removes the staging directories in `parent` left by restores that were killed (their
+/// process is gone) and that the current user owns; returns what it removed. Directories of
+/// running restores are left alone.
+pub fn remove_stale_staging(parent: &Path) -> Vec<PathBuf> {
+    let me = std::process::id();
+    let stale = staging_dirs(parent, |pid| pid != me && !alive(pid));
+    stale
+        .into_iter()
+        .filter(|path| std::fs::remove_dir_all(path).is_ok())
+        .collect()
+}
+
+/// Removes this process's own staging directories in `parent` (on SIGINT or SIGTERM, before
+/// exiting, while extraction may still be writing); returns what it removed.
+pub fn remove_own_staging(parent: &Path) -> Vec<PathBuf> {
+    let me = std::process::id();
+    staging_dirs(parent, |pid| pid == me)
+        .into_iter()
+        .filter(|path| {
+            // Extraction may still be creating entries while this runs, which can make one
+            // pass fail with "directory not empty"; it writes through a handle on the staging
+            // directory, so once that directory is gone nothing new appears.
+            (0..5).any(|_| std::fs::remove_dir_all(path).is_ok() || !path.exists())
+        })
+        .collect()
+}
+
 /// A fresh, private (0700) directory that extraction writes into. Dropping it without a
 /// successful [`super::commit`] removes it and everything in it.
 pub struct Staging {
@@ -33,13 +102,19 @@ impl std::fmt::Debug for Staging {
 }
 
 impl Staging {
-    /// Creates `parent/.celeriac-staging-<uuid>`. Put it on the target's filesystem (for
-    /// example in the target's parent directory) so that [`super::commit`] can rename.
+    /// Creates `parent/.celeriac-staging-<pid>-<uuid>`. Put it on the target's filesystem (for
+    /// example in the target's parent directory) so that [`super::commit`] can rename. The
+    /// process id in the name lets [`remove_stale_staging`] tell a directory left by a killed
+    /// restore from one a running restore is filling.
     ///
     /// # Errors
     /// [`ExtractError::Staging`].
     pub fn create_in(parent: &Path) -> Result<Self, ExtractError> {
-        let path = parent.join(format!(".celeriac-staging-{}", uuid::Uuid::new_v4()));
+        let path = parent.join(format!(
+            "{STAGING_PREFIX}{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
         let fail = |source| ExtractError::Staging {
             op: FsOp::CreateDir,
             path: path.display().to_string(),

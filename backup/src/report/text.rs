@@ -34,6 +34,14 @@ impl fmt::Display for BackupReport {
         for skip in &c.skipped {
             writeln!(f, "  skipped {}: {}", skip.path, skip.reason)?;
         }
+        let missing = c.skipped.iter().filter(|s| s.is_missing_secret()).count();
+        if missing > 0 {
+            writeln!(
+                f,
+                "  {missing} secret file(s) could not be read: the secrets bundle is incomplete, \
+                 so the run is at best PARTIAL"
+            )?;
+        }
         for a in &self.artifacts {
             write_artifact(f, a)?;
         }

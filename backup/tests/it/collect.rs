@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use celeriac_backup::{
-    Bundle, Category, Classification, CollectError, CollectSpec, EntryKind, LinkProblem,
-    RawCollectConfig, RawRoot, SkipReason, SpecialKind, UnreadablePolicy, collect,
+    BackupStatus, Bundle, Category, Classification, CollectError, CollectSpec, EntryKind,
+    LinkProblem, RawCollectConfig, RawRoot, SkipReason, SpecialKind, UnreadablePolicy, collect,
     collect_with_cancel,
 };
 
@@ -272,6 +272,32 @@ fn a_vanished_file_is_a_recorded_skip_under_the_skip_policy() -> Result<()> {
     assert_eq!(c.skipped[0].reason, SkipReason::Vanished);
     assert!(c.skipped[0].path.ends_with("/setup.cfg"));
     assert!(!paths(&c.main, true).contains(&"setup.cfg".to_owned()));
+    Ok(())
+}
+
+#[test]
+fn an_env_file_that_cannot_be_read_is_a_missing_secret_and_caps_the_status() -> Result<()> {
+    let dir = sample_copy()?;
+    let check = vanish_on_first_check(dir.path().join(".env"));
+    let c = collect_with_cancel(&spec_for(dir.path())?, Some(&check))?;
+    assert_eq!(c.skipped.len(), 1, "{:?}", c.skipped);
+    let skip = &c.skipped[0];
+    assert!(skip.path.ends_with("/.env"), "{skip:?}");
+    assert!(skip.secret && skip.is_missing_secret(), "{skip:?}");
+    assert_eq!(
+        BackupStatus::Verified.with_missing_secrets(true),
+        BackupStatus::Partial
+    );
+    assert_eq!(
+        BackupStatus::Failed.with_missing_secrets(true),
+        BackupStatus::Failed
+    );
+
+    // An ordinary file missing is recorded, but does not make the backup's secrets incomplete.
+    let dir = sample_copy()?;
+    let check = vanish_on_first_check(dir.path().join("setup.cfg"));
+    let c = collect_with_cancel(&spec_for(dir.path())?, Some(&check))?;
+    assert!(!c.skipped[0].secret && !c.skipped[0].is_missing_secret());
     Ok(())
 }
 

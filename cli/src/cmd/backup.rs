@@ -79,12 +79,21 @@ pub(crate) fn run(args: &BackupArgs) -> anyhow::Result<u8> {
     if let Some(sink) = progress::sink(display) {
         pipeline = pipeline.with_progress(sink);
     }
-    let report = runtime::block_on(async move {
+    let outcome = runtime::block_on(async move {
         let cancel = CancellationToken::new();
         runtime::cancel_on_interrupt(cancel.clone());
         pipeline.with_cancel(cancel).run().await
-    })?
-    .context("the backup failed")?;
+    })?;
+    let report = match outcome {
+        Ok(report) => report,
+        Err(err) => {
+            let err = anyhow::Error::new(err).context("the backup failed");
+            if args.json {
+                print_failure(&err)?;
+            }
+            return Err(err);
+        }
+    };
     print_report(&report, args.json)?;
     Ok(exit_code(report.status))
 }
@@ -149,6 +158,17 @@ fn print_report(report: &BackupReport, json: bool) -> anyhow::Result<()> {
     } else {
         stdout::write(&report.to_string())
     }
+}
+
+/// With `--json`, a run that ended in an error still prints one JSON object on stdout, so a
+/// script reading it always gets a status: `{"status": "FAILED", "error": "..."}` (the
+/// message names no secret; the errors never carry one).
+fn print_failure(err: &anyhow::Error) -> anyhow::Result<()> {
+    let failed = serde_json::json!({
+        "status": BackupStatus::Failed,
+        "error": format!("{err:#}"),
+    });
+    stdout::write(&format!("{failed:#}\n"))
 }
 
 /// 0 VERIFIED, 2 PARTIAL, 1 FAILED.

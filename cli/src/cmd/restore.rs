@@ -8,7 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use celeriac_backup::{
     ArtifactAddress, Bundle, CommitPolicy, CopyErrorKind, Expected, ManifestEntryRef, PathFilter,
-    RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource, restore, sibling_key,
+    RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource, remove_own_staging,
+    remove_stale_staging, restore, sibling_key,
 };
 use celeriac_store::Sha256Digest;
 use clap::Args;
@@ -75,7 +76,28 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
     options.only.clone_from(&args.paths);
     options.limits = config.restore_limits.clone();
     let expected = args.sha256.map(|sha256| Expected { size: None, sha256 });
+    let staging_parent = match &options.mode {
+        RestoreMode::Extract { target, .. } => Some(staging_parent(target)),
+        RestoreMode::DryRun | RestoreMode::List => None,
+    };
+    if let Some(parent) = &staging_parent {
+        for stale in remove_stale_staging(parent) {
+            eprintln!(
+                "celeriac: removed {}, left by an interrupted restore",
+                stale.display()
+            );
+        }
+    }
     let report = runtime::block_on(async {
+        if let Some(parent) = staging_parent.clone() {
+            runtime::exit_on_interrupt(move || {
+                let removed = remove_own_staging(&parent);
+                eprintln!(
+                    "celeriac: interrupted; nothing was restored ({} staging directory removed)",
+                    removed.len()
+                );
+            });
+        }
         let copies = artifact::copies(&args.artifacts, &config, Some(bundle))?;
         let copies_for_main: Vec<(Arc<dyn celeriac_store::Store>, celeriac_store::ObjectKey)> =
             copies
@@ -102,6 +124,14 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
     })??;
     print(&report, args, &filter)?;
     Ok(status::OK)
+}
+
+/// Where the staging directory of a restore into `target` goes: its parent.
+fn staging_parent(target: &std::path::Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// Every copy of the asked-for artifact was simply not there.

@@ -30,6 +30,19 @@ pub(crate) fn cancel_on_interrupt(token: CancellationToken) {
     });
 }
 
+/// On the first SIGINT or SIGTERM, runs `cleanup` and exits at once (130): for commands whose
+/// work cannot stop between steps but whose leftovers must not stay (a restore's staging
+/// directory holds plaintext).
+pub(crate) fn exit_on_interrupt(cleanup: impl FnOnce() + Send + 'static) {
+    tokio::spawn(async move {
+        if wait_for_signal().await.is_err() {
+            return;
+        }
+        cleanup();
+        std::process::exit(crate::cmd::EXIT_IMMEDIATE);
+    });
+}
+
 async fn wait_for_signal() -> std::io::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

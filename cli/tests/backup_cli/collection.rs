@@ -108,6 +108,29 @@ fn a_tree_without_configuration_fails_and_stores_nothing() {
     );
     assert_eq!(files_under(&store), Vec::<String>::new());
 
+    // With --json, stdout still carries one object with the status, for scripts.
+    let json = output(celeriac().args([
+        "backup",
+        "--source",
+        source.to_str().unwrap(),
+        "--store",
+        &format!("local:{}", store.display()),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(json.status.code(), Some(1), "{}", stderr(&json));
+    let failed: Value = serde_json::from_str(&stdout(&json))
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {:?}", stdout(&json)));
+    assert_eq!(failed["status"], "FAILED");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to back up"),
+        "{failed:#}"
+    );
+
     let dry =
         output(celeriac().args(["backup", "--source", source.to_str().unwrap(), "--dry-run"]));
     assert_eq!(dry.status.code(), Some(1), "{}", stderr(&dry));
@@ -215,4 +238,71 @@ fn a_config_file_named_relative_to_the_current_directory_loads() {
     ]));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("compose.yaml"), "{}", stdout(&out));
+}
+
+/// A backup of one small file into `dir/copies`, returning the artifact path.
+fn small_backup(dir: &Path, key: &Path) -> String {
+    let source = dir.join("src");
+    write(&source, "compose.yaml", "services: {}\n");
+    let store = dir.join("copies");
+    let out = output(celeriac().args([
+        "backup",
+        "--source",
+        source.to_str().unwrap(),
+        "--store",
+        &format!("local:{}", store.display()),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--quiet",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    files_under(&store)
+        .into_iter()
+        .find(|f| f.ends_with(".tar.gz.cbk"))
+        .unwrap()
+}
+
+#[test]
+fn a_failed_restore_leaves_no_directories_and_stale_staging_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    keygen(&key);
+    let artifact = small_backup(dir.path(), &key);
+    let other = dir.path().join("other-key");
+    keygen(&other);
+    let deep = dir.path().join("a/b/restored");
+    let out = output(celeriac().args([
+        "restore",
+        &artifact,
+        "--key-file",
+        other.to_str().unwrap(),
+        "--to",
+        deep.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!dir.path().join("a").exists(), "a failed restore made a/");
+
+    // A staging directory of a restore that was killed: its process is gone.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let stale = dir.path().join(format!(".celeriac-staging-{pid}-0000"));
+    write(&stale, "plain/.env", "SECRET_KEY=x\n");
+    let target = dir.path().join("restored");
+    let out = output(celeriac().args([
+        "restore",
+        &artifact,
+        "--key-file",
+        key.to_str().unwrap(),
+        "--to",
+        target.to_str().unwrap(),
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stale.exists(), "stale staging left behind");
+    assert!(
+        stderr(&out).contains("left by an interrupted restore"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(target.join("compose.yaml").exists());
 }
