@@ -306,3 +306,87 @@ fn a_failed_restore_leaves_no_directories_and_stale_staging_is_removed() {
     );
     assert!(target.join("compose.yaml").exists());
 }
+
+#[test]
+fn sigterm_during_a_restore_removes_its_staging_and_exits_130() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    keygen(&key);
+    // Incompressible files, so extraction runs long enough to be caught in the middle.
+    let source = dir.path().join("src");
+    std::fs::create_dir_all(source.join("nginx/conf.d")).unwrap();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in 0..10 {
+        let mut f =
+            std::fs::File::create(source.join(format!("nginx/conf.d/big-{i}.conf"))).unwrap();
+        let mut block = vec![0u8; 1 << 20];
+        for _ in 0..5 {
+            for chunk in block.chunks_mut(8) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                chunk.copy_from_slice(&seed.to_le_bytes());
+            }
+            f.write_all(&block).unwrap();
+        }
+    }
+    let store = dir.path().join("copies");
+    let out = output(celeriac().args([
+        "backup",
+        "--source",
+        source.to_str().unwrap(),
+        "--store",
+        &format!("local:{}", store.display()),
+        "--key-file",
+        key.to_str().unwrap(),
+        "--quiet",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let artifact = files_under(&store)
+        .into_iter()
+        .find(|f| f.ends_with(".tar.gz.cbk"))
+        .unwrap();
+
+    let parent = dir.path().join("restores");
+    std::fs::create_dir(&parent).unwrap();
+    let target = parent.join("restored");
+    let mut child = celeriac()
+        .args(["restore", &artifact, "--key-file", key.to_str().unwrap()])
+        .arg("--to")
+        .arg(&target)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let staging = || {
+        std::fs::read_dir(&parent)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".celeriac-staging-")
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while staging() == 0 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the restore ended before its staging directory was seen"
+        );
+        assert!(std::time::Instant::now() < deadline, "no staging directory");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    assert_eq!(staging(), 0, "staging left behind after SIGTERM");
+    assert!(!target.exists(), "a half restore was committed");
+}
