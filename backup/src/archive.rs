@@ -16,11 +16,13 @@ use std::sync::Arc;
 use sha2::{Digest as _, Sha256};
 
 use crate::collect::{
-    Collection, Entry, EntryKind, EntrySource, MAX_ENV_BYTES, READ_BUF, open_file_beneath,
+    Collection, Entry, EntryKind, EntrySource, MAX_ENV_BYTES, READ_BUF, SanitizeHow,
+    open_file_beneath,
 };
 use crate::manifest::{ArchivePath, Bundle, Sha256Digest};
 use crate::pargz::{GzipError, GzipOptions, GzipSummary, ParGzWriter};
-use crate::sanitize::{KeyAllowlist, sanitize_env};
+use crate::sanitize::config::redact_config;
+use crate::sanitize::sanitize_env;
 
 mod manifest;
 
@@ -212,9 +214,9 @@ fn append_entry<W: Write>(
             tar.append_link(&mut h, e.path.as_str(), &**target)
                 .map_err(write_err)
         }
-        (EntryKind::File { size, sha256 }, EntrySource::Sanitized { root }) => {
+        (EntryKind::File { size, sha256 }, EntrySource::Sanitized { root, how }) => {
             let file = open_source(collection, e, *root)?;
-            let content = sanitize_again(file, &collection.env_allowlist, e, *size, *sha256)?;
+            let content = sanitize_again(file, collection, *how, e, *size, *sha256)?;
             let mut h = base_header(tar::EntryType::Regular, e.mode, e.mtime, e.uid, e.gid);
             h.set_size(*size);
             tar.append_data(&mut h, e.path.as_str(), content.as_slice())
@@ -272,7 +274,8 @@ fn open_source(collection: &Collection, e: &Entry, root: usize) -> Result<File, 
 /// (same size and digest), else the file changed in between.
 fn sanitize_again(
     file: File,
-    allow: &KeyAllowlist,
+    collection: &Collection,
+    how: SanitizeHow,
     e: &Entry,
     size: u64,
     sha256: Sha256Digest,
@@ -289,12 +292,19 @@ fn sanitize_again(
             source,
         }),
         Ok(n) if n as u64 > MAX_ENV_BYTES => Err(changed(Change::Grew)),
-        Ok(_) => sanitize_env(&raw, allow).map_err(|_| changed(Change::Content)),
+        Ok(_) => match how {
+            SanitizeHow::Env => sanitize_env(&raw, &collection.env_allowlist)
+                .map(|s| s.content)
+                .map_err(|_| changed(Change::Content)),
+            SanitizeHow::Config(format) => std::str::from_utf8(&raw)
+                .map(|text| redact_config(text, format).content.into_bytes())
+                .map_err(|_| changed(Change::Content)),
+        },
     };
     // Best effort: the real values do not linger in freed memory.
     raw.fill(0);
     std::hint::black_box(&raw);
-    let sanitized = sanitized?.content;
+    let sanitized = sanitized?;
     if sanitized.len() as u64 != size || Sha256Digest::of(&sanitized) != sha256 {
         return Err(changed(Change::Content));
     }

@@ -21,7 +21,26 @@ pub(crate) enum NameClass {
     EnvLookalike,
     /// `*.key`: a private key by convention.
     PrivateKey,
+    /// A file that is a secret by nature, whole: DER keys, PKCS#12 and Java keystores,
+    /// `.pgpass`, `.netrc`, `htpasswd`, `.git-credentials`. Only the secrets bundle has it.
+    SecretFile,
 }
+
+/// Names of files that are secrets whole.
+const SECRET_FILE_NAMES: &[&str] = &[
+    ".pgpass",
+    ".netrc",
+    "_netrc",
+    ".htpasswd",
+    "htpasswd",
+    ".git-credentials",
+    ".my.cnf",
+];
+
+/// Extensions of files that are secrets whole.
+const SECRET_FILE_EXTENSIONS: &[&str] = &[
+    "der", "p12", "pfx", "jks", "keystore", "p8", "pk8", "htpasswd", "kdbx",
+];
 
 /// Last words of a sample env file's name.
 const SAMPLE_WORDS: &[&str] = &[
@@ -78,6 +97,12 @@ pub(crate) fn classify_name(file_name: &str) -> NameClass {
     }
     if has_extension(file_name, "key") {
         NameClass::PrivateKey
+    } else if SECRET_FILE_NAMES.contains(&file_name)
+        || SECRET_FILE_EXTENSIONS
+            .iter()
+            .any(|ext| has_extension(file_name, ext))
+    {
+        NameClass::SecretFile
     } else {
         NameClass::Ordinary
     }
@@ -207,11 +232,15 @@ impl ContentSniffer {
     fn has_k8s_secret(&self, eof: bool) -> bool {
         let w = &self.window;
         memmem::find_iter(w, b"kind:").any(|pos| {
-            let line_start = if pos == 0 {
-                self.at_start
-            } else {
-                w[pos - 1] == b'\n'
+            // Only spaces and one `- ` before it on its line: a top-level object, an item of a
+            // `kind: List` (as `kubectl get -o yaml` writes it), or a nested object.
+            let line_begin = w[..pos].iter().rposition(|&b| b == b'\n');
+            let lead = &w[line_begin.map_or(0, |i| i + 1)..pos];
+            let lead_ok = {
+                let t = lead.trim_ascii_start();
+                t.is_empty() || t == b"- "
             };
+            let line_start = lead_ok && (line_begin.is_some() || self.at_start);
             let rest = &w[pos + 5..];
             let Some(end) = rest
                 .iter()
@@ -221,6 +250,7 @@ impl ContentSniffer {
                 return false;
             };
             let value = String::from_utf8_lossy(&rest[..end]);
+            let value = value.split(" #").next().unwrap_or("");
             let value = value.trim().trim_matches(['"', '\'']);
             line_start && value == "Secret"
         })
@@ -281,6 +311,13 @@ mod tests {
             (".env.", NameClass::EnvLookalike),
             ("site.key", NameClass::PrivateKey),
             ("site.crt", NameClass::Ordinary),
+            ("client.der", NameClass::SecretFile),
+            ("keystore.p12", NameClass::SecretFile),
+            ("cert.pfx", NameClass::SecretFile),
+            (".pgpass", NameClass::SecretFile),
+            (".netrc", NameClass::SecretFile),
+            ("htpasswd", NameClass::SecretFile),
+            (".htpasswd", NameClass::SecretFile),
             (".envrc", NameClass::Ordinary),
             ("settings.py", NameClass::Ordinary),
         ];
@@ -333,7 +370,21 @@ mod tests {
             Some(SecretContent::KubernetesSecret)
         );
         assert_eq!(sniff("s.yaml", b"kind: SecretStore\n", 3), None);
-        assert_eq!(sniff("s.yaml", b"  kind: Secret\n", 3), None);
+        for doc in [
+            &b"apiVersion: v1\nkind: Secret # db credentials\n"[..],
+            b"apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n",
+            b"items:\n  - kind: Secret\n    data: {}\n",
+        ] {
+            for chunk in [1, 7, 100] {
+                assert_eq!(
+                    sniff("s.yaml", doc, chunk),
+                    Some(SecretContent::KubernetesSecret),
+                    "{}",
+                    String::from_utf8_lossy(doc)
+                );
+            }
+        }
+        assert_eq!(sniff("s.yaml", b"x: kind: Secret\n", 3), None);
         assert_eq!(sniff("s.txt", doc, 3), None);
     }
 }

@@ -23,6 +23,7 @@ pub use skip::{Skip, SkipReason, SpecialKind};
 use crate::archive::CancelCheck;
 use crate::manifest::{ArchivePath, Classification, Sha256Digest};
 use crate::sanitize::KeyAllowlist;
+use crate::sanitize::config::{ConfigFormat, SuspectReason};
 use crate::spec::{Category, CollectSpec, UnreadablePolicy};
 
 /// A root that was opened; its fd pins the directory for the archive stage's re-reads.
@@ -100,16 +101,40 @@ pub enum EntrySource {
         /// Index into [`Collection::roots`].
         root: usize,
     },
-    /// The sanitized copy of a `.env` below root number `root` (at the entry's path without
-    /// the root's prefix): the archive stage reads and sanitizes the file again with
-    /// [`Collection::env_allowlist`] and checks the result against the recorded size and digest,
-    /// so no sanitized content is held between collection and archiving.
+    /// The sanitized copy of a `.env`, or the redacted copy of a configuration file, below
+    /// root number `root` (at the entry's path without the root's prefix): the archive stage
+    /// reads and sanitizes the file again (a `.env` with [`Collection::env_allowlist`]) and
+    /// checks the result against the recorded size and digest, so no sanitized content is held
+    /// between collection and archiving.
     Sanitized {
         /// Index into [`Collection::roots`].
         root: usize,
+        /// How the copy is made.
+        how: SanitizeHow,
     },
     /// No content (directories, symlinks, prefix directories).
     None,
+}
+
+/// How a sanitized copy is made from its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SanitizeHow {
+    /// The `.env` sanitizer (values kept only where every loader agrees and the allowlist
+    /// permits).
+    Env,
+    /// Inline secrets in a configuration format redacted.
+    Config(ConfigFormat),
+}
+
+/// A line of a collected file that may hold a secret the redaction left in place.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SuspectedSecret {
+    /// Archive path of the file.
+    pub path: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// Why.
+    pub why: SuspectReason,
 }
 
 /// One collected entry. The lists hold one per file, directory and symlink for the whole run,
@@ -198,6 +223,8 @@ pub struct Collection {
     pub counts: BTreeMap<Category, CategoryCount>,
     /// Config-looking files no rule took.
     pub left_out: LeftOut,
+    /// Lines that may hold a secret the redaction left in place, by path and line.
+    pub suspected: Vec<SuspectedSecret>,
     /// The allowlist the sanitized `.env` copies were made with.
     pub env_allowlist: KeyAllowlist,
 }
@@ -306,6 +333,7 @@ pub fn collect_with_cancel(
         skipped: out.skipped,
         counts: out.counts,
         left_out,
+        suspected: out.suspected,
         env_allowlist: spec.env_allowlist().clone(),
     })
 }

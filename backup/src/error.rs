@@ -60,6 +60,19 @@ pub enum BackupError {
         /// Matched files that were skipped (unreadable, special, ...), listed in no report.
         skipped: usize,
     },
+    /// `on-suspected-secret = "fail"` and the scanner found lines it could not settle: nothing
+    /// was stored. The report's `secrets_suspected` lists them; the first is named here.
+    #[error(
+        "refusing to publish: {count} line(s) may hold a secret the redaction left in place \
+         (first: {first}); see secrets_suspected in the report, or set \
+         on-suspected-secret = \"warn\""
+    )]
+    SuspectedSecrets {
+        /// Lines reported.
+        count: usize,
+        /// `path:line` of the first.
+        first: String,
+    },
     /// Writing an archive failed (a file changed or became unreadable, or the stream failed).
     #[error("writing the {bundle:?} archive failed")]
     Archive {

@@ -204,7 +204,7 @@ pub use archive::{
 };
 pub use collect::{
     CategoryCount, CollectError, CollectedRoot, Collection, Entry, EntryKind, EntrySource, LeftOut,
-    Skip, SkipReason, SpecialKind, collect, collect_with_cancel,
+    SanitizeHow, Skip, SkipReason, SpecialKind, SuspectedSecret, collect, collect_with_cancel,
 };
 pub use extract::{
     CommitPolicy, CommitSummary, EntryProblem, ExtractError, ExtractOptions, ExtractSummary, FsOp,
@@ -217,11 +217,12 @@ pub use manifest::{
     PathProblem, Sha256Digest, Totals, resolve_link,
 };
 pub use pargz::{GzipError, GzipOptions, GzipSummary, ParGzWriter};
+pub use sanitize::config::{ConfigFormat, Suspect, SuspectReason};
 pub use sanitize::{
     Ambiguity, KeyAllowlist, REDACTED, SanitizeError, Sanitized, Unreadable, read_env_strict,
     sanitize_env,
 };
 pub use spec::{
     Category, CollectSpec, RawCollectConfig, RawRoot, RawRule, RootSpec, SpecError,
-    UnreadablePolicy,
+    SuspectedSecretPolicy, UnreadablePolicy,
 };

@@ -30,7 +30,7 @@ use crate::manifest::Bundle;
 use crate::options::PipelineOptions;
 use crate::progress::{Progress, ProgressEvent};
 use crate::report::CollectionReport;
-use crate::spec::CollectSpec;
+use crate::spec::{CollectSpec, SuspectedSecretPolicy};
 
 /// The producer's end of one artifact's stream.
 pub(crate) struct Channel {
@@ -82,6 +82,14 @@ impl Producer {
             return Err(BackupError::NothingCollected {
                 roots: self.spec.roots().iter().map(|r| r.path.clone()).collect(),
                 skipped: report.skipped.len(),
+            });
+        }
+        if self.spec.on_suspected_secret() == SuspectedSecretPolicy::Fail
+            && let Some(first) = report.secrets_suspected.first()
+        {
+            return Err(BackupError::SuspectedSecrets {
+                count: report.secrets_suspected.len(),
+                first: format!("{}:{}", first.path, first.line),
             });
         }
         self.progress.emit(ProgressEvent::Collected {
@@ -199,5 +207,6 @@ fn collection_report(c: &Collection) -> CollectionReport {
         categories: c.counts.clone(),
         skipped: c.skipped.clone(),
         left_out: c.left_out.clone(),
+        secrets_suspected: c.suspected.clone(),
     }
 }

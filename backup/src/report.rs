@@ -17,7 +17,7 @@ use serde::{Serialize, Serializer};
 
 mod text;
 
-use crate::collect::{CategoryCount, LeftOut, Skip};
+use crate::collect::{CategoryCount, LeftOut, Skip, SuspectedSecret};
 use crate::id::BackupId;
 use crate::manifest::Bundle;
 use crate::spec::Category;
@@ -107,6 +107,9 @@ pub struct CollectionReport {
     pub skipped: Vec<Skip>,
     /// Config-looking files that no rule took (for a `[[collect.rules]]` entry).
     pub left_out: LeftOut,
+    /// Lines of collected configuration files that may hold a secret the redaction left in
+    /// place: path and line number, never the value.
+    pub secrets_suspected: Vec<SuspectedSecret>,
 }
 
 /// Sizes of one artifact at each stage.

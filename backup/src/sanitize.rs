@@ -4,6 +4,7 @@
 //! does not look secret; any other file becomes a placeholder that lists only its key names.
 //! Also owns the "does this look secret" value checks.
 
+pub(crate) mod config;
 pub(crate) mod grammar;
 mod scan;
 
@@ -11,7 +12,7 @@ use std::collections::BTreeSet;
 
 use grammar::Line;
 pub use grammar::{Ambiguity, Unreadable};
-pub(crate) use scan::looks_secret;
+pub(crate) use scan::{certainly_secret, looks_secret};
 
 /// What a redacted value becomes.
 pub const REDACTED: &str = "<redacted>";

@@ -115,6 +115,19 @@ pub struct RawCollectConfig {
     pub env_allowlist: Vec<String>,
     /// Unreadable or vanished files: skip (recorded) or fail.
     pub on_unreadable: UnreadablePolicy,
+    /// Lines the secret scanner could not settle: report them (`warn`) or refuse to publish.
+    pub on_suspected_secret: SuspectedSecretPolicy,
+}
+
+/// What a run does when the secret scanner reports lines it could not settle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SuspectedSecretPolicy {
+    /// List them in the report (`secrets_suspected`) and go on.
+    #[default]
+    Warn,
+    /// Store nothing; the run fails naming the first.
+    Fail,
 }
 
 impl Default for RawCollectConfig {
@@ -127,6 +140,7 @@ impl Default for RawCollectConfig {
             excludes: Vec::new(),
             env_allowlist: Vec::new(),
             on_unreadable: UnreadablePolicy::Skip,
+            on_suspected_secret: SuspectedSecretPolicy::Warn,
         }
     }
 }
@@ -321,6 +335,7 @@ pub struct CollectSpec {
     config_looking: GlobSet,
     pub(crate) env_allowlist: KeyAllowlist,
     pub(crate) on_unreadable: UnreadablePolicy,
+    pub(crate) on_suspected_secret: SuspectedSecretPolicy,
 }
 
 impl CollectSpec {
@@ -332,6 +347,11 @@ impl CollectSpec {
     /// The unreadable-file policy.
     pub fn on_unreadable(&self) -> UnreadablePolicy {
         self.on_unreadable
+    }
+
+    /// The suspected-secret policy.
+    pub fn on_suspected_secret(&self) -> SuspectedSecretPolicy {
+        self.on_suspected_secret
     }
 
     /// The `.env` allowlist in force.
@@ -402,6 +422,7 @@ impl TryFrom<RawCollectConfig> for CollectSpec {
             config_looking,
             env_allowlist,
             on_unreadable: raw.on_unreadable,
+            on_suspected_secret: raw.on_suspected_secret,
         })
     }
 }

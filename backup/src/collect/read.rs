@@ -19,6 +19,7 @@ use super::walk::{Candidate, CandidateKind, Meta};
 use crate::archive::CancelCheck;
 use crate::classify::{ContentSniffer, NameClass, SecretContent, classify_path};
 use crate::manifest::Sha256Digest;
+use crate::sanitize::config::{ConfigFormat, Suspect, redact_config};
 
 /// Most threads reading files at once.
 pub(super) const MAX_READ_THREADS: usize = 4;
@@ -37,6 +38,19 @@ pub(super) struct FileFacts {
     pub(super) secret: Option<SecretContent>,
     /// The content, kept only when asked for and small enough.
     pub(super) content: Option<Vec<u8>>,
+    /// For a configuration file the secret scanner reads (Python, YAML): what its main-archive
+    /// copy is, when it redacted or reported anything. The content itself is not kept.
+    pub(super) redaction: Option<RedactionFacts>,
+}
+
+/// The redacted copy of a configuration file, by size and digest (the archive stage makes it
+/// again and checks it against these).
+pub(super) struct RedactionFacts {
+    pub(super) format: ConfigFormat,
+    pub(super) redacted: usize,
+    pub(super) size: u64,
+    pub(super) sha256: Sha256Digest,
+    pub(super) suspects: Vec<Suspect>,
 }
 
 /// What reading one candidate gave: `None` for symlinks (and for files left unread because
@@ -85,10 +99,16 @@ fn read_into(
             if !matches!(c.kind, CandidateKind::File) {
                 continue;
             }
-            let keep = matches!(
+            let keep = if matches!(
                 classify_path(c.path.as_str()),
                 NameClass::EnvFile | NameClass::EnvSample
-            );
+            ) {
+                Keep::Content
+            } else if let Some(format) = ConfigFormat::of(c.path.file_name()) {
+                Keep::Redaction(format)
+            } else {
+                Keep::Nothing
+            };
             let result = match roots.get(c.root) {
                 Some(root) => read_file(
                     &root.fd,
@@ -110,14 +130,25 @@ fn read_into(
     });
 }
 
-/// Reads `rel` below `root` through `buf`; `keep_content` keeps the bytes (for `.env` files).
+/// What a read keeps besides size, digest and the sniffer's verdict.
+#[derive(Clone, Copy)]
+pub(super) enum Keep {
+    Nothing,
+    /// The bytes (for `.env` files, which the sanitizer reads later).
+    Content,
+    /// The facts of the redacted copy in this format.
+    Redaction(ConfigFormat),
+}
+
+/// Reads `rel` below `root` through `buf`, keeping what `keep` asks for.
 pub(super) fn read_file(
     root: &OwnedFd,
     rel: &Path,
     file_name: &str,
-    keep_content: bool,
+    keep: Keep,
     buf: &mut [u8],
 ) -> io::Result<FileFacts> {
+    let keep_content = !matches!(keep, Keep::Nothing);
     let (fd, stat) = open_file_beneath(root, rel)?;
     let mut file = std::fs::File::from(fd);
     let mut hasher = Sha256::new();
@@ -143,11 +174,33 @@ pub(super) fn read_file(
             }
         }
     }
+    let secret = sniffer.finish();
+    let mut redaction = None;
+    if let Keep::Redaction(format) = keep {
+        // Not kept: only the redacted copy's facts are. A file too big or not UTF-8 is
+        // scanned by nothing and goes as it is.
+        if secret.is_none()
+            && let Some(text) = content.as_deref().and_then(|b| std::str::from_utf8(b).ok())
+        {
+            let r = redact_config(text, format);
+            if r.redacted > 0 || !r.suspects.is_empty() {
+                redaction = Some(RedactionFacts {
+                    format,
+                    redacted: r.redacted,
+                    size: r.content.len() as u64,
+                    sha256: Sha256Digest::of(r.content.as_bytes()),
+                    suspects: r.suspects,
+                });
+            }
+        }
+        content = None;
+    }
     Ok(FileFacts {
         meta: Meta::of(&stat),
         size,
         sha256: Sha256Digest::from_bytes(hasher.finalize().into()),
-        secret: sniffer.finish(),
+        secret,
         content,
+        redaction,
     })
 }

@@ -10,8 +10,8 @@ use std::path::Path;
 use super::read::{FileFacts, read_all};
 use super::walk::{Candidate, CandidateKind, Meta, Walked};
 use super::{
-    CategoryCount, CollectError, CollectedRoot, Entry, EntryKind, EntrySource, Skip, SkipReason,
-    apply_policy, display_path,
+    CategoryCount, CollectError, CollectedRoot, Entry, EntryKind, EntrySource, SanitizeHow, Skip,
+    SkipReason, SuspectedSecret, apply_policy, display_path,
 };
 use crate::archive::CancelCheck;
 use crate::classify::{NameClass, classify_path};
@@ -27,6 +27,7 @@ pub(super) struct Routed {
     pub(super) secrets: Vec<Entry>,
     pub(super) skipped: Vec<Skip>,
     pub(super) counts: BTreeMap<Category, CategoryCount>,
+    pub(super) suspected: Vec<SuspectedSecret>,
 }
 
 pub(super) struct Router<'a> {
@@ -47,6 +48,7 @@ impl<'a> Router<'a> {
             secrets: Vec::new(),
             skipped: Vec::new(),
             counts: BTreeMap::new(),
+            suspected: Vec::new(),
         };
         Self {
             spec,
@@ -107,6 +109,7 @@ impl<'a> Router<'a> {
             mut secrets,
             mut skipped,
             counts,
+            mut suspected,
         } = self.out;
         add_ancestors(&mut main, &walked.dirs);
         add_ancestors(&mut secrets, &walked.dirs);
@@ -116,11 +119,13 @@ impl<'a> Router<'a> {
             list.shrink_to_fit();
         }
         skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        suspected.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
         Ok(Routed {
             main,
             secrets,
             skipped,
             counts,
+            suspected,
         })
     }
 
@@ -155,8 +160,39 @@ impl<'a> Router<'a> {
             source: EntrySource::Disk { root: c.root },
             ..entry_meta(c.path, facts.meta)
         };
+        if let Some(redaction) = &facts.redaction {
+            self.out
+                .suspected
+                .extend(redaction.suspects.iter().map(|s| SuspectedSecret {
+                    path: entry.path.as_str().to_owned(),
+                    line: s.line,
+                    why: s.why,
+                }));
+        }
         if !secret {
-            self.out.main.push(entry);
+            match facts.redaction {
+                // Inline secrets: the redacted copy to main, the file itself to secrets.
+                Some(r) if r.redacted > 0 => {
+                    count.secrets += 1;
+                    self.out.main.push(Entry {
+                        kind: EntryKind::File {
+                            size: r.size,
+                            sha256: r.sha256,
+                        },
+                        classification: Classification::Sanitized,
+                        source: EntrySource::Sanitized {
+                            root: c.root,
+                            how: SanitizeHow::Config(r.format),
+                        },
+                        ..entry.clone()
+                    });
+                    self.out.secrets.push(Entry {
+                        classification: Classification::Secret,
+                        ..entry
+                    });
+                }
+                _ => self.out.main.push(entry),
+            }
             return Ok(());
         }
         if name_class == NameClass::EnvFile
@@ -171,7 +207,10 @@ impl<'a> Router<'a> {
                     sha256: Sha256Digest::of(&sanitized.content),
                 },
                 classification: Classification::Sanitized,
-                source: EntrySource::Sanitized { root: c.root },
+                source: EntrySource::Sanitized {
+                    root: c.root,
+                    how: SanitizeHow::Env,
+                },
                 ..entry.clone()
             });
         }

@@ -40,6 +40,18 @@ pub(crate) fn looks_secret(value: &str) -> bool {
         .any(|word| is_aws_key_id(word) || is_jwt(word) || word_has_high_entropy(word))
 }
 
+/// Whether `value` holds a credential by shape alone, without the entropy guess: URL
+/// userinfo, a provider token prefix, a PEM block, an AWS key id or a JWT. In configuration
+/// files, where long hashes and digests are common, only these are redacted unasked; a value
+/// that is merely high-entropy is reported instead.
+pub(crate) fn certainly_secret(value: &str) -> bool {
+    let v = value.trim();
+    has_url_userinfo(v)
+        || TOKEN_MARKERS.iter().any(|m| v.contains(m))
+        || v.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '"' | '\'' | '='))
+            .any(|word| is_aws_key_id(word) || is_jwt(word))
+}
+
 /// A URL's structure is not entropy: only its query values are measured.
 fn word_has_high_entropy(word: &str) -> bool {
     if word.contains("://") {

@@ -332,7 +332,8 @@ async fn report_json_has_a_stable_shape() -> Result<()> {
                 "nginx": {"files": 1, "bytes": 10, "secrets": 0}
             },
             "skipped": [],
-            "left_out": {"count": 0, "paths": []}
+            "left_out": {"count": 0, "paths": []},
+            "secrets_suspected": []
         },
         "artifacts": [
             artifact("main", "", 4, 3, true),

@@ -8,6 +8,7 @@ mod collection;
 mod config_examples;
 mod fallback;
 mod faults;
+mod inline_secrets;
 mod keygen;
 mod roundtrip;
 mod run;
