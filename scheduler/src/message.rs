@@ -114,3 +114,79 @@ pub fn beat_message(
         message: builder.build(),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
+mod tests {
+    use celeriac_protocol::HeaderValue;
+    use chrono_tz::Tz;
+
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn routes_like_celery_for_direct_exchanges() {
+        let route = |queue: Option<&str>, exchange: Option<&str>, key: Option<&str>| {
+            Route::for_options(&EntryOptions {
+                queue: queue.map(str::to_owned),
+                exchange: exchange.map(str::to_owned),
+                routing_key: key.map(str::to_owned),
+                ..EntryOptions::default()
+            })
+        };
+        let r = route(None, None, None);
+        assert_eq!(
+            (r.exchange.as_str(), r.routing_key.as_str()),
+            ("", "celery")
+        );
+        let r = route(Some("backups"), None, Some("ignored"));
+        assert_eq!(
+            (r.exchange.as_str(), r.routing_key.as_str()),
+            ("", "backups")
+        );
+        let r = route(Some("backups"), Some("ops"), Some("nightly"));
+        assert_eq!(
+            (r.exchange.as_str(), r.routing_key.as_str()),
+            ("ops", "nightly")
+        );
+        assert_eq!(r.queue, "backups");
+    }
+
+    #[test]
+    fn the_default_entry_message() {
+        let entry = Entry::default_backup(Tz::UTC);
+        let mut entry_with_expiry = entry.clone();
+        entry_with_expiry.options.expires = Some(chrono::Duration::hours(1));
+        let sender = Sender::for_process(42, "beat-1");
+        let now = at("2026-12-04T04:00:00.250Z");
+        let out = beat_message(&entry, at("2026-12-04T04:00:00Z"), now, &sender);
+        let wire = out.to_wire();
+        assert_eq!(out.route.routing_key, "celery");
+        assert_eq!(wire.properties.priority, Some(8));
+        assert_eq!(wire.properties.expiration, None);
+        assert_eq!(wire.headers["expires"], HeaderValue::Null);
+        assert_eq!(
+            wire.headers["task"],
+            HeaderValue::str("apps.backups.tasks.configuration_backup")
+        );
+        assert_eq!(
+            wire.headers["id"],
+            HeaderValue::str(out.slot.task_id().as_str())
+        );
+        assert_eq!(wire.headers["origin"], HeaderValue::str("gen42@beat-1"));
+        assert_eq!(
+            String::from_utf8(wire.body).unwrap(),
+            r#"[[], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]"#
+        );
+        let wire =
+            beat_message(&entry_with_expiry, at("2026-12-04T04:00:00Z"), now, &sender).to_wire();
+        assert_eq!(wire.properties.expiration.as_deref(), Some("3600000"));
+        assert_eq!(
+            wire.headers["expires"],
+            HeaderValue::str("2026-12-04T05:00:00.250000+00:00")
+        );
+    }
+}
