@@ -268,14 +268,12 @@ fn validate_entry(name: String, raw: RawEntry, default_zone: Tz) -> Result<Entry
 
 fn schedule(entry: &str, value: &toml::Value) -> Result<Schedule, ConfigError> {
     match value {
-        toml::Value::String(spec) => {
-            Crontab::parse(spec)
-                .map(Schedule::Crontab)
-                .map_err(|source| ConfigError::Crontab {
-                    entry: entry.to_owned(),
-                    source,
-                })
-        }
+        toml::Value::String(spec) => Crontab::parse(spec)
+            .map(Schedule::Crontab)
+            .map_err(|cause| ConfigError::Crontab {
+                entry: entry.to_owned(),
+                cause,
+            }),
         toml::Value::Table(table) if table.len() == 1 && table.contains_key("every") => {
             let d = duration(entry, "every", &table["every"])?;
             Every::new(d)
@@ -292,10 +290,10 @@ fn schedule(entry: &str, value: &toml::Value) -> Result<Schedule, ConfigError> {
 
 /// A duration as a string (`"1h30m"`) or a positive whole number of seconds.
 fn duration(entry: &str, key: &'static str, value: &toml::Value) -> Result<Duration, ConfigError> {
-    let err = |source| ConfigError::Duration {
+    let err = |cause| ConfigError::Duration {
         entry: entry.to_owned(),
         key,
-        source,
+        cause,
     };
     match value {
         toml::Value::String(text) => parse_duration(text).map_err(err),

@@ -81,7 +81,7 @@ pub enum DurationError {
 pub enum ConfigError {
     /// The file is not valid TOML, or `[beat]` has an unknown key or a wrong type.
     #[error("[beat]: {0}")]
-    Toml(#[source] toml::de::Error),
+    Toml(toml::de::Error),
     /// A time zone that is not an IANA name.
     #[error(
         "{place}: unknown time zone {zone:?} (use an IANA name such as \"Europe/Paris\" or \"UTC\")"
@@ -93,24 +93,22 @@ pub enum ConfigError {
         zone: String,
     },
     /// A crontab that does not parse.
-    #[error("[beat.schedule.{entry}]: schedule: {source}")]
+    #[error("[beat.schedule.{entry}]: schedule: {cause}")]
     Crontab {
         /// The entry.
         entry: String,
-        /// What is wrong.
-        #[source]
-        source: CrontabError,
+        /// What is wrong (in the message, so not repeated as a source).
+        cause: CrontabError,
     },
     /// A duration (`every`, `grace`, `expires`) that does not parse.
-    #[error("[beat.schedule.{entry}]: {key}: {source}")]
+    #[error("[beat.schedule.{entry}]: {key}: {cause}")]
     Duration {
         /// The entry.
         entry: String,
         /// The key.
         key: &'static str,
-        /// What is wrong.
-        #[source]
-        source: DurationError,
+        /// What is wrong (in the message, so not repeated as a source).
+        cause: DurationError,
     },
     /// `schedule` is neither a crontab string nor `{ every = "..." }`.
     #[error(

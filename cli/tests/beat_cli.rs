@@ -1,0 +1,169 @@
+//! `celeriac beat --list` through the binary: the default entry, entries from a config file in
+//! their zones across a DST change, and configuration errors (exit 78).
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::process::{Command, Output, Stdio};
+
+fn celeriac(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_celeriac"))
+        .args(args)
+        .env_remove("CELERIAC_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn config(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    file
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}, stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn lists_the_default_entry_without_a_config_file() {
+    let out = stdout(&celeriac(&[
+        "beat",
+        "--list",
+        "--at",
+        "2026-12-03T23:30:00Z",
+    ]));
+    assert_eq!(
+        out,
+        "configuration-backup-daily
+  task      apps.backups.tasks.configuration_backup
+  schedule  crontab \"0 4 * * *\" in UTC
+  missed    grace 1h
+  options   queue celery, priority 8
+  next      2026-12-04 04:00:00 +00:00 UTC  (2026-12-04T04:00:00Z)
+            2026-12-05 04:00:00 +00:00 UTC  (2026-12-05T04:00:00Z)
+            2026-12-06 04:00:00 +00:00 UTC  (2026-12-06T04:00:00Z)
+            2026-12-07 04:00:00 +00:00 UTC  (2026-12-07T04:00:00Z)
+            2026-12-08 04:00:00 +00:00 UTC  (2026-12-08T04:00:00Z)
+"
+    );
+}
+
+#[test]
+fn without_at_the_runs_are_the_next_five_from_now() {
+    let before = chrono::Utc::now();
+    let out = stdout(&celeriac(&["beat", "--list"]));
+    let runs: Vec<chrono::DateTime<chrono::Utc>> = out
+        .lines()
+        .filter_map(|l| l.trim_end().strip_suffix("Z)"))
+        .map(|l| format!("{}Z", &l[l.len() - 19..]).parse().unwrap())
+        .collect();
+    assert_eq!(runs.len(), 5, "{out}");
+    assert!(runs[0] > before && runs[0] - before <= chrono::Duration::days(1));
+    for pair in runs.windows(2) {
+        assert_eq!(pair[1] - pair[0], chrono::Duration::days(1));
+    }
+}
+
+#[test]
+fn lists_entries_in_their_zones_across_a_dst_change() {
+    let file = config(
+        r#"
+[worker]
+concurrency = 2
+
+[beat]
+timezone = "Europe/Paris"
+
+[beat.schedule.configuration-backup-daily]
+task = "apps.backups.tasks.configuration_backup"
+schedule = "30 2 * * *"
+options = { priority = 8, expires = "2h" }
+
+[beat.schedule.ny-report]
+task = "apps.reports.daily"
+schedule = "0 2 * * *"
+timezone = "America/New_York"
+missed = "all"
+"#,
+    );
+    let path = file.path().to_str().unwrap();
+    let out = stdout(&celeriac(&[
+        "beat",
+        "--list",
+        "--config",
+        path,
+        "--at",
+        "2026-03-06T12:00:00Z",
+    ]));
+    let paris_then_ny = "configuration-backup-daily
+  task      apps.backups.tasks.configuration_backup
+  schedule  crontab \"30 2 * * *\" in Europe/Paris
+  missed    grace 1h
+  options   queue celery, priority 8, expires 2h
+  next      2026-03-07 02:30:00 +01:00 CET  (2026-03-07T01:30:00Z)
+            2026-03-08 02:30:00 +01:00 CET  (2026-03-08T01:30:00Z)
+            2026-03-09 02:30:00 +01:00 CET  (2026-03-09T01:30:00Z)
+            2026-03-10 02:30:00 +01:00 CET  (2026-03-10T01:30:00Z)
+            2026-03-11 02:30:00 +01:00 CET  (2026-03-11T01:30:00Z)
+ny-report
+  task      apps.reports.daily
+  schedule  crontab \"0 2 * * *\" in America/New_York
+  missed    all
+  options   queue celery
+  next      2026-03-07 02:00:00 -05:00 EST  (2026-03-07T07:00:00Z)
+            2026-03-08 03:00:00 -04:00 EDT  (2026-03-08T07:00:00Z)
+            2026-03-09 02:00:00 -04:00 EDT  (2026-03-09T06:00:00Z)
+            2026-03-10 02:00:00 -04:00 EDT  (2026-03-10T06:00:00Z)
+            2026-03-11 02:00:00 -04:00 EDT  (2026-03-11T06:00:00Z)
+";
+    assert_eq!(out, paris_then_ny);
+    // Paris's own change, through the environment variable for the config file.
+    let out = Command::new(env!("CARGO_BIN_EXE_celeriac"))
+        .args(["beat", "--list", "--at", "2026-03-28T12:00:00Z"])
+        .env("CELERIAC_CONFIG", path)
+        .output()
+        .unwrap();
+    let out = stdout(&out);
+    assert!(
+        out.contains("  next      2026-03-29 03:00:00 +02:00 CEST  (2026-03-29T01:00:00Z)\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn configuration_errors_exit_78_and_name_the_key() {
+    let file = config("[beat]\ntimezone = \"UTC\"\nqueue = \"celery\"\n");
+    let out = celeriac(&["beat", "--list", "--config", file.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown field `queue`"), "{stderr}");
+
+    let file = config("[beat.schedule.nightly]\ntask = \"t\"\nschedule = \"0 4 * * 8\"\n");
+    let out = celeriac(&["beat", "--list", "--config", file.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[beat.schedule.nightly]: schedule: day_of_week: 8 is out of range 0-6"),
+        "{stderr}"
+    );
+
+    let file = config("[beat]\ntimezone = \"Europe/Pariss\"\n");
+    let out = celeriac(&["beat", "--list", "--config", file.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown time zone \"Europe/Pariss\""));
+}
+
+#[test]
+fn beat_without_list_is_refused_for_now() {
+    let out = celeriac(&["beat"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--list"));
+    let out = celeriac(&["beat", "--at", "2026-01-01T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(64), "--at needs --list");
+}
