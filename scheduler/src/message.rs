@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use celeriac_protocol::{TaskMessage, WireMessage};
+use celeriac_protocol::{ArgsReprStyle, TaskMessage, WireMessage};
 
 use crate::config::{Entry, EntryOptions};
 use crate::slot::Slot;
@@ -99,6 +99,13 @@ pub fn beat_message(
     let mut builder = TaskMessage::builder(entry.task.clone())
         .id(slot.task_id())
         .args(entry.args.clone())
+        // Beat passes args as a list (`_evaluate_entry_args`), so argsrepr is `[...]`; an empty
+        // list becomes `()` in `as_task_v2` (`args = args or ()`).
+        .args_style(if entry.args.is_empty() {
+            ArgsReprStyle::Tuple
+        } else {
+            ArgsReprStyle::List
+        })
         .kwargs(entry.kwargs.clone())
         .origin(sender.origin.clone())
         .reply_to(sender.reply_to.clone());
