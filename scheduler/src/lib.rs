@@ -26,6 +26,7 @@ mod message;
 mod missed;
 mod schedule;
 mod slot;
+mod ticker;
 pub mod zoned;
 
 pub use chrono_tz::Tz;
@@ -44,3 +45,4 @@ pub use missed::{
 };
 pub use schedule::Schedule;
 pub use slot::{Slot, slot_namespace};
+pub use ticker::{EntryDue, MAX_SLEEP, Ticker};
