@@ -30,7 +30,7 @@ enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Restore a backup from the first usable copy (or list it, or dry-run it).
     Restore(cmd::restore::RestoreArgs),
-    /// The scheduler (for now --list: each entry and its next five runs in its zone).
+    /// The scheduler: publish the [beat] schedule (--list: each entry and its next five runs).
     Beat(cmd::beat::BeatArgs),
 }
 

@@ -160,10 +160,116 @@ fn configuration_errors_exit_78_and_name_the_key() {
 }
 
 #[test]
-fn beat_without_list_is_refused_for_now() {
-    let out = celeriac(&["beat"]);
+fn at_needs_list() {
+    let out = celeriac(&["beat", "--at", "2026-01-01T00:00:00Z"]);
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--list"));
-    let out = celeriac(&["beat", "--at", "2026-01-01T00:00:00Z"]);
-    assert_eq!(out.status.code(), Some(64), "--at needs --list");
+}
+
+/// Messages ready in `queue`, through a passive declare on a fresh channel.
+async fn ready(connection: &lapin::Connection, queue: &str) -> u32 {
+    let channel = connection.create_channel().await.unwrap();
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(queue.into(), passive, lapin::types::FieldTable::default())
+        .await
+        .map_or(0, |q| q.message_count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beat_publishes_each_slot_once_with_its_slot_id_and_stops_on_sigterm() {
+    use celeriac_scheduler::Slot;
+    use celeriac_testkit::amqp::{self, TestQueues};
+    use lapin::options::BasicGetOptions;
+    use lapin::types::AMQPValue;
+
+    let queues = TestQueues::new();
+    let queue = queues.queue("beat-loop");
+    let file = config(&format!(
+        "[beat.schedule.tick]\ntask = \"apps.ping\"\nschedule = {{ every = \"1s\" }}\n\
+         kwargs = {{ n = 1 }}\noptions = {{ queue = \"{queue}\", priority = 5 }}\n"
+    ));
+    let start = chrono::Utc::now();
+    let mut beat = tokio::process::Command::new(env!("CARGO_BIN_EXE_celeriac"))
+        .args(["beat", "--config", file.path().to_str().unwrap()])
+        .args(["--broker", &amqp::amqp_url()])
+        .env_remove("CELERIAC_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let connection = amqp::connect().await;
+    let waited = tokio::time::timeout(std::time::Duration::from_mins(1), async {
+        while ready(&connection, &queue).await < 4 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    let term = Command::new("kill")
+        .args(["-TERM", &beat.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let output = tokio::time::timeout(std::time::Duration::from_mins(1), async {
+        let status = beat.wait().await.unwrap();
+        let mut stderr = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut beat.stderr.take().unwrap(), &mut stderr)
+            .await
+            .unwrap();
+        (status, stderr)
+    })
+    .await
+    .expect("beat exits after SIGTERM");
+    let (status, stderr) = output;
+    assert!(
+        waited.is_ok(),
+        "fewer than 4 messages in a minute; beat said:\n{stderr}"
+    );
+    assert!(status.success(), "beat exited with {status}:\n{stderr}");
+    let end = chrono::Utc::now();
+
+    // Every slot between start and end, by task id.
+    let slots: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> =
+        (start.timestamp() - 1..=end.timestamp() + 1)
+            .map(|s| {
+                let at = chrono::DateTime::from_timestamp(s, 0).unwrap();
+                (Slot::new("tick", at).task_id().to_string(), at)
+            })
+            .collect();
+    let channel = connection.create_channel().await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(message) = channel
+        .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
+        let delivery = message.delivery;
+        let headers = delivery.properties.headers().clone().unwrap();
+        let text = |name: &str| match headers.inner().get(name) {
+            Some(AMQPValue::LongString(s)) => String::from_utf8(s.as_bytes().to_vec()).unwrap(),
+            other => panic!("header {name}: {other:?}"),
+        };
+        assert_eq!(text("task"), "apps.ping");
+        assert_eq!(*delivery.properties.priority(), Some(5));
+        let body: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
+        assert_eq!(body[1], serde_json::json!({"n": 1}));
+        let id = text("id");
+        let at = *slots
+            .get(&id)
+            .unwrap_or_else(|| panic!("task id {id} is no slot of tick between {start} and {end}"));
+        seen.push(at);
+    }
+    assert!(seen.len() >= 4, "{seen:?}");
+    for pair in seen.windows(2) {
+        assert_eq!(
+            pair[1] - pair[0],
+            chrono::Duration::seconds(1),
+            "each slot once, in order: {seen:?}"
+        );
+    }
 }

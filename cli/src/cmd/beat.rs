@@ -1,6 +1,6 @@
-//! `celeriac beat`: the scheduler. For now `--list`: each entry of the config file's `[beat]`
-//! section (or the default backup entry) and its next five runs in its zone. The publishing
-//! loop (leader lock, catalog, publisher) is issue 11's next step.
+//! `celeriac beat`: the scheduler. `--list` prints each entry of the config file's `[beat]`
+//! section (or the default backup entry) and its next five runs in its zone; without it, beat
+//! publishes the slots as they fall due (`beat_loop`, single instance for now).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -12,12 +12,23 @@ use clap::Args;
 
 use crate::cmd::status::{Coded, OK};
 
+/// The broker when neither `--broker` nor `CELERIAC_BROKER_URL` names one (as the worker).
+const DEFAULT_BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
 /// How many runs `--list` shows per entry.
 const LISTED_RUNS: usize = 5;
 
 /// Flags of `celeriac beat`.
 #[derive(Debug, Args)]
 pub(crate) struct BeatArgs {
+    /// Broker URL [default: amqp://guest:guest@127.0.0.1:5672/%2f]
+    #[arg(
+        long = "broker",
+        env = "CELERIAC_BROKER_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    broker: Option<String>,
     /// Print each entry and its next five run times in its zone, then exit
     #[arg(long)]
     list: bool,
@@ -33,9 +44,9 @@ pub(crate) struct BeatArgs {
 pub(crate) fn run(args: &BeatArgs) -> anyhow::Result<u8> {
     let config = load(args.config.as_deref())?;
     if !args.list {
-        return Err(Coded::usage(anyhow::anyhow!(
-            "the beat publishing loop is not available yet; `celeriac beat --list` shows the schedule"
-        )));
+        crate::logging::init(celeriac_worker::LogFormat::Text);
+        let url = args.broker.as_deref().unwrap_or(DEFAULT_BROKER);
+        return crate::cmd::beat_loop::run(&config, url);
     }
     let after = args.at.unwrap_or_else(Utc::now);
     print!("{}", list(&config, after));
