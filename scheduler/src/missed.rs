@@ -94,7 +94,7 @@ pub fn due(
     if latest <= floor {
         return nothing;
     }
-    if policy == MissedPolicy::All {
+    if policy == MissedPolicy::All && last.is_some() {
         let fire: Vec<_> = schedule
             .slots_after(tz, floor)
             .take_while(|s| *s <= now)
@@ -107,9 +107,10 @@ pub fn due(
             through,
         };
     }
-    let window = match policy {
-        MissedPolicy::Grace(window) => window.max(ON_TIME),
-        MissedPolicy::Skip | MissedPolicy::All => ON_TIME,
+    // A first start (no `last`) fires at most the latest slot, and only when on time.
+    let window = match (policy, last) {
+        (MissedPolicy::Grace(window), Some(_)) => window.max(ON_TIME),
+        _ => ON_TIME,
     };
     let fire = if now - latest <= window {
         vec![latest]
@@ -125,7 +126,10 @@ pub fn due(
     if fire.is_empty() && counted <= MAX_COUNTED {
         counted += 1;
     }
-    let skipped = if counted > MAX_COUNTED {
+    let skipped = if last.is_none() {
+        // A first start missed nothing: it was never responsible for the earlier slots.
+        Skipped::Exactly(0)
+    } else if counted > MAX_COUNTED {
         Skipped::AtLeast(MAX_COUNTED)
     } else {
         Skipped::Exactly(counted)

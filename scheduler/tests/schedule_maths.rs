@@ -281,6 +281,26 @@ fn a_first_start_runs_nothing_it_was_not_up_for() {
     let d = decide(grace, None, "2026-12-04T04:30:00Z");
     assert!(d.fire.is_empty());
     assert_eq!(d.through, None);
+    // An interval's slots of the last minute were never this beat's to run: none skipped.
+    let d = due(
+        &every(5),
+        Tz::UTC,
+        grace,
+        None,
+        at("2026-12-04T04:00:30.5Z"),
+    );
+    assert_eq!(d.fire, [at("2026-12-04T04:00:30Z")]);
+    assert_eq!(d.skipped, Skipped::Exactly(0));
+    // Even under "all": the last minute's earlier slots are not this beat's to catch up.
+    let d = due(
+        &every(5),
+        Tz::UTC,
+        MissedPolicy::All,
+        None,
+        at("2026-12-04T04:00:30.5Z"),
+    );
+    assert_eq!(d.fire, [at("2026-12-04T04:00:30Z")]);
+    assert_eq!(d.through, Some(at("2026-12-04T04:00:30Z")));
     let d = decide(grace, None, "2026-12-04T04:00:10Z");
     assert_eq!(d.fire, [at("2026-12-04T04:00:00Z")]);
 }
