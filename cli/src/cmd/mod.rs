@@ -3,6 +3,9 @@
 pub(crate) mod artifact;
 pub(crate) mod backup;
 pub(crate) mod backup_plan;
+pub(crate) mod beat;
+pub(crate) mod beat_loop;
+pub(crate) mod beat_publisher;
 pub(crate) mod config_file;
 pub(crate) mod keygen;
 pub(crate) mod keys;

@@ -1,0 +1,390 @@
+//! `celeriac beat --list` through the binary: the default entry, entries from a config file in
+//! their zones across a DST change, and configuration errors (exit 78).
+
+#![allow(clippy::unwrap_used)] // tests: a panic is the failure report
+
+use std::process::{Command, Output, Stdio};
+
+fn celeriac(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_celeriac"))
+        .args(args)
+        .env_remove("CELERIAC_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn config(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    file
+}
+
+fn stdout(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}, stderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn lists_the_default_entry_without_a_config_file() {
+    let out = stdout(&celeriac(&[
+        "beat",
+        "--list",
+        "--at",
+        "2026-12-03T23:30:00Z",
+    ]));
+    assert_eq!(
+        out,
+        "configuration-backup-daily
+  task      apps.backups.tasks.configuration_backup
+  schedule  crontab \"0 4 * * *\" in UTC
+  missed    grace 1h
+  options   queue celery, priority 8
+  next      2026-12-04 04:00:00 +00:00 UTC  (2026-12-04T04:00:00Z)
+            2026-12-05 04:00:00 +00:00 UTC  (2026-12-05T04:00:00Z)
+            2026-12-06 04:00:00 +00:00 UTC  (2026-12-06T04:00:00Z)
+            2026-12-07 04:00:00 +00:00 UTC  (2026-12-07T04:00:00Z)
+            2026-12-08 04:00:00 +00:00 UTC  (2026-12-08T04:00:00Z)
+"
+    );
+}
+
+#[test]
+fn without_at_the_runs_are_the_next_five_from_now() {
+    let before = chrono::Utc::now();
+    let out = stdout(&celeriac(&["beat", "--list"]));
+    let runs: Vec<chrono::DateTime<chrono::Utc>> = out
+        .lines()
+        .filter_map(|l| l.trim_end().strip_suffix("Z)"))
+        .map(|l| format!("{}Z", &l[l.len() - 19..]).parse().unwrap())
+        .collect();
+    assert_eq!(runs.len(), 5, "{out}");
+    assert!(runs[0] > before && runs[0] - before <= chrono::Duration::days(1));
+    for pair in runs.windows(2) {
+        assert_eq!(pair[1] - pair[0], chrono::Duration::days(1));
+    }
+}
+
+#[test]
+fn lists_entries_in_their_zones_across_a_dst_change() {
+    let file = config(
+        r#"
+[worker]
+concurrency = 2
+
+[beat]
+timezone = "Europe/Paris"
+
+[beat.schedule.configuration-backup-daily]
+task = "apps.backups.tasks.configuration_backup"
+schedule = "30 2 * * *"
+options = { priority = 8, expires = "2h" }
+
+[beat.schedule.ny-report]
+task = "apps.reports.daily"
+schedule = "0 2 * * *"
+timezone = "America/New_York"
+missed = "all"
+"#,
+    );
+    let path = file.path().to_str().unwrap();
+    let out = stdout(&celeriac(&[
+        "beat",
+        "--list",
+        "--config",
+        path,
+        "--at",
+        "2026-03-06T12:00:00Z",
+    ]));
+    let paris_then_ny = "configuration-backup-daily
+  task      apps.backups.tasks.configuration_backup
+  schedule  crontab \"30 2 * * *\" in Europe/Paris
+  missed    grace 1h
+  options   queue celery, priority 8, expires 2h
+  next      2026-03-07 02:30:00 +01:00 CET  (2026-03-07T01:30:00Z)
+            2026-03-08 02:30:00 +01:00 CET  (2026-03-08T01:30:00Z)
+            2026-03-09 02:30:00 +01:00 CET  (2026-03-09T01:30:00Z)
+            2026-03-10 02:30:00 +01:00 CET  (2026-03-10T01:30:00Z)
+            2026-03-11 02:30:00 +01:00 CET  (2026-03-11T01:30:00Z)
+ny-report
+  task      apps.reports.daily
+  schedule  crontab \"0 2 * * *\" in America/New_York
+  missed    all
+  options   queue celery
+  next      2026-03-07 02:00:00 -05:00 EST  (2026-03-07T07:00:00Z)
+            2026-03-08 03:00:00 -04:00 EDT  (2026-03-08T07:00:00Z)
+            2026-03-09 02:00:00 -04:00 EDT  (2026-03-09T06:00:00Z)
+            2026-03-10 02:00:00 -04:00 EDT  (2026-03-10T06:00:00Z)
+            2026-03-11 02:00:00 -04:00 EDT  (2026-03-11T06:00:00Z)
+";
+    assert_eq!(out, paris_then_ny);
+    // Paris's own change, through the environment variable for the config file.
+    let out = Command::new(env!("CARGO_BIN_EXE_celeriac"))
+        .args(["beat", "--list", "--at", "2026-03-28T12:00:00Z"])
+        .env("CELERIAC_CONFIG", path)
+        .output()
+        .unwrap();
+    let out = stdout(&out);
+    assert!(
+        out.contains("  next      2026-03-29 03:00:00 +02:00 CEST  (2026-03-29T01:00:00Z)\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn configuration_errors_exit_78_and_name_the_key() {
+    let file = config("[beat]\ntimezone = \"UTC\"\nqueue = \"celery\"\n");
+    let out = celeriac(&["beat", "--list", "--config", file.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown field `queue`"), "{stderr}");
+
+    let file = config("[beat.schedule.nightly]\ntask = \"t\"\nschedule = \"0 4 * * 8\"\n");
+    let out = celeriac(&["beat", "--list", "--config", file.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[beat.schedule.nightly]: schedule: day_of_week: 8 is out of range 0-6"),
+        "{stderr}"
+    );
+
+    let file = config("[beat]\ntimezone = \"Europe/Pariss\"\n");
+    let out = celeriac(&["beat", "--list", "--config", file.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown time zone \"Europe/Pariss\""));
+}
+
+#[test]
+fn at_needs_list() {
+    let out = celeriac(&["beat", "--at", "2026-01-01T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--list"));
+}
+
+/// Messages ready in `queue`, through a passive declare on a fresh channel.
+async fn ready(connection: &lapin::Connection, queue: &str) -> u32 {
+    let channel = connection.create_channel().await.unwrap();
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(queue.into(), passive, lapin::types::FieldTable::default())
+        .await
+        .map_or(0, |q| q.message_count())
+}
+
+/// Starts `celeriac beat --config FILE --broker URL` with its stderr captured.
+fn spawn_beat(config: &std::path::Path, broker: &str) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_celeriac"))
+        .args([
+            "beat",
+            "--config",
+            config.to_str().unwrap(),
+            "--broker",
+            broker,
+        ])
+        .env_remove("CELERIAC_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+/// Sends SIGTERM and returns the exit status and everything beat logged.
+async fn stop_beat(mut beat: tokio::process::Child) -> (std::process::ExitStatus, String) {
+    let term = Command::new("kill")
+        .args(["-TERM", &beat.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    tokio::time::timeout(std::time::Duration::from_mins(1), async {
+        let status = beat.wait().await.unwrap();
+        let mut stderr = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut beat.stderr.take().unwrap(), &mut stderr)
+            .await
+            .unwrap();
+        (status, stderr)
+    })
+    .await
+    .expect("beat exits after SIGTERM")
+}
+
+/// Waits (up to a minute) until `queue` holds `n` messages; false if it never does.
+async fn wait_for_messages(connection: &lapin::Connection, queue: &str, n: u32) -> bool {
+    tokio::time::timeout(std::time::Duration::from_mins(1), async {
+        while ready(connection, queue).await < n {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// Takes every message from `queue`, checks its task, priority and kwargs, and maps its task id
+/// back to the slot of `entry` it stands for (every whole second within `window` is a
+/// candidate); panics on an id that is no such slot.
+async fn drain_slots(
+    connection: &lapin::Connection,
+    queue: &str,
+    entry: &str,
+    window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    expect: (Option<u8>, &serde_json::Value),
+) -> Vec<chrono::DateTime<chrono::Utc>> {
+    use lapin::options::BasicGetOptions;
+    use lapin::types::AMQPValue;
+
+    let slots: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> =
+        (window.0.timestamp()..=window.1.timestamp())
+            .map(|s| {
+                let at = chrono::DateTime::from_timestamp(s, 0).unwrap();
+                (
+                    celeriac_scheduler::Slot::new(entry, at)
+                        .task_id()
+                        .to_string(),
+                    at,
+                )
+            })
+            .collect();
+    let channel = connection.create_channel().await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(message) = channel
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
+        let delivery = message.delivery;
+        let headers = delivery.properties.headers().clone().unwrap();
+        let text = |name: &str| match headers.inner().get(name) {
+            Some(AMQPValue::LongString(s)) => String::from_utf8(s.as_bytes().to_vec()).unwrap(),
+            other => panic!("header {name}: {other:?}"),
+        };
+        assert_eq!(text("task"), "apps.ping");
+        assert_eq!(*delivery.properties.priority(), Some(expect.0.unwrap_or(0)));
+        let body: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
+        assert_eq!(&body[1], expect.1);
+        let id = text("id");
+        let at = slots.get(&id).unwrap_or_else(|| {
+            panic!(
+                "task id {id} is no slot of {entry} between {} and {}",
+                window.0, window.1
+            )
+        });
+        seen.push(*at);
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beat_publishes_each_slot_once_with_its_slot_id_and_stops_on_sigterm() {
+    // missed = "all": a look delayed past the next second (a loaded test machine) still
+    // publishes the slot it passed, so "every slot once" does not depend on timing.
+    use celeriac_testkit::amqp::{self, TestQueues};
+
+    let queues = TestQueues::new();
+    let queue = queues.queue("beat-loop");
+    let file = config(&format!(
+        "[beat.schedule.tick]\ntask = \"apps.ping\"\nschedule = {{ every = \"1s\" }}\n\
+         kwargs = {{ n = 1 }}\noptions = {{ queue = \"{queue}\", priority = 5 }}\n\
+         missed = \"all\"\n"
+    ));
+    let start = chrono::Utc::now();
+    let beat = spawn_beat(file.path(), &amqp::amqp_url());
+    let connection = amqp::connect().await;
+    let enough = wait_for_messages(&connection, &queue, 4).await;
+    let (status, stderr) = stop_beat(beat).await;
+    assert!(
+        enough,
+        "fewer than 4 messages in a minute; beat said:\n{stderr}"
+    );
+    assert!(status.success(), "beat exited with {status}:\n{stderr}");
+    let end = chrono::Utc::now();
+
+    // The first slot is the current second's (on time at start-up), so at most 1 s before start.
+    let window = (start - chrono::Duration::seconds(1), end);
+    let expect = (Some(5), &serde_json::json!({"n": 1}));
+    let seen = drain_slots(&connection, &queue, "tick", window, expect).await;
+    assert!(seen.len() >= 4, "{seen:?}");
+    for pair in seen.windows(2) {
+        assert_eq!(
+            pair[1] - pair[0],
+            chrono::Duration::seconds(1),
+            "each slot once, in order: {seen:?}"
+        );
+    }
+}
+
+/// A broker outage over a slot (shorter than the interval, as for the nightly backup): the slot
+/// is published once the broker is back, with its own task id, and no slot is lost or doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_over_a_slot_still_delivers_it_exactly_once() {
+    use std::net::ToSocketAddrs;
+
+    use celeriac_testkit::amqp::{self, TestQueues};
+    use celeriac_testkit::proxy::FaultProxy;
+
+    let uri: lapin::uri::AMQPUri = amqp::amqp_url().parse().unwrap();
+    let target = (uri.authority.host.as_str(), uri.authority.port)
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = FaultProxy::start(target).await;
+    let queues = TestQueues::new();
+    let queue = queues.queue("beat-outage");
+    let file = config(&format!(
+        "[beat.schedule.every10]\ntask = \"apps.ping\"\nschedule = {{ every = \"10s\" }}\n\
+         options = {{ queue = \"{queue}\" }}\n"
+    ));
+    let start = chrono::Utc::now();
+    let beat = spawn_beat(file.path(), &amqp::amqp_url_via(proxy.addr()));
+    let connection = amqp::connect().await;
+    let first = wait_for_messages(&connection, &queue, 1).await;
+    // The broker goes away now and comes back 2 s after the next slot, well before the one after.
+    proxy.set_refuse(true);
+    proxy.cut_all();
+    let now = chrono::Utc::now();
+    let next_slot = chrono::DateTime::from_timestamp((now.timestamp() / 10 + 1) * 10, 0).unwrap();
+    let back = next_slot - now + chrono::Duration::seconds(2);
+    tokio::time::sleep(back.to_std().unwrap()).await;
+    proxy.set_refuse(false);
+    let after = wait_for_messages(&connection, &queue, 3).await;
+    let (status, stderr) = stop_beat(beat).await;
+    assert!(first && after, "messages missing; beat said:\n{stderr}");
+    assert!(status.success(), "beat exited with {status}:\n{stderr}");
+    assert!(
+        stderr.contains("will retry") || stderr.contains("broker unavailable"),
+        "the outage did not hit a publish:\n{stderr}"
+    );
+    let end = chrono::Utc::now();
+
+    // The first slot is the current 10 s slot at start-up, so at most 10 s before start.
+    let window = (start - chrono::Duration::seconds(10), end);
+    let seen = drain_slots(
+        &connection,
+        &queue,
+        "every10",
+        window,
+        (None, &serde_json::json!({})),
+    )
+    .await;
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert!(
+        seen.contains(&next_slot),
+        "the slot during the outage: {seen:?}\n{stderr}"
+    );
+    for pair in seen.windows(2) {
+        assert_eq!(
+            pair[1] - pair[0],
+            chrono::Duration::seconds(10),
+            "every slot once, none lost: {seen:?}\n{stderr}"
+        );
+    }
+}
