@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use crate::error::CatalogError;
 use crate::url::CatalogUrl;
@@ -63,6 +64,22 @@ impl Catalog {
             url: url.to_string(),
             source,
         };
+        // One direct attempt first: a pool retries until its timeout and then reports only
+        // "timed out", hiding the cause (refused, unknown host, bad password).
+        match url {
+            CatalogUrl::Postgres(options) => PgConnection::connect_with(options)
+                .await
+                .map_err(connect_error)?
+                .close()
+                .await
+                .map_err(connect_error)?,
+            CatalogUrl::Sqlite(options) => SqliteConnection::connect_with(options)
+                .await
+                .map_err(connect_error)?
+                .close()
+                .await
+                .map_err(connect_error)?,
+        }
         let pool = match url {
             CatalogUrl::Postgres(options) => Pool::Postgres(
                 PgPoolOptions::new()

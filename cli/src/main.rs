@@ -30,6 +30,8 @@ enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Restore a backup from the first usable copy (or list it, or dry-run it).
     Restore(cmd::restore::RestoreArgs),
+    /// Apply the backup catalog's schema migrations to PostgreSQL or SQLite.
+    Migrate(cmd::migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Backup(args) => return cmd::status::finish(cmd::backup::run(&args)),
         Command::Verify(args) => return cmd::status::finish(cmd::verify::run(&args)),
         Command::Restore(args) => return cmd::status::finish(cmd::restore::run(&args)),
+        Command::Migrate(args) => return cmd::status::finish(cmd::migrate::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
