@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use sqlx::Connection;
 use sqlx::migrate::{Migrate, Migrator};
 
 use crate::catalog::{Catalog, Pool};
@@ -36,39 +37,62 @@ pub struct MigrationReport {
 }
 
 impl Catalog {
-    /// Applies every pending migration (under sqlx's migration lock, so concurrent callers
-    /// are safe) and reports which ones this call applied.
+    /// Applies every pending migration and reports which ones this call applied. Safe when
+    /// several processes migrate at once: the whole check-and-apply runs under sqlx's
+    /// advisory lock on PostgreSQL, inside one `BEGIN IMMEDIATE` transaction on SQLite.
     pub async fn migrate(&self) -> Result<MigrationReport, CatalogError> {
         match &self.pool {
             Pool::Postgres(pool) => {
-                let before = applied_versions(pool).await?;
-                POSTGRES_MIGRATOR
-                    .run(pool)
-                    .await
-                    .map_err(CatalogError::Migrate)?;
-                Ok(report(&POSTGRES_MIGRATOR, &before))
+                let mut conn = pool.acquire().await.map_err(acquire_error)?;
+                conn.lock().await.map_err(CatalogError::Migrate)?;
+                // The migrator takes the same session lock again (advisory locks nest) and
+                // releases its own hold; ours is released below whatever happened.
+                let result = async {
+                    let before = applied_versions(&mut *conn).await?;
+                    POSTGRES_MIGRATOR
+                        .run(&mut *conn)
+                        .await
+                        .map_err(CatalogError::Migrate)?;
+                    Ok(report(&POSTGRES_MIGRATOR, &before))
+                }
+                .await;
+                let unlocked = conn.unlock().await.map_err(CatalogError::Migrate);
+                let report = result?;
+                unlocked?;
+                Ok(report)
             }
             Pool::Sqlite(pool) => {
-                let before = applied_versions(pool).await?;
+                // SQLite has no advisory lock: one IMMEDIATE transaction takes the database's
+                // write lock first, so the check and the migrations (savepoints inside it)
+                // are one step that other migrators wait for (busy timeout).
+                let mut conn = pool.acquire().await.map_err(acquire_error)?;
+                let mut tx = conn
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(acquire_error)?;
+                let before = applied_versions(&mut *tx).await?;
                 SQLITE_MIGRATOR
-                    .run(pool)
+                    .run(&mut *tx)
                     .await
                     .map_err(CatalogError::Migrate)?;
+                tx.commit().await.map_err(acquire_error)?;
                 Ok(report(&SQLITE_MIGRATOR, &before))
             }
         }
     }
 }
 
-async fn applied_versions<DB>(pool: &sqlx::Pool<DB>) -> Result<BTreeSet<i64>, CatalogError>
-where
-    DB: sqlx::Database,
-    DB::Connection: Migrate,
-{
-    let mut conn = pool.acquire().await.map_err(|source| CatalogError::Query {
-        operation: "read applied migrations",
+fn acquire_error(source: sqlx::Error) -> CatalogError {
+    CatalogError::Query {
+        operation: "migrate",
         source,
-    })?;
+    }
+}
+
+async fn applied_versions<C>(conn: &mut C) -> Result<BTreeSet<i64>, CatalogError>
+where
+    C: Migrate + ?Sized,
+{
     conn.ensure_migrations_table(MIGRATIONS_TABLE)
         .await
         .map_err(CatalogError::Migrate)?;

@@ -240,3 +240,35 @@ async fn an_unreachable_postgres_is_a_transient_connect_error_without_the_passwo
     assert!(!err.to_string().contains("s3cret"), "{err}");
     assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
 }
+
+/// Two processes starting at once (two `celeriac migrate`, or a worker and a beat with
+/// `--migrate`) both end with the schema in place and neither fails.
+async fn concurrent_migrations_both_succeed(url: &str) {
+    let a = Catalog::open(url).await.unwrap();
+    let b = Catalog::open(url).await.unwrap();
+    let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(
+        ra.applied.len() + rb.applied.len(),
+        ra.applied.len().max(rb.applied.len()),
+        "one of them applied everything, the other nothing: {ra:?} {rb:?}"
+    );
+    assert!(!ra.applied.is_empty() || !rb.applied.is_empty());
+    insert_one(&a).await;
+    assert_eq!(b.list_backups(None, 10).await.unwrap().len(), 1);
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_migrations_both_succeed() {
+    let db = TestDatabase::create().await;
+    concurrent_migrations_both_succeed(db.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_concurrent_migrations_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+    concurrent_migrations_both_succeed(&url).await;
+}
