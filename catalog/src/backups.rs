@@ -114,8 +114,9 @@ pub struct Backup {
 }
 
 impl Backup {
-    /// `file_size` in MB of 1024 × 1024 bytes, rounded to two decimals: the platform's
-    /// `get_size_mb()` (contrib/django/backups/models.py computes the same).
+    /// `file_size` in MB of 1024 × 1024 bytes, rounded to two decimals, as the platform's
+    /// `get_size_mb()` shows it (contrib/django/backups/models.py; Python rounds exact ties
+    /// to even, this rounds them away from zero).
     #[allow(
         clippy::cast_precision_loss,
         reason = "sizes far below 2^52 bytes; a display value"

@@ -8,6 +8,7 @@
 )]
 
 use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
+use futures::future::join_all;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -138,6 +139,34 @@ pub async fn insert_or_get_is_idempotent_on_the_id(catalog: &Catalog) {
     let (again, created) = must("second insert", catalog.insert_or_get_backup(&second)).await;
     assert!(!created, "the same id must not be created twice");
     assert_eq!(again, stored, "the second insert changed the row");
+    let all = must("list", catalog.list_backups(None, 100)).await;
+    assert_eq!(all.iter().filter(|b| b.id == id).count(), 1);
+}
+
+/// Redeliveries racing each other: concurrent inserts of one id create exactly one row, and
+/// every caller gets that row back.
+pub async fn concurrent_inserts_of_one_id_create_one_row(catalog: &Catalog) {
+    let id = Uuid::new_v4();
+    let tries: Vec<NewBackup> = (0..4_i64)
+        .map(|n| {
+            let mut new = NewBackup::configuration(id, Trigger::Schedule, t0());
+            new.initiated_by_id = Some(n);
+            new
+        })
+        .collect();
+    let results = join_all(tries.iter().map(|n| catalog.insert_or_get_backup(n))).await;
+    let mut created = 0;
+    let mut rows = Vec::new();
+    for result in results {
+        let (row, was_created) = result.unwrap_or_else(|e| panic!("concurrent insert: {e:?}"));
+        created += usize::from(was_created);
+        rows.push(row);
+    }
+    assert_eq!(created, 1, "exactly one insert creates the row");
+    assert!(
+        rows.windows(2).all(|w| w[0] == w[1]),
+        "every caller sees the same row: {rows:?}"
+    );
     let all = must("list", catalog.list_backups(None, 100)).await;
     assert_eq!(all.iter().filter(|b| b.id == id).count(), 1);
 }

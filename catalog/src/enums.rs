@@ -1,5 +1,7 @@
 //! The enumerations the catalog stores as text, one spelling each: the Rust variant, the text in
 //! the database (and in Django's `choices`) and the CHECK constraint in `migrations/` agree.
+//! They are exhaustive on purpose: adding a value is a migration, and every `match` over it
+//! should be revisited.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,7 +24,6 @@ macro_rules! text_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[derive(serde::Serialize, serde::Deserialize)]
-        #[non_exhaustive]
         pub enum $name {
             $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )+
         }

@@ -57,6 +57,7 @@ both!(
     migrate_is_idempotent,
     insert_round_trips_every_field,
     insert_or_get_is_idempotent_on_the_id,
+    concurrent_inserts_of_one_id_create_one_row,
     celery_task_id_is_unique,
     update_writes_only_the_given_fields,
     update_of_a_missing_backup_is_not_found,
