@@ -264,6 +264,17 @@ fn check_django_view(seen: &Value, id: Uuid, failed: Uuid) {
         ])
     );
     assert_eq!(seen["alerts_of_backup"], 0);
+    let no_drift = json!({"unmapped": [], "missing": []});
+    for table in [
+        "backups_backup",
+        "backups_backupcopy",
+        "backups_backupalert",
+    ] {
+        assert_eq!(
+            seen["column_drift"][table], no_drift,
+            "the Django model and the migrated table {table} differ"
+        );
+    }
     assert_eq!(
         seen["bogus_status"], "refused",
         "the CHECK constraint must refuse a bogus status written through Django"

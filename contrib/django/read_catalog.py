@@ -16,13 +16,28 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.db import IntegrityError, transaction  # noqa: E402
+from django.db import IntegrityError, connection, transaction  # noqa: E402
 
-from backups.models import Backup, BackupAlert  # noqa: E402
+from backups.models import Backup, BackupAlert, BackupCopy  # noqa: E402
 
 
 def iso(t):
     return None if t is None else t.isoformat()
+
+
+def column_drift():
+    """Per table: columns the database has that the model does not map, and the reverse."""
+    drift = {}
+    with connection.cursor() as cursor:
+        for model in (Backup, BackupCopy, BackupAlert):
+            table = model._meta.db_table
+            in_db = {c.name for c in connection.introspection.get_table_description(cursor, table)}
+            in_model = {f.column for f in model._meta.concrete_fields}
+            drift[table] = {
+                "unmapped": sorted(in_db - in_model),
+                "missing": sorted(in_model - in_db),
+            }
+    return drift
 
 
 def main(backup_id):
@@ -66,6 +81,7 @@ def main(backup_id):
             for a in BackupAlert.objects.all()
         ],
         "alerts_of_backup": b.alerts.count(),
+        "column_drift": column_drift(),
     }
     try:
         with transaction.atomic():
