@@ -151,7 +151,8 @@ impl Backup {
     }
 }
 
-/// Changes to a backup row: every `Some` field is written, every `None` left as it is.
+/// Changes to a backup row: every `Some` field is written, every `None` left as it is (for
+/// the nullable times, `Some(None)` writes NULL).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BackupUpdate {
     /// New status.
@@ -172,12 +173,12 @@ pub struct BackupUpdate {
     pub metadata: Option<JsonObject>,
     /// Why it failed.
     pub error_message: Option<String>,
-    /// When the run started.
-    pub started_at: Option<DateTime<Utc>>,
-    /// When the run ended.
-    pub completed_at: Option<DateTime<Utc>>,
-    /// When every copy was verified.
-    pub verified_at: Option<DateTime<Utc>>,
+    /// When the run started (`Some(None)` clears it, e.g. when a retried task redoes its row).
+    pub started_at: Option<Option<DateTime<Utc>>>,
+    /// When the run ended (`Some(None)` clears it).
+    pub completed_at: Option<Option<DateTime<Utc>>>,
+    /// When every copy was verified (`Some(None)` clears it, e.g. after a failed re-verify).
+    pub verified_at: Option<Option<DateTime<Utc>>>,
 }
 
 impl BackupUpdate {
@@ -272,9 +273,9 @@ impl Catalog {
                  b2_path = COALESCE($8, b2_path), \
                  metadata = COALESCE($9, metadata), \
                  error_message = COALESCE($10, error_message), \
-                 started_at = COALESCE($11, started_at), \
-                 completed_at = COALESCE($12, completed_at), \
-                 verified_at = COALESCE($13, verified_at) \
+                 started_at = CASE WHEN $11 THEN $12 ELSE started_at END, \
+                 completed_at = CASE WHEN $13 THEN $14 ELSE completed_at END, \
+                 verified_at = CASE WHEN $15 THEN $16 ELSE verified_at END \
                  WHERE id = $1 RETURNING ",
                 backup_columns!()
             ))
@@ -288,9 +289,12 @@ impl Catalog {
             .bind(update.b2_path.as_deref())
             .bind(C::opt_json(update.metadata.as_ref()))
             .bind(update.error_message.as_deref())
-            .bind(C::opt_time(update.started_at))
-            .bind(C::opt_time(update.completed_at))
-            .bind(C::opt_time(update.verified_at))
+            .bind(update.started_at.is_some())
+            .bind(C::opt_time(update.started_at.flatten()))
+            .bind(update.completed_at.is_some())
+            .bind(C::opt_time(update.completed_at.flatten()))
+            .bind(update.verified_at.is_some())
+            .bind(C::opt_time(update.verified_at.flatten()))
             .fetch_optional(pool)
             .await
             .map_err(|e| CatalogError::query(OP, e))?

@@ -210,7 +210,7 @@ pub async fn update_writes_only_the_given_fields(catalog: &Catalog) {
             id,
             &BackupUpdate {
                 status: Some(BackupStatus::InProgress),
-                started_at: Some(started),
+                started_at: Some(Some(started)),
                 ..BackupUpdate::default()
             },
         ),
@@ -235,8 +235,8 @@ pub async fn update_writes_only_the_given_fields(catalog: &Catalog) {
                 r2_path: Some("celeriac/configuration/x.tar.gz.enc".into()),
                 b2_path: Some("celeriac/configuration/x.tar.gz.enc".into()),
                 metadata: Some(report_metadata()),
-                completed_at: Some(done),
-                verified_at: Some(done),
+                completed_at: Some(Some(done)),
+                verified_at: Some(Some(done)),
                 ..BackupUpdate::default()
             },
         ),
@@ -259,8 +259,33 @@ pub async fn update_writes_only_the_given_fields(catalog: &Catalog) {
     assert_eq!(failed.status, BackupStatus::Completed);
     assert_eq!(failed.checksum, "ab".repeat(32), "checksum kept");
     assert_eq!(failed.file_size, size, "size kept");
+    assert_eq!(failed.verified_at, Some(micros(done)), "verified_at kept");
+
+    // A retried run redoes its row: back to IN_PROGRESS, end times cleared, start time new.
+    let restarted = t0() + Duration::minutes(10);
+    let redo = must(
+        "redo",
+        catalog.update_backup(
+            id,
+            &BackupUpdate {
+                status: Some(BackupStatus::InProgress),
+                started_at: Some(Some(restarted)),
+                completed_at: Some(None),
+                verified_at: Some(None),
+                ..BackupUpdate::default()
+            },
+        ),
+    )
+    .await;
+    assert_eq!(redo.started_at, Some(micros(restarted)));
+    assert_eq!(
+        (redo.completed_at, redo.verified_at),
+        (None, None),
+        "cleared"
+    );
+    assert_eq!(redo.checksum, "ab".repeat(32), "untouched fields kept");
     let read = must("get", catalog.backup(id)).await;
-    assert_eq!(read, Some(failed), "get sees the last update");
+    assert_eq!(read, Some(redo), "get sees the last update");
 }
 
 /// Updating an id that is not there is `BackupNotFound`, not a silent no-op.

@@ -135,8 +135,8 @@ async fn write_rows(catalog: &Catalog) -> (Uuid, Uuid) {
                     "skipped": [],
                     "timings_ms": {"collect": 12, "store": 340, "verify": 55},
                 }))),
-                completed_at: Some(done),
-                verified_at: Some(done),
+                completed_at: Some(Some(done)),
+                verified_at: Some(Some(done)),
                 ..BackupUpdate::default()
             },
         )
