@@ -38,6 +38,7 @@ mod codec;
 mod copies;
 mod enums;
 mod error;
+mod metadata;
 mod migrate;
 mod naming;
 mod url;
@@ -54,6 +55,7 @@ pub use enums::{
     AlertType, BackupStatus, BackupType, CopyStatus, Severity, StoreKind, Trigger, UnknownValue,
 };
 pub use error::CatalogError;
+pub use metadata::BackupMetadata;
 pub use migrate::{MigrationInfo, MigrationReport, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
 pub use naming::{backup_filename, backup_folder, secrets_filename};
 pub use url::{CatalogUrl, redact};

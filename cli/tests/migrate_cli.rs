@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use celeriac_catalog::{
-    AlertType, BackupStatus, BackupUpdate, Catalog, CopyStatus, JsonObject, NewAlert, NewBackup,
-    NewCopy, Severity, StoreKind, Trigger,
+    AlertType, BackupMetadata, BackupStatus, BackupUpdate, Catalog, CopyStatus, JsonObject,
+    NewAlert, NewBackup, NewCopy, Severity, StoreKind, Trigger,
 };
 use celeriac_testkit::db::TestDatabase;
 use celeriac_testkit::python::Python;
@@ -128,13 +128,20 @@ async fn write_rows(catalog: &Catalog) -> (Uuid, Uuid) {
                 local_path: Some(format!("/var/backups/celeriac/{key}")),
                 r2_path: Some(key.clone()),
                 b2_path: Some(key.clone()),
-                metadata: Some(object(json!({
-                    "files_collected": 42,
-                    "file_categories": {"nginx": 3, "env": 1, "docker": 38},
-                    "bytes_per_category": {"nginx": 10240, "env": 77, "docker": 1_048_576},
-                    "skipped": [],
-                    "timings_ms": {"collect": 12, "store": 340, "verify": 55},
-                }))),
+                metadata: Some(
+                    BackupMetadata {
+                        files_collected: 42,
+                        file_categories: [("nginx", 3), ("env", 1), ("docker", 38)]
+                            .map(|(k, v)| (k.to_owned(), v))
+                            .into(),
+                        other: object(json!({
+                            "bytes_per_category": {"nginx": 10240, "env": 77, "docker": 1_048_576},
+                            "skipped": [],
+                            "timings_ms": {"collect": 12, "store": 340, "verify": 55},
+                        })),
+                    }
+                    .to_object(),
+                ),
                 completed_at: Some(Some(done)),
                 verified_at: Some(Some(done)),
                 ..BackupUpdate::default()
