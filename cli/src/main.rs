@@ -32,6 +32,8 @@ enum Command {
     Restore(cmd::restore::RestoreArgs),
     /// The scheduler: publish the [beat] schedule (--list: each entry and its next five runs).
     Beat(cmd::beat::BeatArgs),
+    /// Apply the backup catalog's schema migrations to PostgreSQL or SQLite.
+    Migrate(cmd::migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => return cmd::status::finish(cmd::verify::run(&args)),
         Command::Restore(args) => return cmd::status::finish(cmd::restore::run(&args)),
         Command::Beat(args) => return cmd::status::finish(cmd::beat::run(&args)),
+        Command::Migrate(args) => return cmd::status::finish(cmd::migrate::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@ pub(crate) mod beat_publisher;
 pub(crate) mod config_file;
 pub(crate) mod keygen;
 pub(crate) mod keys;
+pub(crate) mod migrate;
 pub(crate) mod progress;
 pub(crate) mod restore;
 pub(crate) mod runtime;

@@ -1,0 +1,529 @@
+//! The shared catalog conformance suite (feature `test-util`): one async fn per property of the
+//! [`Catalog`] contract. `tests/backends.rs` runs every one against PostgreSQL and SQLite; each
+//! takes a freshly migrated, empty catalog and panics with a message naming the property when
+//! the backend misbehaves.
+#![allow(
+    clippy::missing_panics_doc,
+    reason = "a conformance check reports a violation by panicking, like assert!"
+)]
+
+use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
+use futures::future::join_all;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    AlertFilter, AlertType, BackupStatus, BackupType, BackupUpdate, Catalog, CatalogError,
+    CopyStatus, JsonObject, NewAlert, NewBackup, NewCopy, Severity, StoreKind, Trigger,
+};
+
+/// A fixed instant with sub-microsecond digits, so truncation to microseconds is exercised.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 3, 2, 0, 7)
+        .single()
+        .and_then(|t| t.with_nanosecond(123_456_789))
+        .expect("a valid instant")
+}
+
+/// `t` to the microsecond, as the catalog stores it.
+pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    crate::codec::to_micros(t)
+}
+
+fn object(value: serde_json::Value) -> JsonObject {
+    match value {
+        serde_json::Value::Object(map) => map,
+        other => panic!("not a JSON object: {other}"),
+    }
+}
+
+fn report_metadata() -> JsonObject {
+    object(json!({
+        "files_collected": 42,
+        "file_categories": {"nginx": 3, "env": 1, "docker": 38},
+        "bytes_per_category": {"nginx": 10_240, "env": 77, "docker": 1_048_576},
+        "skipped": [{"path": "/etc/letsencrypt/live", "reason": "permission denied"}],
+        "secrets_bundle": {"object_key": "x.secrets.tar.gz.enc", "sha256": "ab".repeat(32)},
+        "timings_ms": {"collect": 12, "store": 340, "verify": 55},
+        "unicode": "café ✓",
+    }))
+}
+
+async fn must<T>(what: &str, fut: impl Future<Output = Result<T, CatalogError>>) -> T {
+    match fut.await {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: {e} ({e:?})"),
+    }
+}
+
+/// A second `migrate` applies nothing and reports the first one's migrations as in place.
+pub async fn migrate_is_idempotent(catalog: &Catalog) {
+    let again = must("migrate again", catalog.migrate()).await;
+    assert!(again.applied.is_empty(), "applied twice: {again:?}");
+    assert!(
+        again
+            .already_applied
+            .iter()
+            .any(|m| m.description == "backup catalog"),
+        "the catalog migration is not reported in place: {again:?}"
+    );
+}
+
+/// Every field written by insert comes back as written (times to the microsecond).
+pub async fn insert_round_trips_every_field(catalog: &Catalog) {
+    let id = Uuid::new_v4();
+    let mut new = NewBackup::configuration(id, Trigger::Manual, t0());
+    new.status = BackupStatus::InProgress;
+    new.tenant_id = Some(7);
+    new.celery_task_id = Some(format!("task-{id}"));
+    new.initiated_by_id = Some(1);
+    new.metadata = report_metadata();
+    new.started_at = Some(t0() + Duration::milliseconds(5));
+    let (row, created) = must("insert", catalog.insert_or_get_backup(&new)).await;
+    assert!(created, "a new id must be created");
+    assert_eq!(row.id, id);
+    assert_eq!(row.backup_type, BackupType::Configuration);
+    assert_eq!(row.tenant_id, Some(7));
+    assert_eq!(
+        row.filename,
+        "backup_configuration_20261203_020007.tar.gz.enc"
+    );
+    assert_eq!(row.status, BackupStatus::InProgress);
+    assert_eq!(row.trigger, Trigger::Manual);
+    assert_eq!(row.celery_task_id.as_deref(), Some(&*format!("task-{id}")));
+    assert_eq!(row.initiated_by_id, Some(1));
+    assert_eq!(row.metadata, report_metadata());
+    assert_eq!(row.created_at, micros(t0()));
+    assert_eq!(
+        row.started_at,
+        Some(micros(t0() + Duration::milliseconds(5)))
+    );
+    assert_eq!(
+        (row.completed_at, row.verified_at),
+        (None, None),
+        "unset times"
+    );
+    assert_eq!(
+        (
+            row.file_size,
+            &*row.checksum,
+            &*row.key_id,
+            &*row.error_message
+        ),
+        (0, "", "", ""),
+        "defaults"
+    );
+    assert_eq!(
+        (&*row.local_path, &*row.r2_path, &*row.b2_path),
+        ("", "", "")
+    );
+    let read = must("get", catalog.backup(id)).await;
+    assert_eq!(
+        read.as_ref(),
+        Some(&row),
+        "get returns what insert returned"
+    );
+    let missing = must("get missing", catalog.backup(Uuid::new_v4())).await;
+    assert_eq!(missing, None);
+}
+
+/// Inserting an existing id again (a redelivered task) returns the stored row unchanged and
+/// creates nothing.
+pub async fn insert_or_get_is_idempotent_on_the_id(catalog: &Catalog) {
+    let id = Uuid::new_v4();
+    let first = NewBackup::configuration(id, Trigger::Schedule, t0());
+    let (stored, created) = must("first insert", catalog.insert_or_get_backup(&first)).await;
+    assert!(created);
+    let mut second = NewBackup::configuration(id, Trigger::Cli, t0() + Duration::hours(1));
+    second.status = BackupStatus::Failed;
+    let (again, created) = must("second insert", catalog.insert_or_get_backup(&second)).await;
+    assert!(!created, "the same id must not be created twice");
+    assert_eq!(again, stored, "the second insert changed the row");
+    let all = must("list", catalog.list_backups(None, 100)).await;
+    assert_eq!(all.iter().filter(|b| b.id == id).count(), 1);
+}
+
+/// Redeliveries racing each other: concurrent inserts of one id create exactly one row, and
+/// every caller gets that row back.
+pub async fn concurrent_inserts_of_one_id_create_one_row(catalog: &Catalog) {
+    let id = Uuid::new_v4();
+    let tries: Vec<NewBackup> = (0..4_i64)
+        .map(|n| {
+            let mut new = NewBackup::configuration(id, Trigger::Schedule, t0());
+            new.initiated_by_id = Some(n);
+            new
+        })
+        .collect();
+    let results = join_all(tries.iter().map(|n| catalog.insert_or_get_backup(n))).await;
+    let mut created = 0;
+    let mut rows = Vec::new();
+    for result in results {
+        let (row, was_created) = result.unwrap_or_else(|e| panic!("concurrent insert: {e:?}"));
+        created += usize::from(was_created);
+        rows.push(row);
+    }
+    assert_eq!(created, 1, "exactly one insert creates the row");
+    assert!(
+        rows.windows(2).all(|w| w[0] == w[1]),
+        "every caller sees the same row: {rows:?}"
+    );
+    let all = must("list", catalog.list_backups(None, 100)).await;
+    assert_eq!(all.iter().filter(|b| b.id == id).count(), 1);
+}
+
+/// Two rows can never share a Celery task id; the row is found by it.
+pub async fn celery_task_id_is_unique(catalog: &Catalog) {
+    let task = format!("task-{}", Uuid::new_v4());
+    let mut a = NewBackup::configuration(Uuid::new_v4(), Trigger::Schedule, t0());
+    a.celery_task_id = Some(task.clone());
+    must("insert a", catalog.insert_or_get_backup(&a)).await;
+    let mut b = NewBackup::configuration(Uuid::new_v4(), Trigger::Schedule, t0());
+    b.celery_task_id = Some(task.clone());
+    match catalog.insert_or_get_backup(&b).await {
+        Err(CatalogError::TaskIdTaken { task_id }) => assert_eq!(task_id, task),
+        other => panic!("a reused task id must be TaskIdTaken, got {other:?}"),
+    }
+    let found = must("by task id", catalog.backup_by_task_id(&task)).await;
+    assert_eq!(found.map(|r| r.id), Some(a.id));
+    assert_eq!(
+        must("no such task", catalog.backup_by_task_id("nope")).await,
+        None
+    );
+    // Rows without a task id (CLI runs) do not collide with each other.
+    for _ in 0..2 {
+        let cli = NewBackup::configuration(Uuid::new_v4(), Trigger::Cli, t0());
+        must("insert cli", catalog.insert_or_get_backup(&cli)).await;
+    }
+}
+
+/// An update writes its `Some` fields and leaves the others alone.
+pub async fn update_writes_only_the_given_fields(catalog: &Catalog) {
+    let id = Uuid::new_v4();
+    let mut new = NewBackup::configuration(id, Trigger::Schedule, t0());
+    new.metadata = object(json!({"files_collected": 0}));
+    must("insert", catalog.insert_or_get_backup(&new)).await;
+
+    let started = t0() + Duration::seconds(1);
+    let running = must(
+        "start",
+        catalog.update_backup(
+            id,
+            &BackupUpdate {
+                status: Some(BackupStatus::InProgress),
+                started_at: Some(Some(started)),
+                ..BackupUpdate::default()
+            },
+        ),
+    )
+    .await;
+    assert_eq!(running.status, BackupStatus::InProgress);
+    assert_eq!(running.started_at, Some(micros(started)));
+    assert_eq!(running.metadata, new.metadata, "metadata untouched");
+
+    let done = t0() + Duration::seconds(9);
+    let size = 3 * 1024 * 1024 + 512 * 1024; // 3.5 MiB
+    let finished = must(
+        "finish",
+        catalog.update_backup(
+            id,
+            &BackupUpdate {
+                status: Some(BackupStatus::Verified),
+                file_size: Some(size),
+                checksum: Some("ab".repeat(32)),
+                key_id: Some("0123456789abcdef0123456789abcdef".into()),
+                local_path: Some("/var/backups/x.tar.gz.enc".into()),
+                r2_path: Some("celeriac/configuration/x.tar.gz.enc".into()),
+                b2_path: Some("celeriac/configuration/x.tar.gz.enc".into()),
+                metadata: Some(report_metadata()),
+                completed_at: Some(Some(done)),
+                verified_at: Some(Some(done)),
+                ..BackupUpdate::default()
+            },
+        ),
+    )
+    .await;
+    assert_eq!(finished.status, BackupStatus::Verified);
+    assert_eq!(finished.file_size, size);
+    assert!((finished.size_mb() - 3.5).abs() < f64::EPSILON);
+    assert_eq!(finished.started_at, Some(micros(started)), "kept");
+    assert_eq!(finished.completed_at, Some(micros(done)));
+    assert_eq!(finished.metadata, report_metadata(), "metadata replaced");
+    assert_eq!(finished.r2_path, "celeriac/configuration/x.tar.gz.enc");
+    assert_eq!(finished.error_message, "");
+
+    let failed = must(
+        "status only",
+        catalog.update_backup(id, &BackupUpdate::status(BackupStatus::Completed)),
+    )
+    .await;
+    assert_eq!(failed.status, BackupStatus::Completed);
+    assert_eq!(failed.checksum, "ab".repeat(32), "checksum kept");
+    assert_eq!(failed.file_size, size, "size kept");
+    assert_eq!(failed.verified_at, Some(micros(done)), "verified_at kept");
+
+    // A retried run redoes its row: back to IN_PROGRESS, end times cleared, start time new.
+    let restarted = t0() + Duration::minutes(10);
+    let redo = must(
+        "redo",
+        catalog.update_backup(
+            id,
+            &BackupUpdate {
+                status: Some(BackupStatus::InProgress),
+                started_at: Some(Some(restarted)),
+                completed_at: Some(None),
+                verified_at: Some(None),
+                ..BackupUpdate::default()
+            },
+        ),
+    )
+    .await;
+    assert_eq!(redo.started_at, Some(micros(restarted)));
+    assert_eq!(
+        (redo.completed_at, redo.verified_at),
+        (None, None),
+        "cleared"
+    );
+    assert_eq!(redo.checksum, "ab".repeat(32), "untouched fields kept");
+    let read = must("get", catalog.backup(id)).await;
+    assert_eq!(read, Some(redo), "get sees the last update");
+}
+
+/// Updating an id that is not there is `BackupNotFound`, not a silent no-op.
+pub async fn update_of_a_missing_backup_is_not_found(catalog: &Catalog) {
+    let id = Uuid::new_v4();
+    match catalog
+        .update_backup(id, &BackupUpdate::status(BackupStatus::Failed))
+        .await
+    {
+        Err(CatalogError::BackupNotFound { id: missing }) => assert_eq!(missing, id),
+        other => panic!("expected BackupNotFound, got {other:?}"),
+    }
+}
+
+async fn insert_at(catalog: &Catalog, at: DateTime<Utc>, status: BackupStatus) -> Uuid {
+    let mut new = NewBackup::configuration(Uuid::new_v4(), Trigger::Schedule, at);
+    new.status = status;
+    must("insert", catalog.insert_or_get_backup(&new)).await;
+    new.id
+}
+
+/// `list_backups` is newest first, filters by status and honours its limit.
+pub async fn list_is_newest_first_and_filters_by_status(catalog: &Catalog) {
+    let day = Duration::days(1);
+    // Inserted out of order; one pair differs by a single microsecond.
+    let b = insert_at(catalog, t0() + day, BackupStatus::Failed).await;
+    let a = insert_at(catalog, t0(), BackupStatus::Verified).await;
+    let d = insert_at(catalog, t0() + day * 3, BackupStatus::Verified).await;
+    let c = insert_at(
+        catalog,
+        t0() + day * 3 - Duration::microseconds(1),
+        BackupStatus::Partial,
+    )
+    .await;
+    let ids = |rows: Vec<crate::Backup>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(must("all", catalog.list_backups(None, 100)).await),
+        [d, c, b, a]
+    );
+    assert_eq!(
+        ids(must(
+            "verified",
+            catalog.list_backups(Some(BackupStatus::Verified), 100)
+        )
+        .await),
+        [d, a]
+    );
+    assert_eq!(
+        ids(must(
+            "failed",
+            catalog.list_backups(Some(BackupStatus::Failed), 100)
+        )
+        .await),
+        [b]
+    );
+    assert!(
+        must(
+            "in progress",
+            catalog.list_backups(Some(BackupStatus::InProgress), 100)
+        )
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        ids(must("limit", catalog.list_backups(None, 2)).await),
+        [d, c]
+    );
+}
+
+/// `latest_verified` is the newest `VERIFIED` row, ignoring newer rows in other states.
+pub async fn latest_verified_is_the_newest_verified(catalog: &Catalog) {
+    assert_eq!(must("empty", catalog.latest_verified()).await, None);
+    let old = insert_at(catalog, t0(), BackupStatus::Verified).await;
+    let new = insert_at(catalog, t0() + Duration::hours(1), BackupStatus::Verified).await;
+    insert_at(catalog, t0() + Duration::hours(2), BackupStatus::Partial).await;
+    insert_at(catalog, t0() + Duration::hours(3), BackupStatus::Completed).await;
+    let latest = must("latest", catalog.latest_verified()).await;
+    assert_eq!(latest.map(|b| b.id), Some(new));
+    assert_ne!(old, new);
+}
+
+fn copy(backup_id: Uuid, store: &str, status: CopyStatus, at: DateTime<Utc>) -> NewCopy {
+    NewCopy {
+        backup_id,
+        store_name: store.into(),
+        store_kind: if store == "local" {
+            StoreKind::Local
+        } else {
+            StoreKind::S3
+        },
+        object_key: format!("celeriac/configuration/2026/12/03/{backup_id}/x.tar.gz.enc"),
+        size: 1234,
+        sha256: "cd".repeat(32),
+        status,
+        attempts: 1,
+        error: String::new(),
+        at,
+        verified_at: None,
+        deleted_at: None,
+    }
+}
+
+/// One copy row per backup and store: recording it again updates it in place.
+pub async fn copies_are_upserted_per_backup_and_store(catalog: &Catalog) {
+    let id = insert_at(catalog, t0(), BackupStatus::InProgress).await;
+    let first = must(
+        "pending",
+        catalog.record_copy(&copy(id, "r2", CopyStatus::Pending, t0())),
+    )
+    .await;
+    assert_eq!(first.status, CopyStatus::Pending);
+    assert_eq!(first.created_at, micros(t0()));
+
+    let later = t0() + Duration::seconds(30);
+    let mut verified = copy(id, "r2", CopyStatus::Verified, later);
+    verified.attempts = 3;
+    verified.verified_at = Some(later);
+    let second = must("verified", catalog.record_copy(&verified)).await;
+    assert_eq!(second.id, first.id, "same row");
+    assert_eq!(second.status, CopyStatus::Verified);
+    assert_eq!(second.attempts, 3);
+    assert_eq!(second.created_at, micros(t0()), "created_at kept");
+    assert_eq!(second.updated_at, micros(later));
+    assert_eq!(second.verified_at, Some(micros(later)));
+
+    let mut failed = copy(id, "b2", CopyStatus::Failed, later);
+    failed.error = "connection refused".into();
+    failed.size = 0;
+    must("b2", catalog.record_copy(&failed)).await;
+    must(
+        "local",
+        catalog.record_copy(&copy(id, "local", CopyStatus::Corrupt, later)),
+    )
+    .await;
+
+    let copies = must("copies", catalog.copies(id)).await;
+    let summary: Vec<_> = copies
+        .iter()
+        .map(|c| (c.store_name.as_str(), c.store_kind, c.status))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("b2", StoreKind::S3, CopyStatus::Failed),
+            ("local", StoreKind::Local, CopyStatus::Corrupt),
+            ("r2", StoreKind::S3, CopyStatus::Verified),
+        ]
+    );
+    assert_eq!(copies[0].error, "connection refused");
+    assert_eq!(copies[2], second);
+    assert!(
+        must("other backup", catalog.copies(Uuid::new_v4()))
+            .await
+            .is_empty()
+    );
+
+    match catalog
+        .record_copy(&copy(Uuid::new_v4(), "r2", CopyStatus::Pending, t0()))
+        .await
+    {
+        Err(CatalogError::Constraint { .. }) => {}
+        other => panic!("a copy of a missing backup must be refused, got {other:?}"),
+    }
+}
+
+/// Alerts are stored as raised, filtered by backup and open state, resolved once.
+pub async fn alerts_are_raised_filtered_and_resolved(catalog: &Catalog) {
+    let id = insert_at(catalog, t0(), BackupStatus::Partial).await;
+    let failure = must(
+        "raise failure",
+        catalog.raise_alert(&NewAlert {
+            alert_type: AlertType::BackupFailure,
+            severity: Severity::Critical,
+            backup_id: Some(id),
+            message: "store b2 failed".into(),
+            details: object(json!({"stores": ["b2"], "status": "PARTIAL"})),
+            created_at: t0(),
+        }),
+    )
+    .await;
+    assert_eq!(failure.alert_type, AlertType::BackupFailure);
+    assert_eq!(failure.severity, Severity::Critical);
+    assert_eq!(failure.backup_id, Some(id));
+    assert_eq!(failure.details["stores"], json!(["b2"]));
+    assert_eq!(failure.created_at, micros(t0()));
+    assert_eq!(failure.resolved_at, None);
+
+    let denied = must(
+        "raise denied",
+        catalog.raise_alert(&NewAlert {
+            alert_type: AlertType::AccessDenied,
+            severity: Severity::Warning,
+            backup_id: None,
+            message: "user 5 is not an active administrator".into(),
+            details: object(json!({"user_id": 5, "reason": "inactive"})),
+            created_at: t0() + Duration::seconds(1),
+        }),
+    )
+    .await;
+    assert_eq!(denied.backup_id, None);
+
+    let all = must("all", catalog.alerts(AlertFilter::default())).await;
+    let ids: Vec<_> = all.iter().map(|a| a.id).collect();
+    assert_eq!(ids, [denied.id, failure.id], "newest first");
+    let mine = must(
+        "by backup",
+        catalog.alerts(AlertFilter {
+            backup_id: Some(id),
+            open_only: false,
+        }),
+    )
+    .await;
+    assert_eq!(mine, std::slice::from_ref(&failure));
+
+    let when = t0() + Duration::minutes(5);
+    let resolved = must("resolve", catalog.resolve_alert(failure.id, when)).await;
+    assert_eq!(resolved.resolved_at, Some(micros(when)));
+    let again = must(
+        "resolve again",
+        catalog.resolve_alert(failure.id, when + Duration::hours(1)),
+    )
+    .await;
+    assert_eq!(
+        again.resolved_at,
+        Some(micros(when)),
+        "first resolution kept"
+    );
+    let open = must(
+        "open",
+        catalog.alerts(AlertFilter {
+            backup_id: None,
+            open_only: true,
+        }),
+    )
+    .await;
+    assert_eq!(open, [denied]);
+    match catalog.resolve_alert(i64::MAX, when).await {
+        Err(CatalogError::AlertNotFound { id }) => assert_eq!(id, i64::MAX),
+        other => panic!("expected AlertNotFound, got {other:?}"),
+    }
+}
