@@ -204,11 +204,26 @@ fn judge(key_is_secret: bool, value: &str) -> Verdict {
     }
 }
 
+/// Whether to redact `value`; a suspect value is recorded on `line` and kept.
+fn verdict(secret: bool, value: &str, line: usize, suspects: &mut Vec<Suspect>) -> bool {
+    match judge(secret, value) {
+        Verdict::Redact => true,
+        Verdict::Suspect => {
+            suspects.push(Suspect {
+                line,
+                why: SuspectReason::SecretLookingValue,
+            });
+            false
+        }
+        Verdict::Keep => false,
+    }
+}
+
 mod python {
     //! Python: string literals after `NAME =`, `'NAME':` or `name=` with a secret-named key;
     //! on such a line also the fallback literals of a lookup (`env("X", default="...")`).
 
-    use super::{Redaction, Suspect, SuspectReason, Verdict, is_secret_key, judge};
+    use super::{Redaction, Suspect, SuspectReason, is_secret_key, verdict};
     use crate::sanitize::REDACTED;
 
     #[derive(Debug)]
@@ -357,18 +372,9 @@ mod python {
                                         why: SuspectReason::UnparsedValue,
                                     });
                                 }
-                            } else {
-                                match judge(secret, value) {
-                                    Verdict::Redact => {
-                                        cuts.push((lit.start, lit.end));
-                                        redacted += 1;
-                                    }
-                                    Verdict::Suspect => suspects.push(Suspect {
-                                        line: line_no,
-                                        why: SuspectReason::SecretLookingValue,
-                                    }),
-                                    Verdict::Keep => {}
-                                }
+                            } else if verdict(secret, value, line_no, &mut suspects) {
+                                cuts.push((lit.start, lit.end));
+                                redacted += 1;
                             }
                             i += 3;
                             continue;
@@ -397,16 +403,9 @@ mod python {
                 }
                 let value = &raw[lit.start..lit.end];
                 let fallback = secret_line && !env_name_like(value);
-                match judge(fallback, value) {
-                    Verdict::Redact => {
-                        cuts.push((lit.start, lit.end));
-                        redacted += 1;
-                    }
-                    Verdict::Suspect => suspects.push(Suspect {
-                        line: line_no,
-                        why: SuspectReason::SecretLookingValue,
-                    }),
-                    Verdict::Keep => {}
+                if verdict(fallback, value, line_no, &mut suspects) {
+                    cuts.push((lit.start, lit.end));
+                    redacted += 1;
                 }
             }
             if let Some(at) = comment_start(raw)
@@ -466,7 +465,7 @@ mod yaml {
     //! secret-named `name:` (Kubernetes' `env` list), and block scalars (`key: |`) under a
     //! secret-named key.
 
-    use super::{Redaction, Suspect, SuspectReason, Verdict, is_secret_key, judge};
+    use super::{Redaction, Suspect, SuspectReason, is_secret_key, verdict};
     use crate::sanitize::REDACTED;
 
     /// A scalar's position on its line.
@@ -618,20 +617,6 @@ mod yaml {
             content: out,
             redacted,
             suspects,
-        }
-    }
-
-    fn verdict(secret: bool, value: &str, line: usize, suspects: &mut Vec<Suspect>) -> bool {
-        match judge(secret, value) {
-            Verdict::Redact => true,
-            Verdict::Suspect => {
-                suspects.push(Suspect {
-                    line,
-                    why: SuspectReason::SecretLookingValue,
-                });
-                false
-            }
-            Verdict::Keep => false,
         }
     }
 }
