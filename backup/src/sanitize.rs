@@ -144,6 +144,17 @@ impl KeyAllowlist {
     }
 }
 
+/// Whether `text` is an env file by its content: every line in the strict grammar, and at least
+/// one assignment whose key names a secret. Such a file (`docker/web.conf` given to Compose's
+/// `env_file:`, say) is handled as a `.env` whatever its name.
+pub(crate) fn is_env_with_secrets(text: &str) -> bool {
+    grammar::read_strict(text).is_ok_and(|lines| {
+        lines.iter().any(|(line, _)| {
+            matches!(line, Line::Assign { key, .. } if is_sensitive_key(&key.to_ascii_uppercase()))
+        })
+    })
+}
+
 fn is_sensitive_key(upper: &str) -> bool {
     upper
         .split(['_', '-', '.'])

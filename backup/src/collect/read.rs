@@ -20,6 +20,7 @@ use crate::archive::CancelCheck;
 use crate::classify::{ContentSniffer, NameClass, SecretContent, classify_path};
 use crate::manifest::Sha256Digest;
 use crate::sanitize::config::{ConfigFormat, Suspect, redact_config};
+use crate::sanitize::is_env_with_secrets;
 
 /// Most threads reading files at once.
 pub(super) const MAX_READ_THREADS: usize = 4;
@@ -41,6 +42,8 @@ pub(super) struct FileFacts {
     /// For a configuration file the secret scanner reads (Python, YAML): what its main-archive
     /// copy is, when it redacted or reported anything. The content itself is not kept.
     pub(super) redaction: Option<RedactionFacts>,
+    /// The content is an env file with secrets, whatever the name (`content` holds it).
+    pub(super) env_by_content: bool,
 }
 
 /// The redacted copy of a configuration file, by size and digest (the archive stage makes it
@@ -106,6 +109,8 @@ fn read_into(
                 Keep::Content
             } else if let Some(format) = ConfigFormat::of(c.path.file_name()) {
                 Keep::Redaction(format)
+            } else if may_be_env_file(c.path.file_name()) {
+                Keep::EnvProbe
             } else {
                 Keep::Nothing
             };
@@ -138,6 +143,20 @@ pub(super) enum Keep {
     Content,
     /// The facts of the redacted copy in this format.
     Redaction(ConfigFormat),
+    /// The bytes only if the content is an env file with secrets ([`is_env_with_secrets`]).
+    EnvProbe,
+}
+
+/// Extensions (and no extension) of files that could be env files under another name.
+const ENV_LIKE_EXTENSIONS: &[&str] = &["conf", "cfg", "vars", "txt", "list", "properties", "ini"];
+
+fn may_be_env_file(file_name: &str) -> bool {
+    match std::path::Path::new(file_name.trim_start_matches('.')).extension() {
+        None => true,
+        Some(ext) => ext
+            .to_str()
+            .is_some_and(|e| ENV_LIKE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())),
+    }
 }
 
 /// Reads `rel` below `root` through `buf`, keeping what `keep` asks for.
@@ -195,6 +214,16 @@ pub(super) fn read_file(
         }
         content = None;
     }
+    let mut env_by_content = false;
+    if matches!(keep, Keep::EnvProbe) {
+        env_by_content = content
+            .as_deref()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .is_some_and(is_env_with_secrets);
+        if !env_by_content {
+            content = None;
+        }
+    }
     Ok(FileFacts {
         meta: Meta::of(&stat),
         size,
@@ -202,5 +231,6 @@ pub(super) fn read_file(
         secret,
         content,
         redaction,
+        env_by_content,
     })
 }

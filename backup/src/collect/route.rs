@@ -143,6 +143,7 @@ impl<'a> Router<'a> {
         };
         let name_class = match classify_path(c.path.as_str()) {
             NameClass::EnvSample => self.sample_class(facts.content.as_deref()),
+            NameClass::Ordinary if facts.env_by_content => NameClass::EnvFile,
             other => other,
         };
         let secret = name_class != NameClass::Ordinary || facts.secret.is_some();

@@ -46,6 +46,7 @@ const PLANTED: &[&str] = &[
     "DER-KEY-BYTES",
     "P12-KEY-BYTES",
     "htpasswd-hash-33",
+    "conf-env-pw-66",
 ];
 
 fn tree(source: &Path) {
@@ -68,6 +69,12 @@ fn tree(source: &Path) {
         source,
         "k8s/all.yaml",
         "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret # from kubectl get -o yaml\n  data:\n    password: bXlzZWNyZXRwYXNz\n",
+    );
+    // An env file under another name (Compose's `env_file: docker/web.conf`).
+    write(
+        source,
+        "docker/web.conf",
+        "DEBUG=0\nDB_PASSWORD=conf-env-pw-66\n",
     );
     write(
         source,
@@ -168,6 +175,10 @@ fn inline_and_whole_file_secrets_stay_out_of_the_main_archive() {
     assert!(compose.contains("POSTGRES_DB: app"), "{compose}");
     assert!(compose.contains("- DEBUG=0"), "{compose}");
     assert!(main_file("k8s/web.yaml").contains("value: <redacted>"));
+    assert_eq!(
+        main_file("docker/web.conf"),
+        "DEBUG=0\nDB_PASSWORD=<redacted>\n"
+    );
     for whole in [
         "k8s/all.yaml",
         "postgresql/.pgpass",
@@ -194,6 +205,7 @@ fn inline_and_whole_file_secrets_stay_out_of_the_main_archive() {
         "docker-compose.yml",
         "k8s/web.yaml",
         "k8s/all.yaml",
+        "docker/web.conf",
         "postgresql/.pgpass",
         "nginx/htpasswd",
         "nginx/.netrc",
