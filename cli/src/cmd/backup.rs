@@ -13,8 +13,9 @@ use celeriac_backup::{
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::config_file::{self, CONFIG_ENV};
+use crate::cmd::config_file;
 use crate::cmd::progress::{self, Display};
+use crate::cmd::sections::CONFIG_ENV;
 use crate::cmd::status::{self, Coded};
 use crate::cmd::{backup_plan, keys, runtime, stdout};
 
@@ -51,10 +52,11 @@ pub(crate) struct BackupArgs {
 
 /// Runs one backup; the exit code follows the report's status.
 pub(crate) fn run(args: &BackupArgs) -> anyhow::Result<u8> {
-    let mut raw = config_file::load_raw(args.config.as_deref())?;
-    apply_flags(&mut raw, args)?;
+    let path = config_file::path(args.config.as_deref());
+    let mut raw = config_file::load_raw(path.as_deref())?;
+    apply_flags(&mut raw, args, path.is_some())?;
     if args.dry_run {
-        let config = config_file::validate(raw, args.config.as_deref())?;
+        let config = config_file::validate(raw, path.as_deref())?;
         let spec = collect_spec(&config)?;
         return backup_plan::run(&spec, args.json);
     }
@@ -63,7 +65,7 @@ pub(crate) fn run(args: &BackupArgs) -> anyhow::Result<u8> {
         args.secrets_key_file.as_deref(),
         &raw.keys,
     )?;
-    let config = config_file::validate(raw, args.config.as_deref())?;
+    let config = config_file::validate(raw, path.as_deref())?;
     let spec = collect_spec(&config)?;
     if config.targets.is_empty() {
         return Err(Coded::usage(anyhow::anyhow!(
@@ -108,7 +110,11 @@ fn collect_spec(config: &BackupConfig) -> anyhow::Result<celeriac_backup::Collec
 }
 
 /// Puts the command-line sources and stores in place of the config file's.
-fn apply_flags(raw: &mut RawBackupConfig, args: &BackupArgs) -> anyhow::Result<()> {
+fn apply_flags(
+    raw: &mut RawBackupConfig,
+    args: &BackupArgs,
+    has_config: bool,
+) -> anyhow::Result<()> {
     if !args.sources.is_empty() {
         raw.collect.roots = args
             .sources
@@ -121,7 +127,7 @@ fn apply_flags(raw: &mut RawBackupConfig, args: &BackupArgs) -> anyhow::Result<(
             .collect::<anyhow::Result<_>>()?;
     }
     if !args.stores.is_empty() {
-        if args.config.is_none()
+        if !has_config
             && let Some(StoreTarget::S3 { name }) = args
                 .stores
                 .iter()

@@ -6,10 +6,13 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use celeriac_scheduler::{BeatConfig, Entry, MissedPolicy, Route, format_duration};
+use celeriac_scheduler::{
+    BeatConfig, ConfigError, Entry, MissedPolicy, RawBeat, Route, format_duration,
+};
 use chrono::{DateTime, Utc};
 use clap::Args;
 
+use crate::cmd::sections::{self, CONFIG_ENV, Reader};
 use crate::cmd::status::{Coded, OK};
 
 /// The broker when neither `--broker` nor `CELERIAC_BROKER_URL` names one (as the worker).
@@ -32,8 +35,8 @@ pub(crate) struct BeatArgs {
     /// Print each entry and its next five run times in its zone, then exit
     #[arg(long)]
     list: bool,
-    /// TOML configuration file; beat reads its [beat] section and ignores the other tables
-    #[arg(long, env = "CELERIAC_CONFIG", value_name = "FILE")]
+    /// TOML config file shared by every subcommand; beat reads its [beat] section
+    #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
     config: Option<PathBuf>,
     /// With --list: the runs after this instant (RFC 3339, e.g. 2026-03-28T12:00:00Z) [default: now]
     #[arg(long, value_name = "TIME", requires = "list")]
@@ -57,10 +60,14 @@ fn load(path: Option<&std::path::Path>) -> anyhow::Result<BeatConfig> {
     let Some(path) = path else {
         return Ok(BeatConfig::default());
     };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the config file {}", path.display()))
-        .map_err(Coded::config)?;
-    BeatConfig::from_toml(&text)
+    let mut table = sections::part(sections::read(path)?, Reader::Beat);
+    let raw: RawBeat = match table.remove("beat") {
+        Some(beat) => beat.try_into().map_err(ConfigError::Toml),
+        None => Ok(RawBeat::default()),
+    }
+    .with_context(|| format!("in the config file {}", path.display()))
+    .map_err(Coded::config)?;
+    BeatConfig::try_from(raw)
         .with_context(|| format!("in the config file {}", path.display()))
         .map_err(Coded::config)
 }

@@ -1,25 +1,44 @@
-//! The backup commands' `--config FILE`: read, parse (unknown keys are errors) and make relative
-//! paths relative to the file's directory. Every failure here exits 78 (configuration).
+//! The backup commands' part of the config file (`[backup]`, `[keys]`, `[limits]`, `[collect]`,
+//! `[stores.NAME]`): found from `--config` / `CELERIAC_CONFIG` (or the deprecated
+//! `CELERIAC_BACKUP_CONFIG`), read and checked by `sections`, parsed (unknown keys are errors),
+//! with relative paths made relative to the file's directory. Every failure here exits 78
+//! (configuration).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use celeriac_backup::{BackupConfig, RawBackupConfig};
+use celeriac_backup::{BackupConfig, ConfigError, RawBackupConfig};
 
+use crate::cmd::sections::{self, Reader};
 use crate::cmd::status::Coded;
 
-/// Environment variable naming the config file when `--config` is not given.
-pub(crate) const CONFIG_ENV: &str = "CELERIAC_BACKUP_CONFIG";
+/// The backup commands' former variable for the config file, still read when neither
+/// `--config` nor `CELERIAC_CONFIG` names one.
+pub(crate) const DEPRECATED_ENV: &str = "CELERIAC_BACKUP_CONFIG";
+
+/// The config file to read: `--config` / `CELERIAC_CONFIG` (`given`), else the deprecated
+/// `CELERIAC_BACKUP_CONFIG`, with a one-line warning on stderr.
+pub(crate) fn path(given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = given {
+        return Some(path.to_owned());
+    }
+    let value = std::env::var_os(DEPRECATED_ENV).filter(|v| !v.is_empty())?;
+    eprintln!(
+        "celeriac: warning: {DEPRECATED_ENV} is deprecated, set {} instead",
+        sections::CONFIG_ENV
+    );
+    Some(PathBuf::from(value))
+}
 
 /// The raw config of `path`, or the defaults when there is no file.
 pub(crate) fn load_raw(path: Option<&Path>) -> anyhow::Result<RawBackupConfig> {
     let Some(path) = path else {
         return Ok(RawBackupConfig::default());
     };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the config file {}", path.display()))
-        .map_err(Coded::config)?;
-    let mut raw = RawBackupConfig::from_toml(&text)
+    let table = sections::part(sections::read(path)?, Reader::Backup);
+    let mut raw: RawBackupConfig = table
+        .try_into()
+        .map_err(ConfigError::Parse)
         .with_context(|| format!("in the config file {}", path.display()))
         .map_err(Coded::config)?;
     if let Some(dir) = path.parent() {

@@ -13,6 +13,7 @@ pub(crate) mod migrate;
 pub(crate) mod progress;
 pub(crate) mod restore;
 pub(crate) mod runtime;
+pub(crate) mod sections;
 pub(crate) mod status;
 pub(crate) mod stdout;
 pub(crate) mod verify;
@@ -23,6 +24,9 @@ pub(crate) mod worker;
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     use celeriac_worker::{ConfigError, WorkerError};
     for cause in err.chain() {
+        if let Some(code) = status::code(cause) {
+            return code;
+        }
         if cause.is::<ConfigError>() {
             return 78;
         }

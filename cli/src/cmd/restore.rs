@@ -14,7 +14,8 @@ use celeriac_backup::{
 use celeriac_store::Sha256Digest;
 use clap::Args;
 
-use crate::cmd::config_file::{self, CONFIG_ENV};
+use crate::cmd::config_file;
+use crate::cmd::sections::CONFIG_ENV;
 use crate::cmd::status::{self, Coded};
 use crate::cmd::{artifact, keys, progress, runtime, stdout};
 
@@ -61,9 +62,10 @@ pub(crate) struct RestoreArgs {
 
 /// Restores (or lists, or dry-runs); an error (exit 1) when no copy could be used.
 pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
-    let raw = config_file::load_raw(args.config.as_deref())?;
+    let path = config_file::path(args.config.as_deref());
+    let raw = config_file::load_raw(path.as_deref())?;
     let keyring = keys::required_keyring(&args.key_files, &raw.keys, "restore")?;
-    let config = config_file::validate(raw, args.config.as_deref())?;
+    let config = config_file::validate(raw, path.as_deref())?;
     let filter = PathFilter::new(&args.paths).map_err(Coded::usage)?;
     progress::init_log();
     let bundle = if args.secrets {

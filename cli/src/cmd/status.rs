@@ -61,12 +61,12 @@ pub(crate) fn finish(result: anyhow::Result<u8>) -> ExitCode {
 }
 
 fn code_of(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if let Some(coded) = cause.downcast_ref::<Coded>() {
-            return coded.code;
-        }
-    }
-    FAILURE
+    err.chain().find_map(code).unwrap_or(FAILURE)
+}
+
+/// The exit code `cause` carries, when it is a [`Coded`] error.
+pub(crate) fn code(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
+    cause.downcast_ref::<Coded>().map(|coded| coded.code)
 }
 
 /// Prints a clap parse error (or the help/version text it carries) and maps it: help and version

@@ -14,7 +14,8 @@ use celeriac_backup::{
 use celeriac_store::Sha256Digest;
 use clap::Args;
 
-use crate::cmd::config_file::{self, CONFIG_ENV};
+use crate::cmd::config_file;
+use crate::cmd::sections::CONFIG_ENV;
 use crate::cmd::{artifact, keys, progress, runtime, status, stdout};
 
 /// Flags of `celeriac verify`.
@@ -43,7 +44,8 @@ pub(crate) struct VerifyArgs {
 
 /// Verifies the artifact; an error (exit 1) when it does not verify.
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
-    let raw = config_file::load_raw(args.config.as_deref())?;
+    let path = config_file::path(args.config.as_deref());
+    let raw = config_file::load_raw(path.as_deref())?;
     let keyring = if args.deep {
         Some(keys::required_keyring(
             &args.key_files,
@@ -53,7 +55,7 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
     } else {
         None
     };
-    let config = config_file::validate(raw, args.config.as_deref())?;
+    let config = config_file::validate(raw, path.as_deref())?;
     progress::init_log();
     let deep = keyring.map(|ring| DeepOptions {
         keyring: Arc::new(ring),

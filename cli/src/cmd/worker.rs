@@ -4,11 +4,12 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use celeriac_worker::{Config, LogFormat, Overrides, RawConfig, Registry, Worker};
+use celeriac_worker::{Config, ConfigError, LogFormat, Overrides, RawConfig, Registry, Worker};
 use clap::{Args, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use crate::cmd::EXIT_IMMEDIATE;
+use crate::cmd::sections::{self, CONFIG_ENV};
 use crate::logging;
 
 /// Flags of `celeriac worker`; each one set wins over the config file.
@@ -40,8 +41,9 @@ pub(crate) struct WorkerArgs {
     /// Node name used in replies and logs [default: celeriac@<host name>]
     #[arg(long, env = "CELERIAC_HOSTNAME", value_name = "NAME")]
     hostname: Option<String>,
-    /// TOML configuration file (queue arguments, per-task settings, ...)
-    #[arg(long, env = "CELERIAC_CONFIG", value_name = "FILE")]
+    /// TOML config file shared by every subcommand; the worker reads [worker] (or the same keys
+    /// at the top level), [queue.NAME] and [task."NAME"]
+    #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Serve /healthz and /metrics on this address, e.g. 0.0.0.0:9808
     #[arg(long, env = "CELERIAC_METRICS_LISTEN", value_name = "ADDR")]
@@ -109,13 +111,10 @@ fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn load_config(args: WorkerArgs) -> anyhow::Result<Loaded> {
-    let raw = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the config file {}", path.display()))?;
-            RawConfig::from_toml(&text)
-                .with_context(|| format!("in the config file {}", path.display()))?
-        }
+    let raw: RawConfig = match &args.config {
+        Some(path) => sections::worker_part(sections::read(path)?)
+            .and_then(|part| Ok(part.try_into().map_err(ConfigError::Toml)?))
+            .with_context(|| format!("in the config file {}", path.display()))?,
         None => RawConfig::default(),
     };
     let overrides = Overrides {

@@ -9,7 +9,8 @@ pub(crate) fn celeriac() -> Command {
     cmd.stdin(Stdio::null())
         .env_remove("CELERIAC_KEY")
         .env_remove("CELERIAC_SECRETS_KEY")
-        .env_remove("CELERIAC_BACKUP_CONFIG");
+        .env_remove("CELERIAC_BACKUP_CONFIG")
+        .env_remove("CELERIAC_CONFIG");
     cmd
 }
 
