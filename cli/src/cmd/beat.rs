@@ -11,6 +11,7 @@ use celeriac_scheduler::{
 };
 use chrono::{DateTime, Utc};
 use clap::Args;
+use serde::Deserialize;
 
 use crate::cmd::sections::{self, CONFIG_ENV, Reader};
 use crate::cmd::status::{Coded, OK};
@@ -60,16 +61,18 @@ fn load(path: Option<&std::path::Path>) -> anyhow::Result<BeatConfig> {
     let Some(path) = path else {
         return Ok(BeatConfig::default());
     };
-    let mut table = sections::part(sections::read(path)?, Reader::Beat);
-    let raw: RawBeat = match table.remove("beat") {
-        Some(beat) => beat.try_into().map_err(ConfigError::Toml),
-        None => Ok(RawBeat::default()),
-    }
-    .with_context(|| format!("in the config file {}", path.display()))
-    .map_err(Coded::config)?;
-    BeatConfig::try_from(raw)
+    let part: BeatPart =
+        sections::read(path)?.part(Reader::Beat, |err| ConfigError::Toml(err).into())?;
+    BeatConfig::try_from(part.beat)
         .with_context(|| format!("in the config file {}", path.display()))
         .map_err(Coded::config)
+}
+
+/// Beat's part of the config file: `[beat]` (absent: the defaults).
+#[derive(Debug, Default, Deserialize)]
+struct BeatPart {
+    #[serde(default)]
+    beat: RawBeat,
 }
 
 /// The `--list` text.

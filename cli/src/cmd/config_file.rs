@@ -35,12 +35,8 @@ pub(crate) fn load_raw(path: Option<&Path>) -> anyhow::Result<RawBackupConfig> {
     let Some(path) = path else {
         return Ok(RawBackupConfig::default());
     };
-    let table = sections::part(sections::read(path)?, Reader::Backup);
-    let mut raw: RawBackupConfig = table
-        .try_into()
-        .map_err(ConfigError::Parse)
-        .with_context(|| format!("in the config file {}", path.display()))
-        .map_err(Coded::config)?;
+    let mut raw: RawBackupConfig =
+        sections::read(path)?.part(Reader::Backup, |err| ConfigError::Parse(err).into())?;
     if let Some(dir) = path.parent() {
         // `lim1.toml` has the empty parent: the current directory.
         let dir = if dir.as_os_str().is_empty() {

@@ -4,9 +4,12 @@
 //! by every subcommand (exit 78); a name another subcommand reads is left to it. Unknown keys
 //! inside a section stay the business of the library that reads it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use crate::cmd::status::Coded;
 
@@ -71,22 +74,66 @@ pub(crate) fn reader(name: &str) -> Option<Reader> {
     SECTIONS.iter().find(|(n, _)| *n == name).map(|(_, r)| *r)
 }
 
+/// The config file as read, its top-level names checked against [`SECTIONS`].
+#[derive(Debug)]
+pub(crate) struct ConfigFile {
+    path: PathBuf,
+    text: String,
+}
+
 /// Reads and parses the config file at `path` and checks every top-level name against
 /// [`SECTIONS`]. Every failure is a configuration error (exit 78) naming the file.
-pub(crate) fn read(path: &Path) -> anyhow::Result<toml::Table> {
+pub(crate) fn read(path: &Path) -> anyhow::Result<ConfigFile> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the config file {}", path.display()))
         .map_err(Coded::config)?;
-    parse(&text)
+    check_names(&text)
         .with_context(|| format!("in the config file {}", path.display()))
-        .map_err(Coded::config)
+        .map_err(Coded::config)?;
+    Ok(ConfigFile {
+        path: path.to_owned(),
+        text,
+    })
 }
 
-/// The parsed text, when each top-level name has a reader.
-fn parse(text: &str) -> anyhow::Result<toml::Table> {
-    let table: toml::Table = text.parse()?;
-    if let Some((name, value)) = table.iter().find(|(name, _)| reader(name).is_none()) {
-        let what = if value.is_table() {
+impl ConfigFile {
+    /// The part `who` reads, deserialized into its raw config (errors, exit 78, name the file
+    /// and carry the line and column of the key at fault).
+    pub(crate) fn part<T: DeserializeOwned>(
+        &self,
+        who: Reader,
+        wrap: impl FnOnce(toml::de::Error) -> anyhow::Error,
+    ) -> anyhow::Result<T> {
+        part(&self.text, who)
+            .and_then(|table| deserialize(&self.text, table))
+            .map_err(wrap)
+            .with_context(|| format!("in the config file {}", self.path.display()))
+            .map_err(Coded::config)
+    }
+
+    /// The worker's part: its top-level keys, with the keys of `[worker]` moved beside them (a
+    /// key set in both places is refused, naming it), deserialized as [`ConfigFile::part`].
+    pub(crate) fn worker_part<T: DeserializeOwned>(
+        &self,
+        wrap: impl FnOnce(toml::de::Error) -> anyhow::Error,
+    ) -> anyhow::Result<T> {
+        let text = self.text.as_str();
+        worker_table(text)
+            .and_then(|table| deserialize(text, table).map_err(wrap))
+            .with_context(|| format!("in the config file {}", self.path.display()))
+            .map_err(Coded::config)
+    }
+}
+
+/// Refuses a top-level name that nobody reads (and text that is not TOML).
+fn check_names(text: &str) -> anyhow::Result<()> {
+    let table = DeTable::parse(text)?.into_inner();
+    if let Some((name, value)) = table
+        .iter()
+        .find(|(name, _)| reader(name.get_ref()).is_none())
+    {
+        let name = name.get_ref();
+        let what = if matches!(value.get_ref(), DeValue::Table(_)) {
             format!("table `[{name}]`")
         } else {
             format!("key `{name}`")
@@ -96,7 +143,7 @@ fn parse(text: &str) -> anyhow::Result<toml::Table> {
             known()
         ));
     }
-    Ok(table)
+    Ok(())
 }
 
 /// The known names with their readers, for the error message.
@@ -113,31 +160,50 @@ fn known() -> String {
     parts.join("; ")
 }
 
-/// The part of `table` that `who` reads: every other subcommand's names removed.
-pub(crate) fn part(mut table: toml::Table, who: Reader) -> toml::Table {
-    table.retain(|name, _| reader(name) == Some(who));
-    table
+/// The part of `text` that `who` reads: every other subcommand's names removed, spans kept.
+fn part(text: &str, who: Reader) -> Result<Spanned<DeTable<'_>>, toml::de::Error> {
+    let table = DeTable::parse(text)?;
+    let span = table.span();
+    let table = table
+        .into_inner()
+        .into_iter()
+        .filter(|(name, _)| reader(name.get_ref()) == Some(who))
+        .collect();
+    Ok(Spanned::new(span, table))
 }
 
-/// The worker's part of `table` as one flat table: its top-level keys, with the keys of
-/// `[worker]` moved beside them. A key set in both places is refused, naming it.
-pub(crate) fn worker_part(table: toml::Table) -> anyhow::Result<toml::Table> {
-    let mut part = part(table, Reader::Worker);
-    let Some(section) = part.remove(WORKER_SECTION) else {
-        return Ok(part);
+/// The worker's part of `text` as one flat table.
+fn worker_table(text: &str) -> anyhow::Result<Spanned<DeTable<'_>>> {
+    let table = part(text, Reader::Worker)?;
+    let span = table.span();
+    let mut table = table.into_inner();
+    let Some(section) = table.remove(WORKER_SECTION) else {
+        return Ok(Spanned::new(span, table));
     };
-    let toml::Value::Table(section) = section else {
+    let DeValue::Table(section) = section.into_inner() else {
         return Err(anyhow!("`{WORKER_SECTION}` must be a table"));
     };
     for (key, value) in section {
-        if part.contains_key(&key) {
+        if table.contains_key(key.get_ref().as_ref()) {
             return Err(anyhow!(
-                "`{key}` is set both at the top level and in [{WORKER_SECTION}]: keep one"
+                "`{key}` is set both at the top level and in [{WORKER_SECTION}]: keep one",
+                key = key.get_ref()
             ));
         }
-        part.insert(key, value);
+        table.insert(key, value);
     }
-    Ok(part)
+    Ok(Spanned::new(span, table))
+}
+
+/// `table` deserialized as `T`; errors point into `text`.
+fn deserialize<T: DeserializeOwned>(
+    text: &str,
+    table: Spanned<DeTable<'_>>,
+) -> Result<T, toml::de::Error> {
+    T::deserialize(toml::de::Deserializer::from(table)).map_err(|mut err| {
+        err.set_input(Some(text));
+        err
+    })
 }
 
 #[cfg(test)]
@@ -161,10 +227,21 @@ bucket = "b"
 timezone = "UTC"
 "#;
 
+    /// The top-level names of `table`, sorted.
+    fn keys(table: Spanned<DeTable<'_>>) -> Vec<String> {
+        let mut keys: Vec<String> = table
+            .into_inner()
+            .keys()
+            .map(|k| k.get_ref().to_string())
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
     #[test]
     fn each_reader_gets_only_its_names() {
-        let table = parse(WHOLE).unwrap();
-        let names = |who| part(table.clone(), who).keys().cloned().collect::<Vec<_>>();
+        check_names(WHOLE).unwrap();
+        let names = |who| keys(part(WHOLE, who).unwrap());
         assert_eq!(names(Reader::Worker), ["concurrency", "queue", "worker"]);
         assert_eq!(names(Reader::Backup), ["backup", "collect", "stores"]);
         assert_eq!(names(Reader::Beat), ["beat"]);
@@ -172,13 +249,13 @@ timezone = "UTC"
 
     #[test]
     fn a_name_nobody_reads_is_refused_by_name() {
-        let err = parse("[colect]\n[[colect.roots]]\npath = \"/srv\"\n").unwrap_err();
+        let err = check_names("[colect]\n[[colect.roots]]\npath = \"/srv\"\n").unwrap_err();
         assert!(
             err.to_string()
                 .contains("unknown top-level table `[colect]`"),
             "{err}"
         );
-        let err = parse("concurency = 2\n").unwrap_err();
+        let err = check_names("concurency = 2\n").unwrap_err();
         assert!(
             err.to_string()
                 .contains("unknown top-level key `concurency`"),
@@ -188,18 +265,26 @@ timezone = "UTC"
 
     #[test]
     fn the_worker_section_joins_the_top_level_keys() {
-        let table = parse("concurrency = 2\n[worker]\nqueues = [\"a\"]\n[worker.queue.a]\nx-max-priority = 10\n[beat]\n").unwrap();
-        let part = worker_part(table).unwrap();
+        let text = "concurrency = 2\n[worker]\nqueues = [\"a\"]\n[worker.queue.a]\nx-max-priority = 10\n[beat]\n";
         assert_eq!(
-            part.keys().collect::<Vec<_>>(),
+            keys(worker_table(text).unwrap()),
             ["concurrency", "queue", "queues"]
         );
-        let table = parse("concurrency = 2\n[worker]\nconcurrency = 3\n").unwrap();
-        let err = worker_part(table).unwrap_err();
+        let err = worker_table("concurrency = 2\n[worker]\nconcurrency = 3\n").unwrap_err();
         assert!(
             err.to_string().contains("`concurrency` is set both"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn errors_in_a_part_point_at_the_line_in_the_whole_file() {
+        let text = "[beat]\ntimezone = \"UTC\"\n\n[backup]\nprefix = \"p\"\nprefx = \"q\"\n";
+        let err = part(text, Reader::Backup)
+            .and_then(|t| deserialize::<celeriac_backup::RawBackupConfig>(text, t))
+            .unwrap_err();
+        assert!(err.to_string().contains("line 6"), "{err}");
+        assert!(err.to_string().contains("unknown field `prefx`"), "{err}");
     }
 
     /// The names `who` reads, sorted (without the `[worker]` section itself).

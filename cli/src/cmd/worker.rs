@@ -112,9 +112,7 @@ fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn load_config(args: WorkerArgs) -> anyhow::Result<Loaded> {
     let raw: RawConfig = match &args.config {
-        Some(path) => sections::worker_part(sections::read(path)?)
-            .and_then(|part| Ok(part.try_into().map_err(ConfigError::Toml)?))
-            .with_context(|| format!("in the config file {}", path.display()))?,
+        Some(path) => sections::read(path)?.worker_part(|err| ConfigError::Toml(err).into())?,
         None => RawConfig::default(),
     };
     let overrides = Overrides {
