@@ -160,6 +160,7 @@ fn unknown_keys_inside_a_section_are_still_refused() {
             "{name}: {}",
             stderr(&out)
         );
+        assert!(stderr(&out).contains("line 2"), "{name}: {}", stderr(&out));
     }
 }
 
