@@ -334,7 +334,8 @@ mod python {
             let line_no = n + 1;
             if let Some(close) = skipping {
                 if let Some(at) = raw.find(close) {
-                    out.push_str(&raw[at..]);
+                    // The literal was already closed on its first line.
+                    out.push_str(&raw[at + close.len()..]);
                     skipping = None;
                 }
                 continue;
@@ -701,6 +702,12 @@ STATIC_URL = '/static/'\n";
             assert!(r.content.contains(kept), "{kept} missing in\n{}", r.content);
         }
         assert_eq!(r.redacted, 5, "{}", r.content);
+        assert!(
+            r.content
+                .contains("API_TOKEN = \"\"\"<redacted>\"\"\"\n\nSTATIC_URL"),
+            "the multi-line literal is closed once:\n{}",
+            r.content
+        );
         assert!(r.suspects.is_empty(), "{:?}", r.suspects);
     }
 
