@@ -209,18 +209,18 @@ mod tests {
 
     #[test]
     fn artifact_addresses_parse_and_print() {
-        let s3: ArtifactAddress = "s3:b2/celeriac/2026/11/27/x.tar.gz.cbk".parse().unwrap();
+        let s3: ArtifactAddress = "s3:b2/celeriac/2026/11/27/x.tar.gz.enc".parse().unwrap();
         let ArtifactAddress::S3 { store, key } = &s3 else {
             panic!("{s3:?}")
         };
         assert_eq!(
             (store.as_str(), key.as_str()),
-            ("b2", "celeriac/2026/11/27/x.tar.gz.cbk")
+            ("b2", "celeriac/2026/11/27/x.tar.gz.enc")
         );
-        assert_eq!(s3.to_string(), "s3:b2/celeriac/2026/11/27/x.tar.gz.cbk");
-        assert_eq!(s3.file_name().as_deref(), Some("x.tar.gz.cbk"));
-        let plain: ArtifactAddress = "/b/x.tar.gz.cbk".parse().unwrap();
-        let prefixed: ArtifactAddress = "local:/b/x.tar.gz.cbk".parse().unwrap();
+        assert_eq!(s3.to_string(), "s3:b2/celeriac/2026/11/27/x.tar.gz.enc");
+        assert_eq!(s3.file_name().as_deref(), Some("x.tar.gz.enc"));
+        let plain: ArtifactAddress = "/b/x.tar.gz.enc".parse().unwrap();
+        let prefixed: ArtifactAddress = "local:/b/x.tar.gz.enc".parse().unwrap();
         assert_eq!(plain, prefixed);
         for bad in ["", "local:", "s3:b2", "s3:b2/", "s3:B2/x", "s3:b2/../x"] {
             assert!(bad.parse::<ArtifactAddress>().is_err(), "{bad}");
@@ -229,9 +229,9 @@ mod tests {
 
     #[test]
     fn local_artifact_opens_as_a_store() {
-        let (store, key) = ArtifactAddress::local_store(Path::new("/b/day/x.tar.gz.cbk")).unwrap();
+        let (store, key) = ArtifactAddress::local_store(Path::new("/b/day/x.tar.gz.enc")).unwrap();
         assert_eq!(store.root(), Path::new("/b/day"));
-        assert_eq!(key.as_str(), "x.tar.gz.cbk");
+        assert_eq!(key.as_str(), "x.tar.gz.enc");
         assert_eq!(store.id().as_str(), "local");
         assert!(ArtifactAddress::local_store(Path::new("/b/bad name")).is_err());
     }

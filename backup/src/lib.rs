@@ -43,8 +43,8 @@
 //!   bars; a `CancellationToken` stops it between files.
 //! - [`BackupKeys`]: the main key and an optional separate secrets key. The secrets bundle
 //!   (real `.env` files, private keys) is a second artifact, encrypted under the secrets key.
-//! - [`ArtifactName`]: deterministic, create-only, sortable object keys,
-//!   `<prefix>/<YYYY>/<MM>/<DD>/<YYYYMMDD>T<HHMMSS>Z-<backup uuid v7>[-secrets].tar.gz.cbk`.
+//! - [`ArtifactName`]: the original system's names under a per-backup folder, create-only,
+//!   `<prefix>/<YYYY>/<MM>/<DD>/<backup id>/backup_configuration_<YYYYMMDD>_<HHMMSS>[.secrets].tar.gz.enc`.
 //! - [`Fanout`] writes one stream to every store at once through bounded channels (peak memory
 //!   `≤ chunk × (Q + 1) × (N + 1)`, see its module); [`ChunkSender`], [`HashingWriter`] and
 //!   [`HashingReader`] are the stage adapters around it.
@@ -182,7 +182,9 @@ pub use fanout::{Fanout, FanoutResult, StreamOutcome};
 pub use hashing::{HashingReader, HashingWriter};
 pub use id::BackupId;
 pub use keys::BackupKeys;
-pub use naming::{ARTIFACT_SUFFIX, ArtifactName, NameError, SECRETS_MARKER, sibling_key};
+pub use naming::{
+    ARTIFACT_SUFFIX, ArtifactName, FILE_STEM, NameError, SECRETS_MARKER, sibling_key,
+};
 pub use options::{PipelineOptions, RetryPolicy};
 pub use pipeline::Pipeline;
 pub use progress::{ProgressEvent, ProgressSink};

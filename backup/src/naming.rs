@@ -1,14 +1,18 @@
-//! Artifact naming: [`ArtifactName`] gives every artifact a deterministic, create-only,
-//! sortable object key.
+//! Artifact naming: [`ArtifactName`] gives every artifact the name the platform's original
+//! backup system gives it, under a per-backup folder so keys stay unique and create-only.
 //!
 //! ```text
-//! <prefix>/<YYYY>/<MM>/<DD>/<YYYYMMDD>T<HHMMSS>Z-<backup uuid v7>.tar.gz.cbk           main archive
-//! <prefix>/<YYYY>/<MM>/<DD>/<YYYYMMDD>T<HHMMSS>Z-<backup uuid v7>-secrets.tar.gz.cbk   secrets bundle
+//! <prefix>/<YYYY>/<MM>/<DD>/<backup id>/backup_configuration_<YYYYMMDD>_<HHMMSS>.tar.gz.enc          main archive
+//! <prefix>/<YYYY>/<MM>/<DD>/<backup id>/backup_configuration_<YYYYMMDD>_<HHMMSS>.secrets.tar.gz.enc  secrets bundle
 //! ```
 //!
-//! All parts are UTC. Keys sort by time (the date directories, then the timestamp, then the
-//! UUIDv7, which is time-ordered too); the two artifacts of one run sit side by side; the same
-//! key is used in every store (each store may add its own prefix, e.g. an S3 store's `prefix`).
+//! The kind of backup is in the file name (and the default prefix), not in a folder of its own:
+//! keys stay short (about 110 bytes under the default prefix), well inside every store's limit.
+//!
+//! All parts are UTC and come from the run's start. The file name is the catalog row's
+//! `filename` (the platform reads it); the folder carries the backup id, so two runs in the same
+//! second never share a key, and the two artifacts of one run sit side by side. The same key is
+//! used in every store (each store may add its own prefix, e.g. an S3 store's `prefix`).
 
 use std::fmt;
 
@@ -20,14 +24,17 @@ use crate::manifest::Bundle;
 
 /// File-name suffix of every artifact (a `tar.gz` inside the celeriac envelope, see
 /// `docs/artifact-format.md`).
-pub const ARTIFACT_SUFFIX: &str = ".tar.gz.cbk";
+pub const ARTIFACT_SUFFIX: &str = ".tar.gz.enc";
 
-/// Marker between the backup id and the suffix in a secrets bundle's name.
-pub const SECRETS_MARKER: &str = "-secrets";
+/// Marker between the time and the suffix in a secrets bundle's name.
+pub const SECRETS_MARKER: &str = ".secrets";
 
-const TIME_FORMAT: &str = "%Y%m%dT%H%M%SZ";
-/// `YYYYMMDDTHHMMSSZ`.
-const TIME_LEN: usize = 16;
+/// What every artifact's file name starts with.
+pub const FILE_STEM: &str = "backup_configuration_";
+
+const TIME_FORMAT: &str = "%Y%m%d_%H%M%S";
+/// `YYYYMMDD_HHMMSS`.
+const TIME_LEN: usize = 15;
 
 /// The name of one artifact: when its backup started, which backup, which bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,12 +47,15 @@ pub struct ArtifactName {
     pub bundle: Bundle,
 }
 
-/// Why a file name or key is not an artifact name.
+/// Why a key is not an artifact name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NameError {
-    /// The name does not have the `<time>-<uuid>[-secrets].tar.gz.cbk` shape.
-    #[error("{name:?} is not an artifact name (<YYYYMMDD>T<HHMMSS>Z-<uuid>[-secrets].tar.gz.cbk)")]
+    /// The key does not end in `<backup id>/backup_configuration_<time>[.secrets].tar.gz.enc`.
+    #[error(
+        "{name:?} is not an artifact name \
+         (<backup id>/backup_configuration_<YYYYMMDD>_<HHMMSS>[.secrets].tar.gz.enc)"
+    )]
     Malformed {
         /// The name as given.
         name: String,
@@ -72,78 +82,84 @@ impl ArtifactName {
         Self { bundle, ..self }
     }
 
-    /// `20261127T073409Z-<uuid>.tar.gz.cbk` (or `…-secrets.tar.gz.cbk`).
+    /// `backup_configuration_20261127_073409.tar.gz.enc` (or `….secrets.tar.gz.enc`).
     pub fn file_name(&self) -> String {
         let marker = match self.bundle {
             Bundle::Main => "",
             Bundle::Secrets => SECRETS_MARKER,
         };
         format!(
-            "{}-{}{marker}{ARTIFACT_SUFFIX}",
-            self.created.format(TIME_FORMAT),
-            self.backup_id
+            "{FILE_STEM}{}{marker}{ARTIFACT_SUFFIX}",
+            self.created.format(TIME_FORMAT)
         )
     }
 
-    /// `<prefix>/<YYYY>/<MM>/<DD>/<file name>`.
+    /// The run's folder, without a trailing slash: `<prefix>/<YYYY>/<MM>/<DD>/<backup id>`.
+    pub fn folder(&self, prefix: &ObjectPrefix) -> String {
+        let date = format!(
+            "{:04}/{:02}/{:02}/{}",
+            self.created.year(),
+            self.created.month(),
+            self.created.day(),
+            self.backup_id
+        );
+        if prefix.is_root() {
+            date
+        } else {
+            format!("{prefix}/{date}")
+        }
+    }
+
+    /// `<folder>/<file name>`.
     ///
     /// # Errors
     /// [`NameError::Key`] if the prefix leaves no room for the name (over 512 bytes).
     pub fn object_key(&self, prefix: &ObjectPrefix) -> Result<ObjectKey, NameError> {
-        let date = format!(
-            "{:04}/{:02}/{:02}",
-            self.created.year(),
-            self.created.month(),
-            self.created.day()
-        );
-        let key = if prefix.is_root() {
-            format!("{date}/{}", self.file_name())
-        } else {
-            format!("{prefix}/{date}/{}", self.file_name())
-        };
-        ObjectKey::new(key).map_err(NameError::Key)
+        ObjectKey::new(format!("{}/{}", self.folder(prefix), self.file_name()))
+            .map_err(NameError::Key)
     }
 
-    /// Parses a file name (the last segment of a key or path).
+    /// Parses the last two segments of a key or path: `<backup id>/<file name>`.
     ///
     /// # Errors
     /// [`NameError::Malformed`].
-    pub fn parse(file_name: &str) -> Result<Self, NameError> {
+    pub fn parse(path: &str) -> Result<Self, NameError> {
         let malformed = || NameError::Malformed {
-            name: file_name.to_owned(),
+            name: path.to_owned(),
         };
-        let stem = file_name
-            .strip_suffix(ARTIFACT_SUFFIX)
-            .ok_or_else(malformed)?;
-        let (stem, bundle) = match stem.strip_suffix(SECRETS_MARKER) {
-            Some(stem) => (stem, Bundle::Secrets),
-            None => (stem, Bundle::Main),
-        };
-        let (time, id) = (stem.get(..TIME_LEN), stem.get(TIME_LEN + 1..));
-        let (Some(time), Some(id)) = (time, id) else {
+        let mut segments = path.rsplit('/');
+        let (Some(file_name), Some(folder)) = (segments.next(), segments.next()) else {
             return Err(malformed());
         };
-        if stem.as_bytes()[TIME_LEN] != b'-' {
+        let stem = file_name
+            .strip_prefix(FILE_STEM)
+            .and_then(|s| s.strip_suffix(ARTIFACT_SUFFIX))
+            .ok_or_else(malformed)?;
+        let (time, bundle) = match stem.strip_suffix(SECRETS_MARKER) {
+            Some(time) => (time, Bundle::Secrets),
+            None => (stem, Bundle::Main),
+        };
+        if time.len() != TIME_LEN {
             return Err(malformed());
         }
         let created = NaiveDateTime::parse_from_str(time, TIME_FORMAT)
             .map_err(|_| malformed())?
             .and_utc();
-        let backup_id = id.parse::<BackupId>().map_err(|_| malformed())?;
+        let backup_id = folder.parse::<BackupId>().map_err(|_| malformed())?;
         let name = Self::new(backup_id, created, bundle);
         // Only the canonical spelling (lowercase hyphenated uuid) is a name.
-        if name.file_name() != file_name {
+        if name.file_name() != file_name || name.backup_id.to_string() != folder {
             return Err(malformed());
         }
         Ok(name)
     }
 
-    /// Parses the last segment of `key`.
+    /// Parses the end of `key` (see [`ArtifactName::parse`]).
     ///
     /// # Errors
     /// [`NameError::Malformed`].
     pub fn from_key(key: &ObjectKey) -> Result<Self, NameError> {
-        Self::parse(key.basename())
+        Self::parse(key.as_str())
     }
 }
 
@@ -153,7 +169,7 @@ impl fmt::Display for ArtifactName {
     }
 }
 
-/// The key of the other bundle of the same backup, next to `key` (same directory).
+/// The key of the other bundle of the same backup, next to `key` (same folder).
 ///
 /// # Errors
 /// [`NameError`] when `key` does not end in an artifact name.
@@ -171,28 +187,29 @@ pub fn sibling_key(key: &ObjectKey, bundle: Bundle) -> Result<ObjectKey, NameErr
 mod tests {
     use super::*;
 
+    const ID: &str = "019ac4a1-52e3-7a10-8f00-0123456789ab";
+
     fn sample() -> ArtifactName {
         let at = DateTime::parse_from_rfc3339("2026-11-27T07:34:09.731Z")
             .unwrap()
             .with_timezone(&Utc);
-        let id: BackupId = "019ac4a1-52e3-7a10-8f00-0123456789ab".parse().unwrap();
-        ArtifactName::new(id, at, Bundle::Main)
+        ArtifactName::new(ID.parse().unwrap(), at, Bundle::Main)
     }
 
     #[test]
-    fn keys_follow_the_documented_layout() {
+    fn keys_follow_the_original_systems_names() {
         let name = sample();
         let key = name
             .object_key(&ObjectPrefix::new("celeriac").unwrap())
             .unwrap();
         assert_eq!(
             key.as_str(),
-            "celeriac/2026/11/27/20261127T073409Z-019ac4a1-52e3-7a10-8f00-0123456789ab.tar.gz.cbk"
+            format!("celeriac/2026/11/27/{ID}/backup_configuration_20261127_073409.tar.gz.enc")
         );
         let secrets = name.with_bundle(Bundle::Secrets);
         assert_eq!(
             secrets.object_key(&ObjectPrefix::root()).unwrap().as_str(),
-            "2026/11/27/20261127T073409Z-019ac4a1-52e3-7a10-8f00-0123456789ab-secrets.tar.gz.cbk"
+            format!("2026/11/27/{ID}/backup_configuration_20261127_073409.secrets.tar.gz.enc")
         );
         assert_eq!(
             sibling_key(&key, Bundle::Secrets).unwrap().basename(),
@@ -205,22 +222,32 @@ mod tests {
         let name = sample();
         for bundle in [Bundle::Main, Bundle::Secrets] {
             let n = name.with_bundle(bundle);
-            assert_eq!(ArtifactName::parse(&n.file_name()).unwrap(), n);
+            let key = n.object_key(&ObjectPrefix::root()).unwrap();
+            assert_eq!(ArtifactName::from_key(&key).unwrap(), n);
+            assert_eq!(
+                ArtifactName::parse(&format!("{ID}/{}", n.file_name())).unwrap(),
+                n
+            );
         }
         for bad in [
             "",
-            "x.tar.gz.cbk",
-            "20261127T073409Z-019ac4a1-52e3-7a10-8f00-0123456789ab.tar.gz",
-            "20261127T073409Z_019ac4a1-52e3-7a10-8f00-0123456789ab.tar.gz.cbk",
-            "20261127T073409Z-019AC4A1-52E3-7A10-8F00-0123456789AB.tar.gz.cbk",
-            "20261327T073409Z-019ac4a1-52e3-7a10-8f00-0123456789ab.tar.gz.cbk",
+            "backup_configuration_20261127_073409.tar.gz.enc",
+            "x/backup_configuration_20261127_073409.tar.gz.enc",
+            &format!("{ID}/backup_configuration_20261127_073409.tar.gz"),
+            &format!("{ID}/backup_configuration_20261127T073409.tar.gz.enc"),
+            &format!("{ID}/backup_configuration_20261327_073409.tar.gz.enc"),
+            &format!("{ID}/backup_configuration_20261127_073409.other.tar.gz.enc"),
+            &format!(
+                "{}/backup_configuration_20261127_073409.tar.gz.enc",
+                ID.to_uppercase()
+            ),
         ] {
             assert!(ArtifactName::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn names_sort_by_time() {
+    fn keys_sort_by_day_and_names_by_time() {
         let a = sample();
         let later = ArtifactName::new(
             BackupId::new_at(a.created + chrono::Duration::seconds(1)),

@@ -46,8 +46,10 @@ use crate::report::{
 use crate::spec::CollectSpec;
 use crate::verify::{Expected, KeySource, StreamCheck};
 
-/// One configured backup: what to collect, where to store it, under which keys.
-#[derive(Debug)]
+/// One configured backup: what to collect, where to store it, under which keys. Cloning is
+/// cheap (the keys and stores are shared): a worker keeps one and clones it per run to give
+/// each its identity and cancellation.
+#[derive(Debug, Clone)]
 pub struct Pipeline {
     spec: CollectSpec,
     stores: Vec<Arc<dyn Store>>,
@@ -108,6 +110,11 @@ impl Pipeline {
     pub fn with_identity(mut self, backup_id: BackupId, started_at: DateTime<Utc>) -> Self {
         self.identity = Some((backup_id, started_at));
         self
+    }
+
+    /// Streaming, retry and verification settings (the object-key prefix among them).
+    pub fn options(&self) -> &PipelineOptions {
+        &self.options
     }
 
     /// The keys.
@@ -388,7 +395,7 @@ mod tests {
             BackupKeys::new(Key::generate().unwrap()),
         );
         assert_send(&pipeline.run());
-        let key = ObjectKey::new("x.tar.gz.cbk").unwrap();
+        let key = ObjectKey::new("x.tar.gz.enc").unwrap();
         assert_send(&verify_artifact(store.as_ref(), &key, None, None));
         let options = RestoreOptions::extract_to(dir.path().join("t"));
         assert_send(&restore(&[], Arc::new(Keyring::new()), &options));

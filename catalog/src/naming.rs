@@ -1,11 +1,9 @@
-//! The names the original system gives a configuration backup, kept so the platform's code and
-//! its operators find files where they always have: `backup_configuration_YYYYMMDD_HHMMSS`
-//! (UTC, to the second) plus `.tar.gz.enc`, the secrets bundle beside it as
-//! `.secrets.tar.gz.enc`, each under a per-backup folder
-//! `<prefix>/configuration/YYYY/MM/DD/<backup id>/` so object keys stay unique and create-only.
+//! The `filename` of a configuration backup row, as the original system names it:
+//! `backup_configuration_YYYYMMDD_HHMMSS.tar.gz.enc` (UTC, to the second). The stored objects
+//! carry the same name (the backup crate's `ArtifactName` builds their keys; the job crate's
+//! tests hold the two to each other).
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 const STEM: &str = "backup_configuration_";
 
@@ -22,25 +20,6 @@ fn stamp(at: DateTime<Utc>) -> String {
 /// ```
 pub fn backup_filename(at: DateTime<Utc>) -> String {
     format!("{STEM}{}.tar.gz.enc", stamp(at))
-}
-
-/// `backup_configuration_YYYYMMDD_HHMMSS.secrets.tar.gz.enc`: the secrets bundle of the run
-/// named by [`backup_filename`] for the same `at`.
-pub fn secrets_filename(at: DateTime<Utc>) -> String {
-    format!("{STEM}{}.secrets.tar.gz.enc", stamp(at))
-}
-
-/// The folder every copy of one backup is stored under, with a trailing `/`:
-/// `<prefix>/configuration/YYYY/MM/DD/<backup id>/` (no leading prefix part when `prefix` is
-/// empty; slashes around `prefix` are trimmed).
-pub fn backup_folder(prefix: &str, at: DateTime<Utc>, id: Uuid) -> String {
-    let prefix = prefix.trim_matches('/');
-    let date = at.format("%Y/%m/%d");
-    if prefix.is_empty() {
-        format!("configuration/{date}/{id}/")
-    } else {
-        format!("{prefix}/configuration/{date}/{id}/")
-    }
 }
 
 #[cfg(test)]
@@ -88,36 +67,6 @@ mod tests {
         assert_eq!(
             backup_filename(local.with_timezone(&Utc)),
             "backup_configuration_20260228_203000.tar.gz.enc"
-        );
-    }
-
-    #[test]
-    fn secrets_bundle_sits_beside_the_main_archive() {
-        let t = at(2026, 12, 3, 2, 0, 0);
-        assert_eq!(
-            secrets_filename(t),
-            "backup_configuration_20261203_020000.secrets.tar.gz.enc"
-        );
-        let main = backup_filename(t);
-        let stem = main.strip_suffix(".tar.gz.enc").expect("suffix");
-        assert!(secrets_filename(t).starts_with(stem));
-    }
-
-    #[test]
-    fn folder_is_per_day_and_per_backup() {
-        let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
-        let t = at(2026, 2, 9, 0, 0, 0);
-        assert_eq!(
-            backup_folder("celeriac", t, id),
-            "celeriac/configuration/2026/02/09/01234567-89ab-cdef-0123-456789abcdef/"
-        );
-        assert_eq!(
-            backup_folder("/dr/", t, id),
-            "dr/configuration/2026/02/09/01234567-89ab-cdef-0123-456789abcdef/"
-        );
-        assert_eq!(
-            backup_folder("", t, id),
-            "configuration/2026/02/09/01234567-89ab-cdef-0123-456789abcdef/"
         );
     }
 }

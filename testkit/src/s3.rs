@@ -170,12 +170,15 @@ pub struct TestBucket {
 }
 
 impl TestBucket {
-    /// Creates `celeriac-test-<uuid>` on `server`.
+    /// Creates `ct-<16 hex digits>` on `server`. The name is short on purpose: s3s-fs keeps an
+    /// object's metadata in a file named after the base64 of bucket and key (plus an upload id
+    /// during a multipart upload), and that one file name must fit the filesystem's 255 bytes,
+    /// so every byte of bucket name is a byte less for keys.
     ///
     /// # Panics
     /// If the server cannot be reached (naming it and how to start it) or refuses the request.
     pub async fn create(server: &S3Server) -> TestBucket {
-        let name = format!("celeriac-test-{}", Uuid::new_v4().simple());
+        let name = format!("ct-{}", &Uuid::new_v4().simple().to_string()[..16]);
         let path = encode_path(&format!("/{name}"));
         let host = server.host();
         let signer = Signer {

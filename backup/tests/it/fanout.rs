@@ -133,7 +133,7 @@ fn chunk(i: usize) -> Bytes {
 }
 
 fn key() -> Result<ObjectKey> {
-    Ok(ObjectKey::new("t/artifact.tar.gz.cbk")?)
+    Ok(ObjectKey::new("t/artifact.tar.gz.enc")?)
 }
 
 #[tokio::test(start_paused = true)]

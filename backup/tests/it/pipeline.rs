@@ -135,11 +135,12 @@ fn check_copies(report: &BackupReport, keys: &KeyFiles) -> Result<()> {
                 copy.stored && copy.verified && copy.attempts == 1 && copy.error.is_none(),
                 "{copy:?}"
             );
-            ensure!(copy.origin == Some(CopyOrigin::Stream));
+            ensure!(copy.origin == Some(CopyOrigin::Stream), "{copy:?}");
             ensure!(copy.key.basename() == artifact.file_name);
             ensure!(copy.key.as_str().starts_with(&format!(
-                "celeriac/{}/",
-                report.started_at.format("%Y/%m/%d")
+                "celeriac/{}/{}/",
+                report.started_at.format("%Y/%m/%d"),
+                report.backup_id
             )));
         }
         let deep: Vec<&str> = artifact
@@ -337,7 +338,7 @@ async fn report_json_has_a_stable_shape() -> Result<()> {
         },
         "artifacts": [
             artifact("main", "", 4, 3, true),
-            artifact("secrets", "-secrets", 1, 1, false),
+            artifact("secrets", ".secrets", 1, 1, false),
         ],
         "stores": [
             {"store": "a", "kind": "memory", "complete": true},
@@ -358,10 +359,12 @@ async fn report_json_has_a_stable_shape() -> Result<()> {
 }
 
 fn artifact(bundle: &str, marker: &str, entries: u64, files: u64, main: bool) -> serde_json::Value {
-    let name = format!("20261127T023000Z-019ac4a1-52e3-7a10-8f00-0123456789ab{marker}.tar.gz.cbk");
+    let name = format!("backup_configuration_20261127_023000{marker}.tar.gz.enc");
     let copy = |store: &str, deep: bool| {
         serde_json::json!({
-            "store": store, "kind": "memory", "key": format!("celeriac/2026/11/27/{name}"),
+            "store": store, "kind": "memory", "key": format!(
+                "celeriac/2026/11/27/019ac4a1-52e3-7a10-8f00-0123456789ab/{name}"
+            ),
             "stored": true, "verified": true, "deep_verified": deep, "attempts": 1,
             "origin": {"via": "stream"}
         })

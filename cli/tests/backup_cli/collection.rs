@@ -160,7 +160,7 @@ fn restore_secrets_of_a_backup_without_a_secrets_bundle_says_so() {
     assert_eq!(report["artifacts"].as_array().unwrap().len(), 1);
     let artifact = files_under(&store)
         .into_iter()
-        .find(|f| f.ends_with(".tar.gz.cbk"))
+        .find(|f| f.ends_with(".tar.gz.enc"))
         .unwrap();
     let out = output(celeriac().args([
         "restore",
@@ -258,7 +258,7 @@ fn small_backup(dir: &Path, key: &Path) -> String {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     files_under(&store)
         .into_iter()
-        .find(|f| f.ends_with(".tar.gz.cbk"))
+        .find(|f| f.ends_with(".tar.gz.enc"))
         .unwrap()
 }
 
@@ -345,7 +345,7 @@ fn sigterm_during_a_restore_removes_its_staging_and_exits_130() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let artifact = files_under(&store)
         .into_iter()
-        .find(|f| f.ends_with(".tar.gz.cbk"))
+        .find(|f| f.ends_with(".tar.gz.enc"))
         .unwrap();
 
     let parent = dir.path().join("restores");

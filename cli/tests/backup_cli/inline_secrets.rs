@@ -137,7 +137,7 @@ fn inline_and_whole_file_secrets_stay_out_of_the_main_archive() {
     let artifact = contents(&store)
         .into_iter()
         .map(|(p, _)| store.join(p).display().to_string())
-        .find(|p| p.ends_with(".tar.gz.cbk") && !p.ends_with("-secrets.tar.gz.cbk"))
+        .find(|p| p.ends_with(".tar.gz.enc") && !p.ends_with(".secrets.tar.gz.enc"))
         .unwrap();
 
     let main = dir.path().join("main");

@@ -66,7 +66,7 @@ fn command_line_mistakes_exit_64() {
         assert_eq!(out.status.code(), Some(64), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
     }
-    let out = output(celeriac().args(["restore", "x.tar.gz.cbk", "--key-file", key]));
+    let out = output(celeriac().args(["restore", "x.tar.gz.enc", "--key-file", key]));
     assert_eq!(
         out.status.code(),
         Some(64),
@@ -75,7 +75,7 @@ fn command_line_mistakes_exit_64() {
     );
     let out = output(celeriac().args([
         "restore",
-        "x.tar.gz.cbk",
+        "x.tar.gz.enc",
         "--list",
         "--path",
         "nginx/[",
@@ -88,7 +88,7 @@ fn command_line_mistakes_exit_64() {
         "names the bad glob before touching any copy: {}",
         stderr(&out)
     );
-    let out = output(celeriac().args(["verify", "x.tar.gz.cbk", "--deep"]));
+    let out = output(celeriac().args(["verify", "x.tar.gz.enc", "--deep"]));
     assert_eq!(
         out.status.code(),
         Some(64),
