@@ -72,6 +72,21 @@ pub enum CatalogError {
         /// The alert id.
         id: i64,
     },
+    /// The configured administrator query is not usable.
+    #[error("invalid administrator query: {why}")]
+    InvalidAdminQuery {
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// The lock file that keeps two backups of a SQLite catalog apart cannot be used.
+    #[error("cannot use the backup lock file {path}")]
+    LockFile {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A stored value cannot be read as its Rust type (an unknown enum text, a malformed UUID,
     /// timestamp or JSON document, a negative size).
     #[error("{table}.{column} holds {value:?}, which is not a valid {expected}")]

@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admin;
 mod alerts;
 mod backups;
 mod catalog;
@@ -38,6 +39,7 @@ mod codec;
 mod copies;
 mod enums;
 mod error;
+mod lock;
 mod metadata;
 mod migrate;
 mod naming;
@@ -46,6 +48,7 @@ mod url;
 #[cfg(feature = "test-util")]
 pub mod conformance;
 
+pub use admin::{AdminQuery, AdminVerdict, DEFAULT_ADMIN_QUERY};
 pub use alerts::{Alert, AlertFilter, NewAlert};
 pub use backups::{Backup, BackupUpdate, NewBackup};
 pub use catalog::Catalog;
@@ -55,7 +58,8 @@ pub use enums::{
     AlertType, BackupStatus, BackupType, CopyStatus, Severity, StoreKind, Trigger, UnknownValue,
 };
 pub use error::CatalogError;
+pub use lock::{BACKUP_LOCK_KEY, RunLock};
 pub use metadata::BackupMetadata;
 pub use migrate::{MigrationInfo, MigrationReport, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
-pub use naming::{backup_filename, backup_folder, secrets_filename};
+pub use naming::backup_filename;
 pub use url::{CatalogUrl, redact};
