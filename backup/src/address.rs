@@ -113,8 +113,11 @@ pub enum ArtifactAddress {
 }
 
 impl ArtifactAddress {
-    /// For a local address: a [`LocalStore`] rooted at the file's directory (store id
-    /// `local`) and the file name as key, so the artifact is read like any stored object.
+    /// For a local address: a [`LocalStore`] (store id `local`) and a key, so the artifact is
+    /// read like any stored object. When the file sits in its backup's folder
+    /// (`…/<backup id>/backup_configuration_….tar.gz.enc`) the store is rooted above that folder
+    /// and the key keeps it, so the name still tells which backup the file belongs to; otherwise
+    /// the store is the file's directory and the key its name.
     ///
     /// # Errors
     /// [`AddressError::Key`] when the file name is not a valid object key.
@@ -124,11 +127,23 @@ impl ArtifactAddress {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| AddressError::EmptyPath { text: text.clone() })?;
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let folder = parent
+            .and_then(Path::file_name)
+            .map(|f| f.to_string_lossy().into_owned())
+            .map(|folder| format!("{folder}/{name}"))
+            .filter(|named| crate::naming::ArtifactName::parse(named).is_ok());
+        let (name, dir) = match folder {
+            Some(named) => (
+                named,
+                parent
+                    .and_then(Path::parent)
+                    .filter(|p| !p.as_os_str().is_empty()),
+            ),
+            None => (name, parent),
+        };
+        let dir = dir.unwrap_or(Path::new("."));
         let key = ObjectKey::new(name).map_err(|source| AddressError::Key { text, source })?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
         let id = StoreId::new("local").map_err(|source| AddressError::StoreName {
             text: "local".into(),
             source,
@@ -234,5 +249,13 @@ mod tests {
         assert_eq!(key.as_str(), "x.tar.gz.enc");
         assert_eq!(store.id().as_str(), "local");
         assert!(ArtifactAddress::local_store(Path::new("/b/bad name")).is_err());
+        let id = "019ac4a1-52e3-7a10-8f00-0123456789ab";
+        let file = format!("/b/2026/11/27/{id}/backup_configuration_20261127_073409.tar.gz.enc");
+        let (store, key) = ArtifactAddress::local_store(Path::new(&file)).unwrap();
+        assert_eq!(store.root(), Path::new("/b/2026/11/27"));
+        assert_eq!(
+            key.as_str(),
+            format!("{id}/backup_configuration_20261127_073409.tar.gz.enc")
+        );
     }
 }

@@ -196,7 +196,7 @@ pub use restore::{
     RestoreAttempt, RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource,
     restore,
 };
-pub use stores::{OpenStoreError, StoreCredentials, open_targets};
+pub use stores::{OpenStoreError, StoreCredentials, local_roots, open_targets};
 pub use verify::{
     DeepOptions, DeepReport, Expected, Reference, VerifyError, VerifyReport, verify_artifact,
 };

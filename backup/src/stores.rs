@@ -192,6 +192,20 @@ fn local_id(n: usize) -> StoreId {
     StoreId::new(name).unwrap_or_else(|_| unreachable!("local-<n> is a valid store id"))
 }
 
+/// The local targets' store ids (as [`open_targets`] names them) and directories, for callers
+/// that record where a local copy lives on disk.
+pub fn local_roots(targets: &[StoreTarget]) -> Vec<(StoreId, std::path::PathBuf)> {
+    targets
+        .iter()
+        .filter_map(|t| match t {
+            StoreTarget::Local { path } => Some(path.clone()),
+            StoreTarget::S3 { .. } => None,
+        })
+        .enumerate()
+        .map(|(i, path)| (local_id(i + 1), path))
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "test code fails by panicking")]
 mod tests {

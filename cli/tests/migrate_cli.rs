@@ -91,8 +91,7 @@ async fn write_rows(catalog: &Catalog) -> (Uuid, Uuid) {
     new.initiated_by_id = Some(1);
     new.started_at = Some(t0());
     catalog.insert_or_get_backup(&new).await.unwrap();
-    let folder = celeriac_catalog::backup_folder("celeriac", t0(), id);
-    let key = format!("{folder}{}", new.filename);
+    let key = format!("celeriac/{}/{id}/{}", t0().format("%Y/%m/%d"), new.filename);
     let done = t0() + Duration::seconds(12);
     for (store, kind) in [
         ("local", StoreKind::Local),
@@ -206,9 +205,7 @@ fn check_django_view(seen: &Value, id: Uuid, failed: Uuid) {
     assert_eq!(seen["file_size"], 3_670_016);
     assert_eq!(seen["size_mb"], 3.5);
     assert_eq!(seen["checksum"], json!("ab".repeat(32)));
-    let key = format!(
-        "celeriac/configuration/2026/12/03/{id}/backup_configuration_20261203_020007.tar.gz.enc"
-    );
+    let key = format!("celeriac/2026/12/03/{id}/backup_configuration_20261203_020007.tar.gz.enc");
     assert_eq!(
         seen["paths"],
         json!([format!("/var/backups/celeriac/{key}"), key, key])

@@ -57,6 +57,8 @@ pub fn of_error(backup_id: Uuid, error: &BackupError, at: DateTime<Utc>) -> Outc
         update: BackupUpdate {
             status: Some(BackupStatus::Failed),
             error_message: Some(message.clone()),
+            // The platform reads these two keys on every row, failed ones too.
+            metadata: Some(BackupMetadata::default().to_object()),
             completed_at: Some(Some(at)),
             verified_at: Some(None),
             ..BackupUpdate::default()
@@ -85,6 +87,7 @@ pub fn of_busy(backup_id: Uuid, waited: std::time::Duration, at: DateTime<Utc>) 
         update: BackupUpdate {
             status: Some(BackupStatus::Failed),
             error_message: Some(message.clone()),
+            metadata: Some(BackupMetadata::default().to_object()),
             completed_at: Some(Some(at)),
             ..BackupUpdate::default()
         },

@@ -153,7 +153,9 @@ fn apply_flags(
 
 /// Loads the S3 credentials (from the environment variables or files the config names) and
 /// opens every target.
-fn open_stores(config: &BackupConfig) -> anyhow::Result<Vec<Arc<dyn celeriac_store::Store>>> {
+pub(crate) fn open_stores(
+    config: &BackupConfig,
+) -> anyhow::Result<Vec<Arc<dyn celeriac_store::Store>>> {
     let credentials = StoreCredentials::load_for_targets(config).map_err(Coded::config)?;
     config.open_targets(&credentials).map_err(Coded::config)
 }

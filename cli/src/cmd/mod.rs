@@ -18,6 +18,7 @@ pub(crate) mod status;
 pub(crate) mod stdout;
 pub(crate) mod verify;
 pub(crate) mod worker;
+pub(crate) mod worker_job;
 
 /// Exit codes (sysexits.h where one fits): 78 configuration, 69 broker refused or unreachable,
 /// 74 I/O, 1 anything else. A second SIGTERM/SIGINT exits with 130.

@@ -8,8 +8,8 @@ use celeriac_worker::{Config, ConfigError, LogFormat, Overrides, RawConfig, Regi
 use clap::{Args, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::EXIT_IMMEDIATE;
 use crate::cmd::sections::{self, CONFIG_ENV};
+use crate::cmd::{EXIT_IMMEDIATE, worker_job};
 use crate::logging;
 
 /// Flags of `celeriac worker`; each one set wins over the config file.
@@ -83,12 +83,14 @@ pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
     }
     logging::init(loaded.config.log_format);
     let runtime = runtime(loaded.threads)?;
-    runtime.block_on(serve(loaded.config))
+    runtime.block_on(serve(loaded.config, loaded.config_path))
 }
 
 /// The validated configuration, and what else the flags asked for.
 struct Loaded {
     config: Config,
+    /// The shared config file, read again for the backup task's sections.
+    config_path: Option<PathBuf>,
     print_only: bool,
     threads: usize,
 }
@@ -129,6 +131,7 @@ fn load_config(args: WorkerArgs) -> anyhow::Result<Loaded> {
     let config = Config::from_parts(raw, overrides).context("invalid worker configuration")?;
     Ok(Loaded {
         config,
+        config_path: args.config,
         print_only: args.print_config,
         threads: args.threads,
     })
@@ -145,8 +148,11 @@ fn default_hostname() -> String {
     format!("celeriac@{host}")
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let registry = Registry::with_builtins();
+async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut registry = Registry::with_builtins();
+    if let Some(task) = worker_job::configuration_backup(config_path.as_deref()).await? {
+        registry.register(task)?;
+    }
     tracing::info!(tasks = ?registry.names(), "registered tasks");
     let shutdown = CancellationToken::new();
     let signals = shutdown.clone();

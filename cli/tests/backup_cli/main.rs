@@ -13,6 +13,7 @@ mod keygen;
 mod roundtrip;
 mod run;
 mod swapped;
+mod task;
 mod tree;
 mod usage;
 mod world;

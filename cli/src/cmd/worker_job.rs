@@ -1,0 +1,64 @@
+//! The worker's `apps.backups.tasks.configuration_backup`: built from the same config file
+//! sections as `celeriac backup` (`[backup]`, `[keys]`, `[limits]`, `[collect]`,
+//! `[stores.NAME]`), recording into the catalog at `CELERIAC_DATABASE_URL`. Keys and store
+//! credentials are loaded here, once, at start: a worker that cannot load them does not start.
+
+use std::path::Path;
+
+use anyhow::Context;
+use celeriac_backup::{Pipeline, local_roots};
+use celeriac_catalog::Catalog;
+use celeriac_job::{ConfigurationBackup, JobSettings, LocalRoots, Recorder};
+
+use crate::cmd::migrate::DATABASE_URL_ENV;
+use crate::cmd::status::Coded;
+use crate::cmd::{backup, config_file, keys};
+
+/// The task, or `None` (with the reason logged) when the config file sets no `[[collect.roots]]`.
+///
+/// # Errors
+/// A config, key, store or catalog problem: the worker must not start half-configured.
+pub(crate) async fn configuration_backup(
+    config: Option<&Path>,
+) -> anyhow::Result<Option<ConfigurationBackup>> {
+    let raw = config_file::load_raw(config)?;
+    if raw.collect.roots.is_empty() {
+        tracing::info!(
+            task = celeriac_job::TASK_NAME,
+            "not registered: the config file sets no [[collect.roots]]"
+        );
+        return Ok(None);
+    }
+    let backup_keys = keys::backup_keys(None, None, &raw.keys)?;
+    let validated = config_file::validate(raw, config)?;
+    let spec = validated
+        .collect
+        .clone()
+        .context("the config file sets no [[collect.roots]]")?;
+    if validated.targets.is_empty() {
+        return Err(Coded::config(anyhow::anyhow!(
+            "{}: `backup.stores` names no store",
+            celeriac_job::TASK_NAME
+        )));
+    }
+    let stores = backup::open_stores(&validated)?;
+    let pipeline = Pipeline::new(spec, stores, backup_keys)
+        .with_options(validated.pipeline.clone())
+        .with_limits(validated.restore_limits.clone());
+    let roots: LocalRoots = local_roots(&validated.targets).into_iter().collect();
+    let url = std::env::var(DATABASE_URL_ENV).map_err(|_| {
+        Coded::config(anyhow::anyhow!(
+            "{}: no catalog database: set {DATABASE_URL_ENV}",
+            celeriac_job::TASK_NAME
+        ))
+    })?;
+    let catalog = Catalog::open(&url)
+        .await
+        .context("cannot open the backup catalog")?;
+    Ok(Some(ConfigurationBackup::new(
+        pipeline,
+        Recorder::new(catalog),
+        JobSettings::default(),
+        roots,
+    )))
+}
