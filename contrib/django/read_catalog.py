@@ -67,6 +67,7 @@ def main(backup_id):
             [c.store_name, c.store_kind, c.status, c.attempts, c.size]
             for c in b.copies.all()
         ],
+        "copy_keys": {c.store_name: c.object_key for c in b.copies.all()},
         "verified_count": Backup.objects.filter(status=Backup.Status.VERIFIED).count(),
         "newest_first": [str(x.id) for x in Backup.objects.all()],
         "alerts": [

@@ -29,6 +29,9 @@ use crate::record::{Begun, Recorder, RunStart};
 /// The task's registered name.
 pub const TASK_NAME: &str = "apps.backups.tasks.configuration_backup";
 
+/// How many times a finished run's outcome is written before the task gives up (about 30 s).
+const FINISH_ATTEMPTS: u32 = 6;
+
 /// How the task behaves beyond the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSettings {
@@ -137,7 +140,10 @@ impl Inner {
                 return Ok(answer(&row));
             }
             Begun::New(row) => (row, false),
-            Begun::Resumed(row) => (row, true),
+            Begun::Resumed(row) => {
+                tracing::info!(backup = %row.id, "taking over an unfinished earlier attempt");
+                (row, true)
+            }
         };
         let catalog = self.recorder.catalog();
         let wait = self.settings.lock_wait;
@@ -216,12 +222,24 @@ impl Inner {
         Ok(answer(row))
     }
 
+    /// Records the outcome. A catalog that is briefly away (a restart, a cut connection) is
+    /// waited for here, with backoff, rather than by retrying the task, which would redo the
+    /// whole backup; only after [`FINISH_ATTEMPTS`] does the error go to the worker.
     async fn finish(&self, row: &Backup, outcome: &Outcome) -> Result<(), TaskError> {
-        let stored = self
-            .recorder
-            .finish(row.id, outcome)
-            .await
-            .map_err(catalog_error)?;
+        let mut delay = Duration::from_millis(500);
+        let mut attempt = 1;
+        let stored = loop {
+            match self.recorder.finish(row.id, outcome).await {
+                Ok(stored) => break stored,
+                Err(err) if err.is_transient() && attempt < FINISH_ATTEMPTS => {
+                    tracing::warn!(backup = %row.id, attempt, error = %outcome::chain(&err), "recording the outcome failed; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(8));
+                    attempt += 1;
+                }
+                Err(err) => return Err(catalog_error(err)),
+            }
+        };
         tracing::info!(backup = %stored.id, status = %stored.status, filename = %stored.filename, "configuration backup recorded");
         Ok(())
     }

@@ -14,6 +14,7 @@ mod roundtrip;
 mod run;
 mod swapped;
 mod task;
+mod task_faults;
 mod tree;
 mod usage;
 mod world;

@@ -17,10 +17,22 @@ use crate::run::stderr;
 use crate::tree::{sample_copy, snapshot};
 use crate::world::{S3Store, World};
 
-const TASK: &str = "apps.backups.tasks.configuration_backup";
+pub(crate) const TASK: &str = "apps.backups.tasks.configuration_backup";
 
 /// `auth_user` as Django creates it, reduced to the columns the administrator check reads.
-async fn platform_users(db: &TestDatabase) {
+/// A fresh PostgreSQL database with the catalog migrated by the binary.
+pub(crate) async fn migrated_database() -> TestDatabase {
+    let db = TestDatabase::create().await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_celeriac"))
+        .args(["migrate", "--database-url", db.url()])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    db
+}
+
+pub(crate) async fn platform_users(db: &TestDatabase) {
     sqlx::query(
         "CREATE TABLE auth_user (id integer PRIMARY KEY, username text NOT NULL, \
          is_active boolean NOT NULL, is_superuser boolean NOT NULL)",
@@ -38,7 +50,7 @@ async fn platform_users(db: &TestDatabase) {
 }
 
 /// Adds the keys and `root` as the one collection root to the world's config file.
-fn collect_from(w: &World, root: &Path) {
+pub(crate) fn collect_from(w: &World, root: &Path) {
     use std::fmt::Write as _;
     let mut text = std::fs::read_to_string(&w.config).unwrap();
     let _ = write!(
@@ -53,7 +65,7 @@ fn collect_from(w: &World, root: &Path) {
 }
 
 /// Starts `celeriac worker` on `queue` with the world's config file and the catalog at `db`.
-fn start_worker(w: &World, queue: &str, db: &str) -> tokio::process::Child {
+pub(crate) fn start_worker(w: &World, queue: &str, db: &str) -> tokio::process::Child {
     w.command(&["worker", "-Q", queue, "-c", "2"])
         .env("CELERIAC_BROKER_URL", amqp::amqp_url())
         .env("CELERIAC_DATABASE_URL", db)
@@ -63,25 +75,28 @@ fn start_worker(w: &World, queue: &str, db: &str) -> tokio::process::Child {
         .unwrap()
 }
 
-/// Sends `calls` with the Python client and returns its outcomes.
-async fn python_calls(queue: &str, calls: &Value) -> Vec<Value> {
+/// The Python client (worker/tests/python/client.py) sending `calls` to `queue`.
+pub(crate) fn python_client(queue: &str, calls: &Value) -> celeriac_testkit::python::PythonCommand {
     let python = Python::find();
     python.require("celery");
     let client = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../worker/tests/python/client.py"
     );
-    let out = python
+    python
         .script(client)
         .args(["--broker", &amqp::amqp_url(), "--queue", queue, "calls"])
         .arg(calls.to_string())
-        .success()
-        .await;
+}
+
+/// Sends `calls` with the Python client and returns its outcomes.
+pub(crate) async fn python_calls(queue: &str, calls: &Value) -> Vec<Value> {
+    let out = python_client(queue, calls).success().await;
     serde_json::from_str(out.stdout.trim()).unwrap()
 }
 
 /// The Django ORM's view of backup `id` (contrib/django/read_catalog.py).
-async fn django_reads(url: &str, id: &str) -> Value {
+pub(crate) async fn django_reads(url: &str, id: &str) -> Value {
     let python = Python::find();
     python.require("django");
     let script = concat!(
@@ -99,13 +114,7 @@ async fn django_reads(url: &str, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_runs_the_task_and_django_reads_the_verified_row() {
-    let db = TestDatabase::create().await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_celeriac"))
-        .args(["migrate", "--database-url", db.url()])
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let db = migrated_database().await;
     platform_users(&db).await;
 
     let source = sample_copy();
@@ -174,13 +183,7 @@ async fn python_client_runs_the_task_and_django_reads_the_verified_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_source_fails_with_an_alert_and_a_redelivered_task_id_is_one_backup() {
-    let db = TestDatabase::create().await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_celeriac"))
-        .args(["migrate", "--database-url", db.url()])
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let db = migrated_database().await;
     let empty = tempfile::tempdir().unwrap();
     std::fs::write(empty.path().join("notes.txt"), "not configuration").unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -276,7 +279,7 @@ fn check_verified_row(seen: &Value, call: &Value) -> String {
     paths[0].to_owned()
 }
 
-fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
