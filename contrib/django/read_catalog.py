@@ -61,6 +61,7 @@ def main(backup_id):
         "initiated_by_id": b.initiated_by_id,
         "tenant_id": b.tenant_id,
         "created_at": iso(b.created_at),
+        "started_at": iso(b.started_at),
         "completed_at": iso(b.completed_at),
         "verified_at": iso(b.verified_at),
         "copies": [

@@ -3,11 +3,12 @@
 //! backup id to `result.get()`.
 //!
 //! One run, in order: check the user of a manual run (an `ACCESS_DENIED` alert and a
-//! `PermissionError` when refused, no row); create or find the row (the id comes from the task
-//! id, so a redelivery finds it; a finished one is answered with its id and not redone); take
-//! the single-flight lock (waiting a bounded time); clear what an interrupted earlier attempt
-//! left in the stores; run the pipeline; record copies, alerts and the final status; release the
-//! lock. Transient catalog errors retry the task with backoff.
+//! `PermissionError` when refused, no row); create or find the row, `PENDING` (the id comes from
+//! the task id, so a redelivery finds it; a finished one is answered with its id and not
+//! redone); take the single-flight lock (waiting a bounded time); mark it `IN_PROGRESS` unless a
+//! duplicate delivery finished it meanwhile; clear what an interrupted earlier attempt left in
+//! the stores; run the pipeline; record copies, alerts and the final status; release the lock.
+//! Transient catalog errors retry the task with backoff.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,7 +153,14 @@ impl Inner {
             self.finish(&row, &outcome).await?;
             return Ok(answer(&row));
         };
-        let result = self.run_locked(&ctx, &row, resumed).await;
+        let result = match self.recorder.start(row.id, Utc::now()).await {
+            Ok(Some(running)) => self.run_locked(&ctx, &running, resumed).await,
+            Ok(None) => {
+                tracing::info!(backup = %row.id, "finished by another delivery while this one waited");
+                Ok(answer(&row))
+            }
+            Err(err) => Err(catalog_error(err)),
+        };
         if let Err(err) = lock.release().await {
             tracing::warn!(error = %outcome::chain(&err), "releasing the backup lock failed; it goes with its connection");
         }

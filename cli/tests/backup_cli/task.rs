@@ -294,3 +294,37 @@ pub(crate) fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tasks_at_once_run_one_after_the_other() {
+    let db = migrated_database().await;
+    let source = sample_copy();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let w = World::new(Vec::new(), &[&format!("local:{}", local.display())]);
+    collect_from(&w, source.path());
+    let queues = TestQueues::new();
+    let queue = queues.queue("backups");
+    // Two task slots: without the lock both backups would run at the same time.
+    let mut worker = start_worker(&w, &queue, db.url());
+    let call = json!({"name": TASK, "timeout": 120});
+    let outcomes = python_calls(&queue, &json!([call.clone(), call])).await;
+    let _ = worker.start_kill();
+    let mut windows = Vec::new();
+    for outcome in &outcomes {
+        let id = outcome["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{outcomes:?}"));
+        let seen = django_reads(db.url(), id).await;
+        assert_eq!(seen["status"], "VERIFIED", "{seen}");
+        let time = |field: &str| {
+            chrono::DateTime::parse_from_rfc3339(seen[field].as_str().unwrap()).unwrap()
+        };
+        windows.push((time("started_at"), time("completed_at")));
+    }
+    windows.sort();
+    assert!(
+        windows[0].1 <= windows[1].0,
+        "the two backups overlapped: {windows:?}"
+    );
+}
