@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use sqlx::Connection;
 use sqlx::migrate::{Migrate, Migrator};
 
-use crate::catalog::{Catalog, Pool};
+use crate::catalog::{Catalog, Pool, dispatch};
 use crate::error::CatalogError;
 
 /// The PostgreSQL migrations (`migrations/postgres/`).
@@ -80,6 +80,39 @@ impl Catalog {
             }
         }
     }
+}
+
+impl Catalog {
+    /// The migrations not applied yet, oldest first, without changing anything (no
+    /// bookkeeping table is created): empty when the schema is current, every migration when
+    /// the database was never migrated. For commands that must not migrate a database they
+    /// were pointed at, and tell the operator to run `celeriac migrate` instead.
+    pub async fn pending_migrations(&self) -> Result<Vec<MigrationInfo>, CatalogError> {
+        let migrator = match &self.pool {
+            Pool::Postgres(_) => &POSTGRES_MIGRATOR,
+            Pool::Sqlite(_) => &SQLITE_MIGRATOR,
+        };
+        let rows: Result<Vec<i64>, sqlx::Error> = dispatch!(self, |pool, C| {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(pool)
+                .await
+        });
+        let applied: BTreeSet<i64> = match rows {
+            Ok(rows) => rows.into_iter().collect(),
+            Err(sqlx::Error::Database(db))
+                if is_missing_table(db.code().as_deref(), db.message()) =>
+            {
+                BTreeSet::new()
+            }
+            Err(e) => return Err(CatalogError::query("check migrations", e)),
+        };
+        Ok(report(migrator, &applied).applied)
+    }
+}
+
+/// PostgreSQL's `undefined_table` (42P01); SQLite says `no such table` (code 1, generic).
+fn is_missing_table(code: Option<&str>, message: &str) -> bool {
+    code == Some("42P01") || message.starts_with("no such table")
 }
 
 fn acquire_error(source: sqlx::Error) -> CatalogError {

@@ -34,6 +34,8 @@ enum Command {
     Beat(cmd::beat::BeatArgs),
     /// Apply the backup catalog's schema migrations to PostgreSQL or SQLite.
     Migrate(cmd::migrate::MigrateArgs),
+    /// List the backups of the catalog, newest first.
+    List(cmd::list::ListArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Restore(args) => return cmd::status::finish(cmd::restore::run(&args)),
         Command::Beat(args) => return cmd::status::finish(cmd::beat::run(&args)),
         Command::Migrate(args) => return cmd::status::finish(cmd::migrate::run(&args)),
+        Command::List(args) => return cmd::status::finish(cmd::list::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

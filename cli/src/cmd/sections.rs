@@ -25,6 +25,9 @@ pub(crate) enum Reader {
     Backup,
     /// `celeriac beat`.
     Beat,
+    /// Every subcommand that uses the backup catalog: `backup`, `list`, `show`, `verify`,
+    /// `restore`, `migrate` and the worker's backup task.
+    Database,
 }
 
 impl Reader {
@@ -34,6 +37,7 @@ impl Reader {
             Self::Worker => "worker",
             Self::Backup => "backup, verify and restore",
             Self::Beat => "beat",
+            Self::Database => "every subcommand that uses the backup catalog",
         }
     }
 }
@@ -67,7 +71,11 @@ pub(crate) const SECTIONS: &[(&str, Reader)] = &[
     ("collect", Reader::Backup),
     ("stores", Reader::Backup),
     ("beat", Reader::Beat),
+    (DATABASE_SECTION, Reader::Database),
 ];
+
+/// The catalog's section, `[database]`, shared by every subcommand that uses the catalog.
+pub(crate) const DATABASE_SECTION: &str = "database";
 
 /// Who reads `name`, if anybody.
 pub(crate) fn reader(name: &str) -> Option<Reader> {
@@ -149,7 +157,12 @@ fn check_names(text: &str) -> anyhow::Result<()> {
 /// The known names with their readers, for the error message.
 fn known() -> String {
     let mut parts: Vec<String> = Vec::new();
-    for r in [Reader::Worker, Reader::Backup, Reader::Beat] {
+    for r in [
+        Reader::Worker,
+        Reader::Backup,
+        Reader::Beat,
+        Reader::Database,
+    ] {
         let names: Vec<&str> = SECTIONS
             .iter()
             .filter(|(_, owner)| *owner == r)
@@ -225,6 +238,8 @@ path = "/srv"
 bucket = "b"
 [beat]
 timezone = "UTC"
+[database]
+url = { env = "PLATFORM_DB" }
 "#;
 
     /// The top-level names of `table`, sorted.
@@ -245,6 +260,7 @@ timezone = "UTC"
         assert_eq!(names(Reader::Worker), ["concurrency", "queue", "worker"]);
         assert_eq!(names(Reader::Backup), ["backup", "collect", "stores"]);
         assert_eq!(names(Reader::Beat), ["beat"]);
+        assert_eq!(names(Reader::Database), ["database"]);
     }
 
     #[test]
