@@ -9,6 +9,7 @@ pub(crate) mod beat_publisher;
 pub(crate) mod config_file;
 pub(crate) mod database;
 pub(crate) mod home;
+pub(crate) mod job_settings;
 pub(crate) mod keygen;
 pub(crate) mod keys;
 pub(crate) mod list;

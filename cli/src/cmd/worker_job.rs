@@ -1,18 +1,18 @@
 //! The worker's `apps.backups.tasks.configuration_backup`: built from the same config file
 //! sections as `celeriac backup` (`[backup]`, `[keys]`, `[limits]`, `[collect]`,
-//! `[stores.NAME]`), recording into the catalog at `CELERIAC_DATABASE_URL`. Keys and store
-//! credentials are loaded here, once, at start: a worker that cannot load them does not start.
+//! `[stores.NAME]`) plus `[job]`, recording into the catalog `celeriac backup` would use
+//! (`--database-url` / `CELERIAC_DATABASE_URL`, `[database]`, else the embedded one). Keys and
+//! store credentials are loaded here, once, at start: a worker that cannot load them does not
+//! start.
 
 use std::path::Path;
 
 use anyhow::Context;
 use celeriac_backup::{Pipeline, local_roots};
-use celeriac_catalog::Catalog;
-use celeriac_job::{ConfigurationBackup, JobSettings, LocalRoots, Recorder};
+use celeriac_job::{ConfigurationBackup, LocalRoots, Recorder};
 
-use crate::cmd::migrate::DATABASE_URL_ENV;
 use crate::cmd::status::Coded;
-use crate::cmd::{backup, config_file, keys};
+use crate::cmd::{backup, config_file, database, job_settings, keys};
 
 /// The task, or `None` (with the reason logged) when the config file sets no `[[collect.roots]]`.
 ///
@@ -20,6 +20,7 @@ use crate::cmd::{backup, config_file, keys};
 /// A config, key, store or catalog problem: the worker must not start half-configured.
 pub(crate) async fn configuration_backup(
     config: Option<&Path>,
+    database_url: Option<&str>,
 ) -> anyhow::Result<Option<ConfigurationBackup>> {
     let raw = config_file::load_raw(config)?;
     if raw.collect.roots.is_empty() {
@@ -46,19 +47,13 @@ pub(crate) async fn configuration_backup(
         .with_options(validated.pipeline.clone())
         .with_limits(validated.restore_limits.clone());
     let roots: LocalRoots = local_roots(&validated.targets).into_iter().collect();
-    let url = std::env::var(DATABASE_URL_ENV).map_err(|_| {
-        Coded::config(anyhow::anyhow!(
-            "{}: no catalog database: set {DATABASE_URL_ENV}",
-            celeriac_job::TASK_NAME
-        ))
-    })?;
-    let catalog = Catalog::open(&url)
-        .await
-        .context("cannot open the backup catalog")?;
+    let settings = job_settings::load(config)?;
+    let catalog = database::open_catalog(database_url, config).await?;
+    tracing::info!(task = celeriac_job::TASK_NAME, catalog = %catalog.url(), "registered");
     Ok(Some(ConfigurationBackup::new(
         pipeline,
         Recorder::new(catalog),
-        JobSettings::default(),
+        settings,
         roots,
     )))
 }

@@ -328,3 +328,34 @@ async fn two_tasks_at_once_run_one_after_the_other() {
         "the two backups overlapped: {windows:?}"
     );
 }
+
+#[tokio::test]
+async fn a_bad_admin_query_stops_the_worker_with_exit_78() {
+    let source = sample_copy();
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(Vec::new(), &[&format!("local:{}", dir.path().display())]);
+    collect_from(&w, source.path());
+    let mut text = std::fs::read_to_string(&w.config).unwrap();
+    text.push_str("\n[job]\nadmin-query = \"SELECT true FROM auth_user WHERE id = ?\"\n");
+    std::fs::write(&w.config, text).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = w
+        .command(&["worker", "-Q", "unused"])
+        .env("CELERIAC_BROKER_URL", amqp::amqp_url())
+        .env("CELERIAC_HOME", home.path())
+        .env_remove("CELERIAC_DATABASE_URL")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[job] admin-query"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("must bind the user id as $1"),
+        "{}",
+        stderr(&out)
+    );
+}
