@@ -1,9 +1,11 @@
 //! `[job]`: how the worker's `apps.backups.tasks.configuration_backup` behaves beyond the
-//! pipeline: how long a run waits for another one to finish (`lock-wait`, seconds) and the
+//! pipeline: how long a run waits for another one to finish (`lock-wait`, seconds), the
 //! administrator check of manual runs (`admin-query`, one SQL statement binding the user id as
-//! `$1`). Everything else the task reads is `celeriac backup`'s own sections.
+//! `$1`), and `project-root`, which gives the original system's default roots when the file
+//! sets no `[[collect.roots]]`. Everything else the task reads is `celeriac backup`'s own
+//! sections.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use celeriac_catalog::AdminQuery;
@@ -25,18 +27,32 @@ struct RawJobPart {
 struct RawJob {
     lock_wait: Option<u64>,
     admin_query: Option<String>,
+    project_root: Option<PathBuf>,
+}
+
+/// The system folders the original system backs up beside the project, when readable.
+pub(crate) const SYSTEM_ROOTS: [&str; 3] = ["/etc/nginx", "/etc/letsencrypt", "/etc/postgresql"];
+
+/// What `[job]` says.
+#[derive(Debug, Default)]
+pub(crate) struct JobFile {
+    /// The task's settings.
+    pub(crate) settings: JobSettings,
+    /// `project-root`, made absolute against the config file's directory.
+    pub(crate) project_root: Option<PathBuf>,
 }
 
 /// The `[job]` settings of the config file at `path`, defaults for what is not set.
-pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<JobSettings> {
-    let mut settings = JobSettings::default();
+pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<JobFile> {
+    let mut file = JobFile::default();
     let Some(path) = path else {
-        return Ok(settings);
+        return Ok(file);
     };
     let raw: RawJobPart = sections::read(path)?.part(Reader::Job, anyhow::Error::new)?;
     let Some(job) = raw.job else {
-        return Ok(settings);
+        return Ok(file);
     };
+    let settings = &mut file.settings;
     if let Some(secs) = job.lock_wait {
         settings.lock_wait = Duration::from_secs(secs);
     }
@@ -48,5 +64,33 @@ pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<JobSettings> {
             )))
         })?;
     }
-    Ok(settings)
+    if let Some(root) = job.project_root {
+        let joined = path.parent().unwrap_or(Path::new(".")).join(root);
+        file.project_root = Some(std::path::absolute(&joined).map_err(|e| {
+            Coded::config(anyhow::anyhow!(
+                "`[job] project-root` {}: {e}",
+                joined.display()
+            ))
+        })?);
+    }
+    Ok(file)
+}
+
+/// The default roots: `project` (which must be a readable directory) and each of
+/// [`SYSTEM_ROOTS`] that is one; each system folder left out is logged with why.
+pub(crate) fn default_roots(project: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::read_dir(project).map_err(|e| {
+        Coded::config(anyhow::anyhow!(
+            "`[job] project-root` {} cannot be read: {e}",
+            project.display()
+        ))
+    })?;
+    let mut roots = vec![project.to_owned()];
+    for system in SYSTEM_ROOTS {
+        match std::fs::read_dir(system) {
+            Ok(_) => roots.push(PathBuf::from(system)),
+            Err(e) => tracing::warn!(root = system, reason = %e, "default root left out"),
+        }
+    }
+    Ok(roots)
 }

@@ -8,13 +8,14 @@
 use std::path::Path;
 
 use anyhow::Context;
-use celeriac_backup::{Pipeline, local_roots};
+use celeriac_backup::{Pipeline, RawRoot, local_roots};
 use celeriac_job::{ConfigurationBackup, LocalRoots, Recorder};
 
 use crate::cmd::status::Coded;
 use crate::cmd::{backup, config_file, database, job_settings, keys};
 
-/// The task, or `None` (with the reason logged) when the config file sets no `[[collect.roots]]`.
+/// The task, or `None` (with the reason logged) when the config file sets no `[[collect.roots]]`
+/// and no `[job] project-root` (which gives the original system's default roots).
 ///
 /// # Errors
 /// A config, key, store or catalog problem: the worker must not start half-configured.
@@ -22,13 +23,20 @@ pub(crate) async fn configuration_backup(
     config: Option<&Path>,
     database_url: Option<&str>,
 ) -> anyhow::Result<Option<ConfigurationBackup>> {
-    let raw = config_file::load_raw(config)?;
+    let mut raw = config_file::load_raw(config)?;
+    let job = job_settings::load(config)?;
     if raw.collect.roots.is_empty() {
-        tracing::info!(
-            task = celeriac_job::TASK_NAME,
-            "not registered: the config file sets no [[collect.roots]]"
-        );
-        return Ok(None);
+        let Some(project) = &job.project_root else {
+            tracing::info!(
+                task = celeriac_job::TASK_NAME,
+                "not registered: the config file sets no [[collect.roots]] and no [job] project-root"
+            );
+            return Ok(None);
+        };
+        raw.collect.roots = job_settings::default_roots(project)?
+            .into_iter()
+            .map(RawRoot::new)
+            .collect();
     }
     let backup_keys = keys::backup_keys(None, None, &raw.keys)?;
     let validated = config_file::validate(raw, config)?;
@@ -47,13 +55,12 @@ pub(crate) async fn configuration_backup(
         .with_options(validated.pipeline.clone())
         .with_limits(validated.restore_limits.clone());
     let roots: LocalRoots = local_roots(&validated.targets).into_iter().collect();
-    let settings = job_settings::load(config)?;
     let catalog = database::open_catalog(database_url, config).await?;
     tracing::info!(task = celeriac_job::TASK_NAME, catalog = %catalog.url(), "registered");
     Ok(Some(ConfigurationBackup::new(
         pipeline,
         Recorder::new(catalog),
-        settings,
+        job.settings,
         roots,
     )))
 }

@@ -359,3 +359,32 @@ async fn a_bad_admin_query_stops_the_worker_with_exit_78() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_collect_roots_the_project_root_and_readable_system_folders_are_backed_up() {
+    let db = migrated_database().await;
+    let source = sample_copy();
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(Vec::new(), &[&format!("local:{}", dir.path().display())]);
+    let mut text = std::fs::read_to_string(&w.config).unwrap();
+    text.push_str(&format!(
+        "\n[keys]\nmain = {{ file = {:?} }}\n\n[job]\nproject-root = {:?}\n",
+        w.key.display().to_string(),
+        source.path().display().to_string()
+    ));
+    std::fs::write(&w.config, text).unwrap();
+    let queues = TestQueues::new();
+    let queue = queues.queue("backups");
+    let mut worker = start_worker(&w, &queue, db.url());
+    let outcomes = python_calls(&queue, &json!([{"name": TASK, "timeout": 120}])).await;
+    let _ = worker.start_kill();
+    let id = outcomes[0]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{outcomes:?}"));
+    let seen = django_reads(db.url(), id).await;
+    assert_eq!(seen["status"], "VERIFIED", "{seen}");
+    assert!(
+        seen["file_categories"]["docker"].as_u64().unwrap() > 0,
+        "{seen}"
+    );
+}
