@@ -366,12 +366,12 @@ async fn without_collect_roots_the_project_root_and_readable_system_folders_are_
     let source = sample_copy();
     let dir = tempfile::tempdir().unwrap();
     let w = World::new(Vec::new(), &[&format!("local:{}", dir.path().display())]);
-    let mut text = std::fs::read_to_string(&w.config).unwrap();
-    text.push_str(&format!(
-        "\n[keys]\nmain = {{ file = {:?} }}\n\n[job]\nproject-root = {:?}\n",
+    let text = format!(
+        "{}\n[keys]\nmain = {{ file = {:?} }}\n\n[job]\nproject-root = {:?}\n",
+        std::fs::read_to_string(&w.config).unwrap(),
         w.key.display().to_string(),
         source.path().display().to_string()
-    ));
+    );
     std::fs::write(&w.config, text).unwrap();
     let queues = TestQueues::new();
     let queue = queues.queue("backups");
