@@ -589,3 +589,70 @@ pub async fn backup_lock_is_held_by_one_run_at_a_time(catalog: &Catalog) {
     .await;
     assert!(fourth.is_some(), "a dropped lock was not released");
 }
+
+/// Retention's view: copies in one store of backups older than a cutoff, except the kept one,
+/// until recorded deleted; a copy only marked stays listed (its delete is retried).
+pub async fn prunable_copies_are_old_unkept_and_not_yet_deleted(catalog: &Catalog) {
+    let day = Duration::days(1);
+    let mut ids = Vec::new();
+    for age in [400, 200, 0] {
+        let at = t0() - day * age;
+        let new = NewBackup::configuration(Uuid::new_v4(), Trigger::Schedule, at);
+        must("insert", catalog.insert_or_get_backup(&new)).await;
+        for store in ["r2", "local"] {
+            let copy = NewCopy {
+                backup_id: new.id,
+                store_name: store.into(),
+                store_kind: StoreKind::S3,
+                object_key: format!("p/{}/x.tar.gz.enc", new.id),
+                size: 1,
+                sha256: "ab".repeat(32),
+                status: CopyStatus::Verified,
+                attempts: 1,
+                error: String::new(),
+                at,
+                verified_at: Some(at),
+                deleted_at: None,
+            };
+            must("copy", catalog.record_copy(&copy)).await;
+        }
+        ids.push(new.id);
+    }
+    let (old, middle, newest) = (ids[0], ids[1], ids[2]);
+    let prunable = |before| catalog.prunable_copies("r2", before, newest);
+    let listed = must("prunable", prunable(t0() - day * 365)).await;
+    assert_eq!(
+        listed.iter().map(|c| c.backup_id).collect::<Vec<_>>(),
+        [old],
+        "only the 400-day-old copy in r2 is older than 365 days"
+    );
+    let listed = must("prunable", prunable(t0() + day)).await;
+    assert_eq!(
+        listed.iter().map(|c| c.backup_id).collect::<Vec<_>>(),
+        [old, middle],
+        "the kept backup is never listed, oldest first"
+    );
+    let copy = listed[0].id;
+    must("mark", catalog.mark_copy_deleting(copy, t0())).await;
+    let listed = must("prunable", prunable(t0() - day * 365)).await;
+    assert_eq!(listed.len(), 1, "a marked copy is still listed");
+    assert_eq!(listed[0].status, CopyStatus::Deleted);
+    assert_eq!(listed[0].deleted_at, None);
+    must("record", catalog.record_copy_deleted(copy, t0())).await;
+    assert!(
+        must("prunable", prunable(t0() - day * 365))
+            .await
+            .is_empty(),
+        "a recorded deletion is not listed again"
+    );
+    let others = must("copies", catalog.copies(old)).await;
+    let local = others
+        .iter()
+        .find(|c| c.store_name == "local")
+        .expect("local copy");
+    assert_eq!(
+        local.status,
+        CopyStatus::Verified,
+        "another store's copy is untouched"
+    );
+}

@@ -67,6 +67,7 @@ both!(
     alerts_are_raised_filtered_and_resolved,
     admin_check_reads_the_platform_users,
     backup_lock_is_held_by_one_run_at_a_time,
+    prunable_copies_are_old_unkept_and_not_yet_deleted,
 );
 
 async fn insert_one(catalog: &Catalog) -> Uuid {

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::backup_id::backup_id_for_task;
+use crate::folder::delete_prefix;
 use crate::outcome::{self, LocalRoots, Outcome};
 use crate::record::{Begun, Recorder, RunStart};
 
@@ -264,21 +265,13 @@ impl Inner {
             return;
         };
         for store in self.pipeline.stores() {
-            let objects = match store.list(&prefix).await {
-                Ok(objects) => objects,
-                Err(err) => {
-                    tracing::warn!(store = %store.id(), error = %outcome::chain(&err), "cannot list an earlier attempt's objects");
-                    continue;
+            match delete_prefix(store.as_ref(), &prefix).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(store = %store.id(), objects = n, "removed an earlier attempt's objects");
                 }
-            };
-            for object in objects {
-                match store.delete(&object.key).await {
-                    Ok(_) => {
-                        tracing::info!(store = %store.id(), key = %object.key, "removed an earlier attempt's object");
-                    }
-                    Err(err) => {
-                        tracing::warn!(store = %store.id(), key = %object.key, error = %outcome::chain(&err), "cannot remove an earlier attempt's object");
-                    }
+                Err(err) => {
+                    tracing::warn!(store = %store.id(), error = %outcome::chain(&err), "cannot remove an earlier attempt's objects");
                 }
             }
         }

@@ -1,15 +1,16 @@
 //! `[job]`: how the worker's `apps.backups.tasks.configuration_backup` behaves beyond the
 //! pipeline: how long a run waits for another one to finish (`lock-wait`, seconds), the
 //! administrator check of manual runs (`admin-query`, one SQL statement binding the user id as
-//! `$1`), and `project-root`, which gives the original system's default roots when the file
-//! sets no `[[collect.roots]]`. Everything else the task reads is `celeriac backup`'s own
+//! `$1`), `project-root`, which gives the original system's default roots when the file
+//! sets no `[[collect.roots]]`, and `[job.retention]`, the ages retention keeps copies for. Everything else the task reads is `celeriac backup`'s own
 //! sections.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use celeriac_catalog::AdminQuery;
-use celeriac_job::JobSettings;
+use celeriac_job::{JobSettings, RetentionPolicy};
 use serde::Deserialize;
 
 use crate::cmd::sections::{self, Reader};
@@ -28,6 +29,17 @@ struct RawJob {
     lock_wait: Option<u64>,
     admin_query: Option<String>,
     project_root: Option<PathBuf>,
+    retention: Option<RawRetention>,
+}
+
+/// `[job.retention]`: days per store kind, and `[job.retention.stores]` days per store name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RawRetention {
+    local_days: Option<u32>,
+    s3_days: Option<u32>,
+    #[serde(default)]
+    stores: BTreeMap<String, u32>,
 }
 
 /// The system folders the original system backs up beside the project, when readable.
@@ -40,6 +52,8 @@ pub(crate) struct JobFile {
     pub(crate) settings: JobSettings,
     /// `project-root`, made absolute against the config file's directory.
     pub(crate) project_root: Option<PathBuf>,
+    /// `[job.retention]`.
+    pub(crate) retention: RetentionPolicy,
 }
 
 /// The `[job]` settings of the config file at `path`, defaults for what is not set.
@@ -63,6 +77,12 @@ pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<JobFile> {
                 path.display()
             )))
         })?;
+    }
+    if let Some(retention) = job.retention {
+        let policy = &mut file.retention;
+        policy.local_days = retention.local_days.unwrap_or(policy.local_days);
+        policy.s3_days = retention.s3_days.unwrap_or(policy.s3_days);
+        policy.stores = retention.stores;
     }
     if let Some(root) = job.project_root {
         let joined = path.parent().unwrap_or(Path::new(".")).join(root);

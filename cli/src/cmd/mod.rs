@@ -15,6 +15,7 @@ pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod migrate;
 pub(crate) mod progress;
+pub(crate) mod prune;
 pub(crate) mod restore;
 pub(crate) mod runtime;
 pub(crate) mod sections;

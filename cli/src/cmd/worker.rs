@@ -168,8 +168,9 @@ async fn serve(
     let mut registry = Registry::with_builtins();
     let task =
         worker_job::configuration_backup(config_path.as_deref(), database_url.as_deref()).await?;
-    if let Some(task) = task {
-        registry.register(task)?;
+    if let Some(tasks) = task {
+        registry.register(tasks.backup)?;
+        registry.register(tasks.prune)?;
     }
     tracing::info!(tasks = ?registry.names(), "registered tasks");
     let shutdown = CancellationToken::new();

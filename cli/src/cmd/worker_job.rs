@@ -9,20 +9,29 @@ use std::path::Path;
 
 use anyhow::Context;
 use celeriac_backup::{Pipeline, RawRoot, local_roots};
-use celeriac_job::{ConfigurationBackup, LocalRoots, Recorder};
+use celeriac_job::{ConfigurationBackup, LocalRoots, PruneBackups, Recorder};
 
 use crate::cmd::status::Coded;
 use crate::cmd::{backup, config_file, database, job_settings, keys};
 
-/// The task, or `None` (with the reason logged) when the config file sets no `[[collect.roots]]`
-/// and no `[job] project-root` (which gives the original system's default roots).
+/// The backup job's tasks.
+pub(crate) struct JobTasks {
+    /// `apps.backups.tasks.configuration_backup`.
+    pub(crate) backup: ConfigurationBackup,
+    /// `apps.backups.tasks.prune_backups`.
+    pub(crate) prune: PruneBackups,
+}
+
+/// The tasks, or `None` (with the reason logged) when the config file sets no
+/// `[[collect.roots]]` and no `[job] project-root` (which gives the original system's default
+/// roots).
 ///
 /// # Errors
 /// A config, key, store or catalog problem: the worker must not start half-configured.
 pub(crate) async fn configuration_backup(
     config: Option<&Path>,
     database_url: Option<&str>,
-) -> anyhow::Result<Option<ConfigurationBackup>> {
+) -> anyhow::Result<Option<JobTasks>> {
     let mut raw = config_file::load_raw(config)?;
     let job = job_settings::load(config)?;
     if raw.collect.roots.is_empty() {
@@ -51,16 +60,14 @@ pub(crate) async fn configuration_backup(
         )));
     }
     let stores = backup::open_stores(&validated)?;
-    let pipeline = Pipeline::new(spec, stores, backup_keys)
+    let pipeline = Pipeline::new(spec, stores.clone(), backup_keys)
         .with_options(validated.pipeline.clone())
         .with_limits(validated.restore_limits.clone());
     let roots: LocalRoots = local_roots(&validated.targets).into_iter().collect();
     let catalog = database::open_catalog(database_url, config).await?;
     tracing::info!(task = celeriac_job::TASK_NAME, catalog = %catalog.url(), "registered");
-    Ok(Some(ConfigurationBackup::new(
-        pipeline,
-        Recorder::new(catalog),
-        job.settings,
-        roots,
-    )))
+    Ok(Some(JobTasks {
+        prune: PruneBackups::new(catalog.clone(), stores, job.retention),
+        backup: ConfigurationBackup::new(pipeline, Recorder::new(catalog), job.settings, roots),
+    }))
 }

@@ -10,6 +10,7 @@ mod fallback;
 mod faults;
 mod inline_secrets;
 mod keygen;
+mod retention;
 mod roundtrip;
 mod run;
 mod swapped;
