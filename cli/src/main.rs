@@ -36,6 +36,8 @@ enum Command {
     Migrate(cmd::migrate::MigrateArgs),
     /// List the backups of the catalog, newest first.
     List(cmd::list::ListArgs),
+    /// Show one backup of the catalog: its row, copies and open alerts.
+    Show(cmd::show::ShowArgs),
     /// Delete stored copies older than their store's retention age (--dry-run: show them).
     Prune(cmd::prune::PruneArgs),
 }
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Beat(args) => return cmd::status::finish(cmd::beat::run(&args)),
         Command::Migrate(args) => return cmd::status::finish(cmd::migrate::run(&args)),
         Command::List(args) => return cmd::status::finish(cmd::list::run(&args)),
+        Command::Show(args) => return cmd::status::finish(cmd::show::run(&args)),
         Command::Prune(args) => return cmd::status::finish(cmd::prune::run(&args)),
     };
     match result {

@@ -1,26 +1,29 @@
-//! `celeriac backup`: flags and the config file → one [`Pipeline`] run → the report on stdout
-//! (text, or JSON with `--json`) and an exit code from its status (0 VERIFIED, 2 PARTIAL,
-//! 1 FAILED).
+//! `celeriac backup`: flags and the config file → one [`Pipeline`] run (`backup_setup`), recorded
+//! in the catalog (trigger `CLI`) → the report on stdout (text, or JSON with `--json`) and an
+//! exit code from its status (0 VERIFIED, 2 PARTIAL, 1 FAILED). With no config file, no store
+//! and no key, the embedded default in `CELERIAC_HOME` is used.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
-use celeriac_backup::{
-    BackupConfig, BackupReport, BackupStatus, Pipeline, RawBackupConfig, RawRoot, StoreCredentials,
-    StoreTarget,
-};
+use celeriac_backup::{BackupId, BackupReport, BackupStatus, Pipeline, StoreTarget};
+use celeriac_catalog::{Catalog, Trigger};
+use celeriac_job::{Begun, JobSettings, LocalRoots, Recorder, RunStart, outcome};
+use chrono::Utc;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd::config_file;
+pub(crate) use crate::cmd::backup_setup::open_stores;
+use crate::cmd::database::DatabaseArgs;
 use crate::cmd::progress::{self, Display};
 use crate::cmd::sections::CONFIG_ENV;
-use crate::cmd::status::{self, Coded};
-use crate::cmd::{backup_plan, keys, runtime, stdout};
+use crate::cmd::status;
+use crate::cmd::{backup_plan, backup_setup, config_file, database, runtime, stdout};
 
 /// Flags of `celeriac backup`. Flags win over the config file: `--source` replaces its
 /// `[[collect.roots]]`, `--store` its `backup.stores`, `--key-file` its `[keys] main`.
+/// Without a config file, a missing store is `$CELERIAC_HOME/store` and a missing key
+/// `$CELERIAC_HOME/keys/main.key` (generated on first use).
 #[derive(Debug, Args)]
 pub(crate) struct BackupArgs {
     /// A directory to collect from (repeat for several roots)
@@ -35,9 +38,11 @@ pub(crate) struct BackupArgs {
     /// A separate key for the secrets bundle [default: $CELERIAC_SECRETS_KEY, else the main key]
     #[arg(long, value_name = "FILE")]
     secrets_key_file: Option<PathBuf>,
-    /// TOML config file ([backup], [keys], [limits], [collect], [stores.NAME])
+    /// TOML config file ([backup], [keys], [limits], [collect], [stores.NAME], [database])
     #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Print the report as JSON (with each copy's object key) instead of text
     #[arg(long)]
     json: bool,
@@ -50,46 +55,48 @@ pub(crate) struct BackupArgs {
     quiet: bool,
 }
 
-/// Runs one backup; the exit code follows the report's status.
+/// Runs one backup, recorded in the catalog (trigger `CLI`); the exit code follows the report's
+/// status.
 pub(crate) fn run(args: &BackupArgs) -> anyhow::Result<u8> {
     let path = config_file::path(args.config.as_deref());
-    let mut raw = config_file::load_raw(path.as_deref())?;
-    apply_flags(&mut raw, args, path.is_some())?;
+    let request = backup_setup::Request {
+        sources: &args.sources,
+        stores: &args.stores,
+        key_file: args.key_file.as_deref(),
+        secrets_key_file: args.secrets_key_file.as_deref(),
+        config: path.as_deref(),
+    };
     if args.dry_run {
-        let config = config_file::validate(raw, path.as_deref())?;
-        let spec = collect_spec(&config)?;
+        let (_, spec) = backup_setup::plan(&request)?;
         return backup_plan::run(&spec, args.json);
     }
-    let keys = keys::backup_keys(
-        args.key_file.as_deref(),
-        args.secrets_key_file.as_deref(),
-        &raw.keys,
-    )?;
-    let config = config_file::validate(raw, path.as_deref())?;
-    let spec = collect_spec(&config)?;
-    if config.targets.is_empty() {
-        return Err(Coded::usage(anyhow::anyhow!(
-            "no store: pass --store local:PATH or --store s3:NAME, or set `backup.stores`"
-        )));
-    }
-    let stores = open_stores(&config)?;
+    let setup = backup_setup::setup(&request)?;
     progress::init_log();
     let display = Display::detect(args.quiet);
-    let mut pipeline = Pipeline::new(spec, stores, keys)
-        .with_options(config.pipeline.clone())
-        .with_limits(config.restore_limits.clone());
+    let mut pipeline = Pipeline::new(setup.spec, setup.stores, setup.keys)
+        .with_options(setup.config.pipeline.clone())
+        .with_limits(setup.config.restore_limits.clone());
     if let Some(sink) = progress::sink(display) {
         pipeline = pipeline.with_progress(sink);
     }
-    let outcome = runtime::block_on(async move {
+    let database_url = args.database.database_url.as_deref();
+    let roots = setup.roots;
+    let recorded = runtime::block_on(async move {
+        let catalog = database::open_catalog(database_url, path.as_deref()).await?;
         let cancel = CancellationToken::new();
         runtime::cancel_on_interrupt(cancel.clone());
-        pipeline.with_cancel(cancel).run().await
-    })?;
-    let report = match outcome {
+        let result = recorded_run(&catalog, pipeline.with_cancel(cancel), &roots).await;
+        catalog.close().await;
+        result
+    })??;
+    let Recorded { row, result } = recorded;
+    let report = match result {
         Ok(report) => report,
         Err(err) => {
-            let err = anyhow::Error::new(err).context("the backup failed");
+            let err = anyhow::Error::new(err).context(format!(
+                "the backup failed (recorded as {} {})",
+                row.id, row.status
+            ));
             if args.json {
                 print_failure(&err)?;
             }
@@ -97,67 +104,77 @@ pub(crate) fn run(args: &BackupArgs) -> anyhow::Result<u8> {
         }
     };
     print_report(&report, args.json)?;
+    if !args.quiet {
+        eprintln!("celeriac: recorded backup {} as {}", row.id, row.status);
+    }
     Ok(exit_code(report.status))
 }
 
-/// The validated `[collect]` table, or a usage error when no root is given.
-fn collect_spec(config: &BackupConfig) -> anyhow::Result<celeriac_backup::CollectSpec> {
-    config.collect.clone().ok_or_else(|| {
-        Coded::usage(anyhow::anyhow!(
-            "nothing to collect: pass --source DIR or add [[collect.roots]] to the config file"
-        ))
-    })
+/// A run and its catalog row as recorded at the end.
+struct Recorded {
+    row: celeriac_catalog::Backup,
+    result: Result<BackupReport, celeriac_backup::BackupError>,
 }
 
-/// Puts the command-line sources and stores in place of the config file's.
-fn apply_flags(
-    raw: &mut RawBackupConfig,
-    args: &BackupArgs,
-    has_config: bool,
-) -> anyhow::Result<()> {
-    if !args.sources.is_empty() {
-        raw.collect.roots = args
-            .sources
-            .iter()
-            .map(|dir| {
-                std::path::absolute(dir)
-                    .map(RawRoot::new)
-                    .with_context(|| format!("cannot resolve {}", dir.display()))
-            })
-            .collect::<anyhow::Result<_>>()?;
+/// Records the run `IN_PROGRESS`, takes the single-flight lock, runs the pipeline under the
+/// row's id and records its outcome (copies, alerts, final status). A backup that cannot be
+/// recorded is not run; one whose end cannot be recorded is an error after it ran.
+async fn recorded_run(
+    catalog: &Catalog,
+    pipeline: Pipeline,
+    roots: &LocalRoots,
+) -> anyhow::Result<Recorded> {
+    let recorder = Recorder::new(catalog.clone());
+    let at = Utc::now();
+    let start = RunStart {
+        id: *BackupId::new_at(at).as_uuid(),
+        trigger: Trigger::Cli,
+        celery_task_id: None,
+        initiated_by_id: None,
+        at,
+    };
+    let row = match recorder
+        .begin(&start)
+        .await
+        .context("cannot record the backup in the catalog")?
+    {
+        Begun::New(row) | Begun::Resumed(row) | Begun::Finished(row) => row,
+    };
+    let wait = JobSettings::default().lock_wait;
+    let Some(lock) = catalog
+        .lock_backups(wait)
+        .await
+        .context("cannot take the backup lock")?
+    else {
+        let outcome = outcome::of_busy(row.id, wait, Utc::now());
+        let row = recorder.finish(row.id, &outcome).await?;
+        return Err(anyhow::anyhow!(
+            "another configuration backup is still running after {}s; recorded {} as {}",
+            wait.as_secs(),
+            row.id,
+            row.status
+        ));
+    };
+    let result = pipeline
+        .with_identity(BackupId::from_uuid(row.id), row.created_at)
+        .run()
+        .await;
+    let at = Utc::now();
+    let outcome = match &result {
+        Ok(report) => outcome::of_report(row.id, report, roots, at),
+        Err(err) => outcome::of_error(row.id, err, at),
+    };
+    let finished = recorder.finish(row.id, &outcome).await;
+    if let Err(err) = lock.release().await {
+        tracing::warn!(error = %err, "releasing the backup lock failed; it goes with its connection");
     }
-    if !args.stores.is_empty() {
-        if !has_config
-            && let Some(StoreTarget::S3 { name }) = args
-                .stores
-                .iter()
-                .find(|s| matches!(s, StoreTarget::S3 { .. }))
-        {
-            return Err(Coded::usage(anyhow::anyhow!(
-                "--store s3:{name} needs --config FILE with a [stores.{name}] table"
-            )));
-        }
-        raw.backup.stores = args
-            .stores
-            .iter()
-            .map(|s| match s {
-                StoreTarget::Local { path } => std::path::absolute(path)
-                    .map(|p| format!("local:{}", p.display()))
-                    .with_context(|| format!("cannot resolve {}", path.display())),
-                StoreTarget::S3 { .. } => Ok(s.to_string()),
-            })
-            .collect::<anyhow::Result<_>>()?;
-    }
-    Ok(())
-}
-
-/// Loads the S3 credentials (from the environment variables or files the config names) and
-/// opens every target.
-pub(crate) fn open_stores(
-    config: &BackupConfig,
-) -> anyhow::Result<Vec<Arc<dyn celeriac_store::Store>>> {
-    let credentials = StoreCredentials::load_for_targets(config).map_err(Coded::config)?;
-    config.open_targets(&credentials).map_err(Coded::config)
+    let row = finished.with_context(|| {
+        format!(
+            "the backup ran but its outcome ({}) could not be recorded in the catalog",
+            outcome.status
+        )
+    })?;
+    Ok(Recorded { row, result })
 }
 
 fn print_report(report: &BackupReport, json: bool) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 pub(crate) mod artifact;
 pub(crate) mod backup;
 pub(crate) mod backup_plan;
+pub(crate) mod backup_setup;
 pub(crate) mod beat;
 pub(crate) mod beat_loop;
 pub(crate) mod beat_publisher;
@@ -19,6 +20,7 @@ pub(crate) mod prune;
 pub(crate) mod restore;
 pub(crate) mod runtime;
 pub(crate) mod sections;
+pub(crate) mod show;
 pub(crate) mod status;
 pub(crate) mod stdout;
 pub(crate) mod verify;

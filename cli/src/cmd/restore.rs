@@ -14,10 +14,10 @@ use celeriac_backup::{
 use celeriac_store::Sha256Digest;
 use clap::Args;
 
-use crate::cmd::config_file;
 use crate::cmd::sections::CONFIG_ENV;
 use crate::cmd::status::{self, Coded};
 use crate::cmd::{artifact, keys, progress, runtime, stdout};
+use crate::cmd::{backup_setup, config_file};
 
 /// Flags of `celeriac restore`.
 #[derive(Debug, Args)]
@@ -63,7 +63,8 @@ pub(crate) struct RestoreArgs {
 /// Restores (or lists, or dry-runs); an error (exit 1) when no copy could be used.
 pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
     let path = config_file::path(args.config.as_deref());
-    let raw = config_file::load_raw(path.as_deref())?;
+    let mut raw = config_file::load_raw(path.as_deref())?;
+    backup_setup::offer_embedded_key(&mut raw, path.as_deref());
     let keyring = keys::required_keyring(&args.key_files, &raw.keys, "restore")?;
     let config = config_file::validate(raw, path.as_deref())?;
     let filter = PathFilter::new(&args.paths).map_err(Coded::usage)?;

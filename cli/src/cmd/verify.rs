@@ -14,9 +14,9 @@ use celeriac_backup::{
 use celeriac_store::Sha256Digest;
 use clap::Args;
 
-use crate::cmd::config_file;
 use crate::cmd::sections::CONFIG_ENV;
 use crate::cmd::{artifact, keys, progress, runtime, status, stdout};
+use crate::cmd::{backup_setup, config_file};
 
 /// Flags of `celeriac verify`.
 #[derive(Debug, Args)]
@@ -45,7 +45,8 @@ pub(crate) struct VerifyArgs {
 /// Verifies the artifact; an error (exit 1) when it does not verify.
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
     let path = config_file::path(args.config.as_deref());
-    let raw = config_file::load_raw(path.as_deref())?;
+    let mut raw = config_file::load_raw(path.as_deref())?;
+    backup_setup::offer_embedded_key(&mut raw, path.as_deref());
     let keyring = if args.deep {
         Some(keys::required_keyring(
             &args.key_files,

@@ -3,10 +3,21 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// The binary under test, with no inherited key variables.
+/// This test process's `CELERIAC_HOME` (each test runs in a process of its own under nextest):
+/// the embedded catalog every `backup` records into, never the user's data directory.
+fn home() -> &'static Path {
+    static HOME: std::sync::LazyLock<tempfile::TempDir> =
+        std::sync::LazyLock::new(|| tempfile::tempdir().expect("a temporary CELERIAC_HOME"));
+    HOME.path()
+}
+
+/// The binary under test, with no inherited key or catalog variables and a home of this test's.
 pub(crate) fn celeriac() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_celeriac"));
     cmd.stdin(Stdio::null())
+        .env("CELERIAC_HOME", home())
+        .env_remove("CELERIAC_DATABASE_URL")
+        .env_remove("XDG_DATA_HOME")
         .env_remove("CELERIAC_KEY")
         .env_remove("CELERIAC_SECRETS_KEY")
         .env_remove("CELERIAC_BACKUP_CONFIG")

@@ -22,7 +22,15 @@ fn key_from_the_environment_and_a_missing_key() {
     let dir = tempfile::tempdir().unwrap();
     let store = format!("local:{}", dir.path().join("copies").display());
 
-    let out = output(celeriac().args(backup_args(source.path(), &store)));
+    // With a config file there is no embedded default key: a missing key is a usage error.
+    let config = dir.path().join("empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let out = output(
+        celeriac()
+            .args(backup_args(source.path(), &store))
+            .arg("--config")
+            .arg(&config),
+    );
     assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
     assert!(stderr(&out).contains("CELERIAC_KEY"), "{}", stderr(&out));
 
@@ -49,10 +57,14 @@ fn command_line_mistakes_exit_64() {
     let key = dir.path().join("k");
     keygen(&key);
     let key = key.to_str().unwrap();
+    // With a config file there is no embedded default store.
+    let config = dir.path().join("empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let config = config.to_str().unwrap();
     for (args, says) in [
         (vec!["--store", "ftp:somewhere"], "not a store address"),
         (vec!["--store", "s3:r2"], "needs --config"),
-        (vec![], "no store"),
+        (vec!["--config", config], "no store"),
     ] {
         let mut cmd = celeriac();
         cmd.args([

@@ -6,4 +6,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod choice;
+mod embedded;
 mod support;
