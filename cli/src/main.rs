@@ -40,6 +40,8 @@ enum Command {
     Show(cmd::show::ShowArgs),
     /// Delete stored copies older than their store's retention age (--dry-run: show them).
     Prune(cmd::prune::PruneArgs),
+    /// The dead man's switch: fail (exit 1) and alert when the newest good backup is too old.
+    Check(cmd::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::List(args) => return cmd::status::finish(cmd::list::run(&args)),
         Command::Show(args) => return cmd::status::finish(cmd::show::run(&args)),
         Command::Prune(args) => return cmd::status::finish(cmd::prune::run(&args)),
+        Command::Check(args) => return cmd::status::finish(cmd::check::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

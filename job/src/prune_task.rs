@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use celeriac_catalog::Catalog;
 use celeriac_store::Store;
-use celeriac_worker::{Failure, Task, TaskArgs, TaskContext, TaskError, TaskFuture, TaskResult};
+use celeriac_worker::{Task, TaskArgs, TaskContext, TaskError, TaskFuture, TaskResult};
 use serde_json::json;
 
-use crate::outcome::chain;
+use crate::catalog_error::catalog_error;
 use crate::retention::{RetentionPolicy, prune};
 
 /// The task's registered name.
@@ -63,15 +63,7 @@ impl Inner {
     async fn run(&self) -> TaskResult {
         let report = prune(&self.catalog, &self.stores, &self.policy, false)
             .await
-            .map_err(|err| {
-                let transient = err.is_transient();
-                let failure = Failure::new("CatalogError", "celeriac.catalog", chain(&err));
-                if transient {
-                    TaskError::retry_with_backoff(Some(failure))
-                } else {
-                    TaskError::Fail(failure)
-                }
-            })?;
+            .map_err(catalog_error)?;
         let failed = report.failed().count();
         Ok(json!({
             "newest_verified": report.newest_verified.map(|id| id.to_string()),

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use celeriac_backup::{BackupError, BackupId, Pipeline};
-use celeriac_catalog::{AdminQuery, AlertType, Backup, CatalogError, NewAlert, Severity, Trigger};
+use celeriac_catalog::{AdminQuery, AlertType, Backup, NewAlert, Severity, Trigger};
 use celeriac_store::ObjectPrefix;
 use celeriac_worker::{
     Failure, Task, TaskArgs, TaskContext, TaskError, TaskFuture, TaskOptions, TaskResult,
@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::backup_id::backup_id_for_task;
+use crate::catalog_error::catalog_error;
 use crate::folder::delete_prefix;
 use crate::outcome::{self, LocalRoots, Outcome};
 use crate::record::{Begun, Recorder, RunStart};
@@ -297,18 +298,6 @@ fn user_of(args: &TaskArgs) -> Result<Option<i64>, TaskError> {
 /// What `result.get()` returns: the backup id as a string.
 fn answer(row: &Backup) -> Value {
     Value::String(row.id.to_string())
-}
-
-/// A catalog error as a task error: transient ones retry with backoff, others fail.
-fn catalog_error(err: CatalogError) -> TaskError {
-    let transient = err.is_transient();
-    let failure =
-        Failure::new("CatalogError", "celeriac.catalog", outcome::chain(&err)).with_source(err);
-    if transient {
-        TaskError::retry_with_backoff(Some(failure))
-    } else {
-        TaskError::Fail(failure)
-    }
 }
 
 fn json_object(value: Value) -> celeriac_catalog::JsonObject {

@@ -2,7 +2,8 @@
 //! pipeline: how long a run waits for another one to finish (`lock-wait`, seconds), the
 //! administrator check of manual runs (`admin-query`, one SQL statement binding the user id as
 //! `$1`), `project-root`, which gives the original system's default roots when the file
-//! sets no `[[collect.roots]]`, and `[job.retention]`, the ages retention keeps copies for. Everything else the task reads is `celeriac backup`'s own
+//! sets no `[[collect.roots]]`, `max-age-hours` of the dead man's switch, and
+//! `[job.retention]`, the ages retention keeps copies for. Everything else the task reads is `celeriac backup`'s own
 //! sections.
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ struct RawJob {
     admin_query: Option<String>,
     project_root: Option<PathBuf>,
     retention: Option<RawRetention>,
+    max_age_hours: Option<u32>,
 }
 
 /// `[job.retention]`: days per store kind, and `[job.retention.stores]` days per store name.
@@ -46,7 +48,7 @@ struct RawRetention {
 pub(crate) const SYSTEM_ROOTS: [&str; 3] = ["/etc/nginx", "/etc/letsencrypt", "/etc/postgresql"];
 
 /// What `[job]` says.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct JobFile {
     /// The task's settings.
     pub(crate) settings: JobSettings,
@@ -54,6 +56,22 @@ pub(crate) struct JobFile {
     pub(crate) project_root: Option<PathBuf>,
     /// `[job.retention]`.
     pub(crate) retention: RetentionPolicy,
+    /// `max-age-hours`: the dead man's switch fires when the newest good backup is older.
+    pub(crate) max_age: chrono::Duration,
+}
+
+/// The default of `max-age-hours`: a nightly backup plus two hours of slack.
+pub(crate) const DEFAULT_MAX_AGE_HOURS: u32 = 26;
+
+impl Default for JobFile {
+    fn default() -> Self {
+        Self {
+            settings: JobSettings::default(),
+            project_root: None,
+            retention: RetentionPolicy::default(),
+            max_age: chrono::Duration::hours(i64::from(DEFAULT_MAX_AGE_HOURS)),
+        }
+    }
 }
 
 /// The `[job]` settings of the config file at `path`, defaults for what is not set.
@@ -77,6 +95,9 @@ pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<JobFile> {
                 path.display()
             )))
         })?;
+    }
+    if let Some(hours) = job.max_age_hours {
+        file.max_age = chrono::Duration::hours(i64::from(hours));
     }
     if let Some(retention) = job.retention {
         let policy = &mut file.retention;

@@ -7,6 +7,7 @@ pub(crate) mod backup_setup;
 pub(crate) mod beat;
 pub(crate) mod beat_loop;
 pub(crate) mod beat_publisher;
+pub(crate) mod check;
 pub(crate) mod config_file;
 pub(crate) mod database;
 pub(crate) mod home;

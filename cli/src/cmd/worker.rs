@@ -171,6 +171,7 @@ async fn serve(
     if let Some(tasks) = task {
         registry.register(tasks.backup)?;
         registry.register(tasks.prune)?;
+        registry.register(tasks.check)?;
     }
     tracing::info!(tasks = ?registry.names(), "registered tasks");
     let shutdown = CancellationToken::new();

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use celeriac_backup::{Pipeline, RawRoot, local_roots};
-use celeriac_job::{ConfigurationBackup, LocalRoots, PruneBackups, Recorder};
+use celeriac_job::{CheckBackups, ConfigurationBackup, LocalRoots, PruneBackups, Recorder};
 
 use crate::cmd::status::Coded;
 use crate::cmd::{backup, config_file, database, job_settings, keys};
@@ -20,6 +20,8 @@ pub(crate) struct JobTasks {
     pub(crate) backup: ConfigurationBackup,
     /// `apps.backups.tasks.prune_backups`.
     pub(crate) prune: PruneBackups,
+    /// `apps.backups.tasks.check_backups`.
+    pub(crate) check: CheckBackups,
 }
 
 /// The tasks, or `None` (with the reason logged) when the config file sets no
@@ -68,6 +70,7 @@ pub(crate) async fn configuration_backup(
     tracing::info!(task = celeriac_job::TASK_NAME, catalog = %catalog.url(), "registered");
     Ok(Some(JobTasks {
         prune: PruneBackups::new(catalog.clone(), stores, job.retention),
+        check: CheckBackups::new(catalog.clone(), job.max_age),
         backup: ConfigurationBackup::new(pipeline, Recorder::new(catalog), job.settings, roots),
     }))
 }

@@ -18,4 +18,5 @@ mod task;
 mod task_faults;
 mod tree;
 mod usage;
+mod watchdog;
 mod world;

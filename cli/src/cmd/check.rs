@@ -1,0 +1,79 @@
+//! `celeriac check`: the dead man's switch from outside the worker (cron, a container health
+//! check, a monitoring probe). Exit 0 when the newest backup with a verified copy is younger
+//! than `--max-age-hours` (default `[job] max-age-hours`, else 26), 1 when it is older or there
+//! is none; the `BACKUP_MISSING` alert is raised once per gap and resolved when backups are
+//! back, exactly as the worker's `apps.backups.tasks.check_backups` does.
+
+use std::path::PathBuf;
+
+use celeriac_job::check_freshness;
+use chrono::Utc;
+use clap::Args;
+
+use crate::cmd::database::{self, DatabaseArgs};
+use crate::cmd::sections::CONFIG_ENV;
+use crate::cmd::{job_settings, runtime, status, stdout};
+
+/// Flags of `celeriac check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The allowed age of the newest good backup [default: [job] max-age-hours, else 26]
+    #[arg(long, value_name = "HOURS")]
+    max_age_hours: Option<u32>,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+    /// TOML config file ([job], [database])
+    #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+/// Checks once.
+pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<u8> {
+    let mut max_age = job_settings::load(args.config.as_deref())?.max_age;
+    if let Some(hours) = args.max_age_hours {
+        max_age = chrono::Duration::hours(i64::from(hours));
+    }
+    let found = runtime::block_on(async {
+        let catalog = database::open_catalog(
+            args.database.database_url.as_deref(),
+            args.config.as_deref(),
+        )
+        .await?;
+        let found = check_freshness(&catalog, max_age, Utc::now()).await;
+        catalog.close().await;
+        anyhow::Ok(found?)
+    })??;
+    let text = if args.json {
+        format!("{}\n", serde_json::to_string_pretty(&found)?)
+    } else {
+        let newest = match (found.newest, found.newest_at, found.age_seconds) {
+            (Some(id), Some(at), Some(age)) => format!(
+                "newest backup with a verified copy: {id} from {} ({}h ago)",
+                at.to_rfc3339(),
+                age / 3600
+            ),
+            _ => "no backup with a verified copy is recorded".to_owned(),
+        };
+        let verdict = if found.stale { "STALE" } else { "OK" };
+        let alert = if found.raised {
+            "; BACKUP_MISSING alert raised"
+        } else if found.resolved > 0 {
+            "; BACKUP_MISSING alert resolved"
+        } else {
+            ""
+        };
+        format!(
+            "{verdict}: {newest}; allowed {}h{alert}\n",
+            found.max_age_seconds / 3600
+        )
+    };
+    stdout::write(&text)?;
+    Ok(if found.stale {
+        status::FAILURE
+    } else {
+        status::OK
+    })
+}
