@@ -527,3 +527,132 @@ pub async fn alerts_are_raised_filtered_and_resolved(catalog: &Catalog) {
         other => panic!("expected AlertNotFound, got {other:?}"),
     }
 }
+
+/// The administrator check: an active superuser is an administrator, an inactive one or a
+/// plain user is not, an unknown id is unknown; a query over a missing table is a permanent
+/// error (never a silent yes).
+pub async fn admin_check_reads_the_platform_users(catalog: &Catalog) {
+    use crate::{AdminQuery, AdminVerdict};
+    let setup = [
+        "CREATE TABLE auth_user (id integer PRIMARY KEY, username text NOT NULL, \
+         is_active boolean NOT NULL, is_superuser boolean NOT NULL)",
+        "INSERT INTO auth_user VALUES (1, 'admin', true, true), (2, 'staff', true, false), \
+         (3, 'former-admin', false, true)",
+    ];
+    for sql in setup {
+        crate::catalog::dispatch!(catalog, |pool, C| {
+            sqlx::query(sql)
+                .execute(pool)
+                .await
+                .unwrap_or_else(|e| panic!("setting up auth_user: {e}"));
+        });
+    }
+    let query = AdminQuery::default();
+    for (user, want) in [
+        (1, AdminVerdict::Admin),
+        (2, AdminVerdict::NotAdmin),
+        (3, AdminVerdict::NotAdmin),
+        (99, AdminVerdict::Unknown),
+    ] {
+        let got = must("check admin", catalog.check_admin(&query, user)).await;
+        assert_eq!(got, want, "user {user}");
+    }
+    let missing = AdminQuery::new("SELECT is_superuser FROM no_such_user_table WHERE id = $1")
+        .unwrap_or_else(|e| panic!("a valid query: {e}"));
+    match catalog.check_admin(&missing, 1).await {
+        Err(e) => assert!(!e.is_transient(), "a missing table is permanent: {e:?}"),
+        Ok(v) => panic!("a missing table answered {v:?}"),
+    }
+}
+
+/// The backup lock is held by one run at a time: a second taker waits its bounded time and
+/// gets nothing; after a release the next one gets it, and dropping a lock releases it too.
+pub async fn backup_lock_is_held_by_one_run_at_a_time(catalog: &Catalog) {
+    let wait = std::time::Duration::from_millis(300);
+    let first = must("first lock", catalog.lock_backups(wait))
+        .await
+        .unwrap_or_else(|| panic!("a free lock was not granted"));
+    let started = std::time::Instant::now();
+    let second = must("second lock", catalog.lock_backups(wait)).await;
+    assert!(second.is_none(), "two runs held the backup lock at once");
+    assert!(started.elapsed() >= wait, "the second taker did not wait");
+    must("release", first.release()).await;
+    let third = must("third lock", catalog.lock_backups(wait))
+        .await
+        .unwrap_or_else(|| panic!("a released lock was not granted"));
+    drop(third);
+    // A dropped PostgreSQL lock goes with its connection, which the server notices at once.
+    let fourth = must(
+        "fourth lock",
+        catalog.lock_backups(std::time::Duration::from_secs(5)),
+    )
+    .await;
+    assert!(fourth.is_some(), "a dropped lock was not released");
+}
+
+/// Retention's view: copies in one store of backups older than a cutoff, except the kept one,
+/// until recorded deleted; a copy only marked stays listed (its delete is retried).
+pub async fn prunable_copies_are_old_unkept_and_not_yet_deleted(catalog: &Catalog) {
+    let day = Duration::days(1);
+    let mut ids = Vec::new();
+    for age in [400, 200, 0] {
+        let at = t0() - day * age;
+        let new = NewBackup::configuration(Uuid::new_v4(), Trigger::Schedule, at);
+        must("insert", catalog.insert_or_get_backup(&new)).await;
+        for store in ["r2", "local"] {
+            let copy = NewCopy {
+                backup_id: new.id,
+                store_name: store.into(),
+                store_kind: StoreKind::S3,
+                object_key: format!("p/{}/x.tar.gz.enc", new.id),
+                size: 1,
+                sha256: "ab".repeat(32),
+                status: CopyStatus::Verified,
+                attempts: 1,
+                error: String::new(),
+                at,
+                verified_at: Some(at),
+                deleted_at: None,
+            };
+            must("copy", catalog.record_copy(&copy)).await;
+        }
+        ids.push(new.id);
+    }
+    let (old, middle, newest) = (ids[0], ids[1], ids[2]);
+    let prunable = |before| catalog.prunable_copies("r2", before, newest);
+    let listed = must("prunable", prunable(t0() - day * 365)).await;
+    assert_eq!(
+        listed.iter().map(|c| c.backup_id).collect::<Vec<_>>(),
+        [old],
+        "only the 400-day-old copy in r2 is older than 365 days"
+    );
+    let listed = must("prunable", prunable(t0() + day)).await;
+    assert_eq!(
+        listed.iter().map(|c| c.backup_id).collect::<Vec<_>>(),
+        [old, middle],
+        "the kept backup is never listed, oldest first"
+    );
+    let copy = listed[0].id;
+    must("mark", catalog.mark_copy_deleting(copy, t0())).await;
+    let listed = must("prunable", prunable(t0() - day * 365)).await;
+    assert_eq!(listed.len(), 1, "a marked copy is still listed");
+    assert_eq!(listed[0].status, CopyStatus::Deleted);
+    assert_eq!(listed[0].deleted_at, None);
+    must("record", catalog.record_copy_deleted(copy, t0())).await;
+    assert!(
+        must("prunable", prunable(t0() - day * 365))
+            .await
+            .is_empty(),
+        "a recorded deletion is not listed again"
+    );
+    let others = must("copies", catalog.copies(old)).await;
+    let local = others
+        .iter()
+        .find(|c| c.store_name == "local")
+        .expect("local copy");
+    assert_eq!(
+        local.status,
+        CopyStatus::Verified,
+        "another store's copy is untouched"
+    );
+}

@@ -36,6 +36,7 @@ mod alerts;
 mod backups;
 mod catalog;
 mod codec;
+#[macro_use]
 mod copies;
 mod enums;
 mod error;
@@ -43,6 +44,7 @@ mod lock;
 mod metadata;
 mod migrate;
 mod naming;
+mod retention;
 mod url;
 
 #[cfg(feature = "test-util")]

@@ -65,6 +65,9 @@ both!(
     latest_verified_is_the_newest_verified,
     copies_are_upserted_per_backup_and_store,
     alerts_are_raised_filtered_and_resolved,
+    admin_check_reads_the_platform_users,
+    backup_lock_is_held_by_one_run_at_a_time,
+    prunable_copies_are_old_unkept_and_not_yet_deleted,
 );
 
 async fn insert_one(catalog: &Catalog) -> Uuid {

@@ -38,6 +38,8 @@ enum Command {
     List(cmd::list::ListArgs),
     /// Show one backup of the catalog: its row, copies and open alerts.
     Show(cmd::show::ShowArgs),
+    /// Delete stored copies older than their store's retention age (--dry-run: show them).
+    Prune(cmd::prune::PruneArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => return cmd::status::finish(cmd::migrate::run(&args)),
         Command::List(args) => return cmd::status::finish(cmd::list::run(&args)),
         Command::Show(args) => return cmd::status::finish(cmd::show::run(&args)),
+        Command::Prune(args) => return cmd::status::finish(cmd::prune::run(&args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

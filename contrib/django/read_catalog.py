@@ -61,12 +61,14 @@ def main(backup_id):
         "initiated_by_id": b.initiated_by_id,
         "tenant_id": b.tenant_id,
         "created_at": iso(b.created_at),
+        "started_at": iso(b.started_at),
         "completed_at": iso(b.completed_at),
         "verified_at": iso(b.verified_at),
         "copies": [
             [c.store_name, c.store_kind, c.status, c.attempts, c.size]
             for c in b.copies.all()
         ],
+        "copy_keys": {c.store_name: c.object_key for c in b.copies.all()},
         "verified_count": Backup.objects.filter(status=Backup.Status.VERIFIED).count(),
         "newest_first": [str(x.id) for x in Backup.objects.all()],
         "alerts": [

@@ -16,11 +16,16 @@
 //! `CLI`), so the command and the task agree on statuses and alerts.
 
 mod backup_id;
+mod folder;
 pub mod outcome;
+mod prune_task;
 mod record;
+pub mod retention;
 mod task;
 
 pub use backup_id::backup_id_for_task;
 pub use outcome::{LocalRoots, Outcome};
+pub use prune_task::{PRUNE_TASK_NAME, PruneBackups};
 pub use record::{Begun, Recorder, RunStart};
+pub use retention::{PruneItem, PruneReport, RetentionPolicy, prune};
 pub use task::{ConfigurationBackup, JobSettings, TASK_NAME};

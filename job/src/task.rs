@@ -3,11 +3,12 @@
 //! backup id to `result.get()`.
 //!
 //! One run, in order: check the user of a manual run (an `ACCESS_DENIED` alert and a
-//! `PermissionError` when refused, no row); create or find the row (the id comes from the task
-//! id, so a redelivery finds it; a finished one is answered with its id and not redone); take
-//! the single-flight lock (waiting a bounded time); clear what an interrupted earlier attempt
-//! left in the stores; run the pipeline; record copies, alerts and the final status; release the
-//! lock. Transient catalog errors retry the task with backoff.
+//! `PermissionError` when refused, no row); create or find the row, `PENDING` (the id comes from
+//! the task id, so a redelivery finds it; a finished one is answered with its id and not
+//! redone); take the single-flight lock (waiting a bounded time); mark it `IN_PROGRESS` unless a
+//! duplicate delivery finished it meanwhile; clear what an interrupted earlier attempt left in
+//! the stores; run the pipeline; record copies, alerts and the final status; release the lock.
+//! Transient catalog errors retry the task with backoff.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,11 +24,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::backup_id::backup_id_for_task;
+use crate::folder::delete_prefix;
 use crate::outcome::{self, LocalRoots, Outcome};
 use crate::record::{Begun, Recorder, RunStart};
 
 /// The task's registered name.
 pub const TASK_NAME: &str = "apps.backups.tasks.configuration_backup";
+
+/// How many times a finished run's outcome is written before the task gives up (about 30 s).
+const FINISH_ATTEMPTS: u32 = 6;
 
 /// How the task behaves beyond the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +142,10 @@ impl Inner {
                 return Ok(answer(&row));
             }
             Begun::New(row) => (row, false),
-            Begun::Resumed(row) => (row, true),
+            Begun::Resumed(row) => {
+                tracing::info!(backup = %row.id, "taking over an unfinished earlier attempt");
+                (row, true)
+            }
         };
         let catalog = self.recorder.catalog();
         let wait = self.settings.lock_wait;
@@ -146,7 +154,14 @@ impl Inner {
             self.finish(&row, &outcome).await?;
             return Ok(answer(&row));
         };
-        let result = self.run_locked(&ctx, &row, resumed).await;
+        let result = match self.recorder.start(row.id, Utc::now()).await {
+            Ok(Some(running)) => self.run_locked(&ctx, &running, resumed).await,
+            Ok(None) => {
+                tracing::info!(backup = %row.id, "finished by another delivery while this one waited");
+                Ok(answer(&row))
+            }
+            Err(err) => Err(catalog_error(err)),
+        };
         if let Err(err) = lock.release().await {
             tracing::warn!(error = %outcome::chain(&err), "releasing the backup lock failed; it goes with its connection");
         }
@@ -216,12 +231,24 @@ impl Inner {
         Ok(answer(row))
     }
 
+    /// Records the outcome. A catalog that is briefly away (a restart, a cut connection) is
+    /// waited for here, with backoff, rather than by retrying the task, which would redo the
+    /// whole backup; only after [`FINISH_ATTEMPTS`] does the error go to the worker.
     async fn finish(&self, row: &Backup, outcome: &Outcome) -> Result<(), TaskError> {
-        let stored = self
-            .recorder
-            .finish(row.id, outcome)
-            .await
-            .map_err(catalog_error)?;
+        let mut delay = Duration::from_millis(500);
+        let mut attempt = 1;
+        let stored = loop {
+            match self.recorder.finish(row.id, outcome).await {
+                Ok(stored) => break stored,
+                Err(err) if err.is_transient() && attempt < FINISH_ATTEMPTS => {
+                    tracing::warn!(backup = %row.id, attempt, error = %outcome::chain(&err), "recording the outcome failed; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(8));
+                    attempt += 1;
+                }
+                Err(err) => return Err(catalog_error(err)),
+            }
+        };
         tracing::info!(backup = %stored.id, status = %stored.status, filename = %stored.filename, "configuration backup recorded");
         Ok(())
     }
@@ -238,21 +265,13 @@ impl Inner {
             return;
         };
         for store in self.pipeline.stores() {
-            let objects = match store.list(&prefix).await {
-                Ok(objects) => objects,
-                Err(err) => {
-                    tracing::warn!(store = %store.id(), error = %outcome::chain(&err), "cannot list an earlier attempt's objects");
-                    continue;
+            match delete_prefix(store.as_ref(), &prefix).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(store = %store.id(), objects = n, "removed an earlier attempt's objects");
                 }
-            };
-            for object in objects {
-                match store.delete(&object.key).await {
-                    Ok(_) => {
-                        tracing::info!(store = %store.id(), key = %object.key, "removed an earlier attempt's object");
-                    }
-                    Err(err) => {
-                        tracing::warn!(store = %store.id(), key = %object.key, error = %outcome::chain(&err), "cannot remove an earlier attempt's object");
-                    }
+                Err(err) => {
+                    tracing::warn!(store = %store.id(), error = %outcome::chain(&err), "cannot remove an earlier attempt's objects");
                 }
             }
         }

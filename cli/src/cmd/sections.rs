@@ -28,6 +28,8 @@ pub(crate) enum Reader {
     /// Every subcommand that uses the backup catalog: `backup`, `list`, `show`, `verify`,
     /// `restore`, `migrate` and the worker's backup task.
     Database,
+    /// The worker's `configuration_backup` task (`[job]`).
+    Job,
 }
 
 impl Reader {
@@ -38,6 +40,7 @@ impl Reader {
             Self::Backup => "backup, verify and restore",
             Self::Beat => "beat",
             Self::Database => "every subcommand that uses the backup catalog",
+            Self::Job => "the worker's configuration_backup task",
         }
     }
 }
@@ -72,6 +75,7 @@ pub(crate) const SECTIONS: &[(&str, Reader)] = &[
     ("stores", Reader::Backup),
     ("beat", Reader::Beat),
     (DATABASE_SECTION, Reader::Database),
+    ("job", Reader::Job),
 ];
 
 /// The catalog's section, `[database]`, shared by every subcommand that uses the catalog.
@@ -162,6 +166,7 @@ fn known() -> String {
         Reader::Backup,
         Reader::Beat,
         Reader::Database,
+        Reader::Job,
     ] {
         let names: Vec<&str> = SECTIONS
             .iter()

@@ -8,6 +8,7 @@ use celeriac_worker::{Config, ConfigError, LogFormat, Overrides, RawConfig, Regi
 use clap::{Args, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+use crate::cmd::database::DatabaseArgs;
 use crate::cmd::sections::{self, CONFIG_ENV};
 use crate::cmd::{EXIT_IMMEDIATE, worker_job};
 use crate::logging;
@@ -57,6 +58,10 @@ pub(crate) struct WorkerArgs {
     /// Print the effective configuration (passwords hidden) and exit
     #[arg(long)]
     print_config: bool,
+    /// The backup catalog of the configuration_backup task (registered when the config file
+    /// sets [[collect.roots]])
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -83,7 +88,11 @@ pub(crate) fn run(args: WorkerArgs) -> anyhow::Result<()> {
     }
     logging::init(loaded.config.log_format);
     let runtime = runtime(loaded.threads)?;
-    runtime.block_on(serve(loaded.config, loaded.config_path))
+    runtime.block_on(serve(
+        loaded.config,
+        loaded.config_path,
+        loaded.database_url,
+    ))
 }
 
 /// The validated configuration, and what else the flags asked for.
@@ -91,6 +100,8 @@ struct Loaded {
     config: Config,
     /// The shared config file, read again for the backup task's sections.
     config_path: Option<PathBuf>,
+    /// `--database-url` / `CELERIAC_DATABASE_URL`.
+    database_url: Option<String>,
     print_only: bool,
     threads: usize,
 }
@@ -132,6 +143,7 @@ fn load_config(args: WorkerArgs) -> anyhow::Result<Loaded> {
     Ok(Loaded {
         config,
         config_path: args.config,
+        database_url: args.database.database_url,
         print_only: args.print_config,
         threads: args.threads,
     })
@@ -148,10 +160,17 @@ fn default_hostname() -> String {
     format!("celeriac@{host}")
 }
 
-async fn serve(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+async fn serve(
+    config: Config,
+    config_path: Option<PathBuf>,
+    database_url: Option<String>,
+) -> anyhow::Result<()> {
     let mut registry = Registry::with_builtins();
-    if let Some(task) = worker_job::configuration_backup(config_path.as_deref()).await? {
-        registry.register(task)?;
+    let task =
+        worker_job::configuration_backup(config_path.as_deref(), database_url.as_deref()).await?;
+    if let Some(tasks) = task {
+        registry.register(tasks.backup)?;
+        registry.register(tasks.prune)?;
     }
     tracing::info!(tasks = ?registry.names(), "registered tasks");
     let shutdown = CancellationToken::new();

@@ -17,10 +17,22 @@ use crate::run::stderr;
 use crate::tree::{sample_copy, snapshot};
 use crate::world::{S3Store, World};
 
-const TASK: &str = "apps.backups.tasks.configuration_backup";
+pub(crate) const TASK: &str = "apps.backups.tasks.configuration_backup";
 
 /// `auth_user` as Django creates it, reduced to the columns the administrator check reads.
-async fn platform_users(db: &TestDatabase) {
+/// A fresh PostgreSQL database with the catalog migrated by the binary.
+pub(crate) async fn migrated_database() -> TestDatabase {
+    let db = TestDatabase::create().await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_celeriac"))
+        .args(["migrate", "--database-url", db.url()])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    db
+}
+
+pub(crate) async fn platform_users(db: &TestDatabase) {
     sqlx::query(
         "CREATE TABLE auth_user (id integer PRIMARY KEY, username text NOT NULL, \
          is_active boolean NOT NULL, is_superuser boolean NOT NULL)",
@@ -38,7 +50,7 @@ async fn platform_users(db: &TestDatabase) {
 }
 
 /// Adds the keys and `root` as the one collection root to the world's config file.
-fn collect_from(w: &World, root: &Path) {
+pub(crate) fn collect_from(w: &World, root: &Path) {
     use std::fmt::Write as _;
     let mut text = std::fs::read_to_string(&w.config).unwrap();
     let _ = write!(
@@ -53,7 +65,7 @@ fn collect_from(w: &World, root: &Path) {
 }
 
 /// Starts `celeriac worker` on `queue` with the world's config file and the catalog at `db`.
-fn start_worker(w: &World, queue: &str, db: &str) -> tokio::process::Child {
+pub(crate) fn start_worker(w: &World, queue: &str, db: &str) -> tokio::process::Child {
     w.command(&["worker", "-Q", queue, "-c", "2"])
         .env("CELERIAC_BROKER_URL", amqp::amqp_url())
         .env("CELERIAC_DATABASE_URL", db)
@@ -63,25 +75,28 @@ fn start_worker(w: &World, queue: &str, db: &str) -> tokio::process::Child {
         .unwrap()
 }
 
-/// Sends `calls` with the Python client and returns its outcomes.
-async fn python_calls(queue: &str, calls: &Value) -> Vec<Value> {
+/// The Python client (worker/tests/python/client.py) sending `calls` to `queue`.
+pub(crate) fn python_client(queue: &str, calls: &Value) -> celeriac_testkit::python::PythonCommand {
     let python = Python::find();
     python.require("celery");
     let client = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../worker/tests/python/client.py"
     );
-    let out = python
+    python
         .script(client)
         .args(["--broker", &amqp::amqp_url(), "--queue", queue, "calls"])
         .arg(calls.to_string())
-        .success()
-        .await;
+}
+
+/// Sends `calls` with the Python client and returns its outcomes.
+pub(crate) async fn python_calls(queue: &str, calls: &Value) -> Vec<Value> {
+    let out = python_client(queue, calls).success().await;
     serde_json::from_str(out.stdout.trim()).unwrap()
 }
 
 /// The Django ORM's view of backup `id` (contrib/django/read_catalog.py).
-async fn django_reads(url: &str, id: &str) -> Value {
+pub(crate) async fn django_reads(url: &str, id: &str) -> Value {
     let python = Python::find();
     python.require("django");
     let script = concat!(
@@ -99,13 +114,7 @@ async fn django_reads(url: &str, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_runs_the_task_and_django_reads_the_verified_row() {
-    let db = TestDatabase::create().await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_celeriac"))
-        .args(["migrate", "--database-url", db.url()])
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let db = migrated_database().await;
     platform_users(&db).await;
 
     let source = sample_copy();
@@ -174,13 +183,7 @@ async fn python_client_runs_the_task_and_django_reads_the_verified_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_source_fails_with_an_alert_and_a_redelivered_task_id_is_one_backup() {
-    let db = TestDatabase::create().await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_celeriac"))
-        .args(["migrate", "--database-url", db.url()])
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let db = migrated_database().await;
     let empty = tempfile::tempdir().unwrap();
     std::fs::write(empty.path().join("notes.txt"), "not configuration").unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -276,7 +279,7 @@ fn check_verified_row(seen: &Value, call: &Value) -> String {
     paths[0].to_owned()
 }
 
-fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -290,4 +293,98 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tasks_at_once_run_one_after_the_other() {
+    let db = migrated_database().await;
+    let source = sample_copy();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let w = World::new(Vec::new(), &[&format!("local:{}", local.display())]);
+    collect_from(&w, source.path());
+    let queues = TestQueues::new();
+    let queue = queues.queue("backups");
+    // Two task slots: without the lock both backups would run at the same time.
+    let mut worker = start_worker(&w, &queue, db.url());
+    let call = json!({"name": TASK, "timeout": 120});
+    let outcomes = python_calls(&queue, &json!([call.clone(), call])).await;
+    let _ = worker.start_kill();
+    let mut windows = Vec::new();
+    for outcome in &outcomes {
+        let id = outcome["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{outcomes:?}"));
+        let seen = django_reads(db.url(), id).await;
+        assert_eq!(seen["status"], "VERIFIED", "{seen}");
+        let time = |field: &str| {
+            chrono::DateTime::parse_from_rfc3339(seen[field].as_str().unwrap()).unwrap()
+        };
+        windows.push((time("started_at"), time("completed_at")));
+    }
+    windows.sort();
+    assert!(
+        windows[0].1 <= windows[1].0,
+        "the two backups overlapped: {windows:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_admin_query_stops_the_worker_with_exit_78() {
+    let source = sample_copy();
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(Vec::new(), &[&format!("local:{}", dir.path().display())]);
+    collect_from(&w, source.path());
+    let mut text = std::fs::read_to_string(&w.config).unwrap();
+    text.push_str("\n[job]\nadmin-query = \"SELECT true FROM auth_user WHERE id = ?\"\n");
+    std::fs::write(&w.config, text).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = w
+        .command(&["worker", "-Q", "unused"])
+        .env("CELERIAC_BROKER_URL", amqp::amqp_url())
+        .env("CELERIAC_HOME", home.path())
+        .env_remove("CELERIAC_DATABASE_URL")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("[job] admin-query"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("must bind the user id as $1"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_collect_roots_the_project_root_and_readable_system_folders_are_backed_up() {
+    let db = migrated_database().await;
+    let source = sample_copy();
+    let dir = tempfile::tempdir().unwrap();
+    let w = World::new(Vec::new(), &[&format!("local:{}", dir.path().display())]);
+    let text = format!(
+        "{}\n[keys]\nmain = {{ file = {:?} }}\n\n[job]\nproject-root = {:?}\n",
+        std::fs::read_to_string(&w.config).unwrap(),
+        w.key.display().to_string(),
+        source.path().display().to_string()
+    );
+    std::fs::write(&w.config, text).unwrap();
+    let queues = TestQueues::new();
+    let queue = queues.queue("backups");
+    let mut worker = start_worker(&w, &queue, db.url());
+    let outcomes = python_calls(&queue, &json!([{"name": TASK, "timeout": 120}])).await;
+    let _ = worker.start_kill();
+    let id = outcomes[0]["value"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{outcomes:?}"));
+    let seen = django_reads(db.url(), id).await;
+    assert_eq!(seen["status"], "VERIFIED", "{seen}");
+    assert!(
+        seen["file_categories"]["docker"].as_u64().unwrap() > 0,
+        "{seen}"
+    );
 }
