@@ -56,7 +56,11 @@ type Opened = Result<Arc<dyn Store>, String>;
 
 /// The stores a catalog copy can be in, by the name the catalog records.
 #[derive(Debug, Default)]
-pub(crate) struct NamedStores(BTreeMap<String, Opened>);
+pub(crate) struct NamedStores {
+    stores: BTreeMap<String, Opened>,
+    /// The embedded store's directory, when `local` is the embedded default (no config file).
+    embedded: Option<PathBuf>,
+}
 
 impl NamedStores {
     /// Every store `config` names: its local targets (`local`, `local-2`, …), every
@@ -64,6 +68,7 @@ impl NamedStores {
     /// reason), and without a config file the embedded store as `local`.
     pub(crate) fn from_config(config: &BackupConfig, config_path: Option<&Path>) -> Self {
         let mut stores = BTreeMap::new();
+        let mut embedded = None;
         for (id, root) in local_roots(&config.targets) {
             stores.insert(id.to_string(), Ok(local(id, root)));
         }
@@ -72,7 +77,9 @@ impl NamedStores {
             && let Ok(home) = home::dir()
             && let Ok(id) = StoreId::new("local")
         {
-            stores.insert("local".to_owned(), Ok(local(id, home.join(EMBEDDED_STORE))));
+            let root = home.join(EMBEDDED_STORE);
+            stores.insert("local".to_owned(), Ok(local(id, root.clone())));
+            embedded = Some(root);
         }
         for name in config.s3.keys() {
             let opened = StoreCredentials::load(config, [name])
@@ -80,7 +87,7 @@ impl NamedStores {
                 .map_err(|e| format!("{:#}", anyhow::Error::new(e)));
             stores.insert(name.to_string(), opened);
         }
-        Self(stores)
+        Self { stores, embedded }
     }
 }
 
@@ -122,7 +129,22 @@ pub(crate) fn locate(
     };
     let mut candidates = Vec::new();
     let mut missing = None;
-    match stores.0.get(&copy.store_name) {
+    match stores.stores.get(&copy.store_name) {
+        // The embedded store stands in for `local` only for backups it holds: one whose local
+        // copy was written elsewhere (a config file's target) is not "missing" from it.
+        Some(Ok(_))
+            if stores.embedded.as_ref().is_some_and(|root| {
+                copy.store_name == "local"
+                    && !backup.local_path.is_empty()
+                    && !Path::new(&backup.local_path).starts_with(root)
+            }) =>
+        {
+            missing = Some(format!(
+                "the local copy is not in the embedded store ({}): give the config file the \
+                 backup was made with",
+                backup.local_path
+            ));
+        }
         Some(Ok(store)) => candidates.push((Arc::clone(store), key.clone())),
         Some(Err(why)) => missing = Some(why.clone()),
         None => {

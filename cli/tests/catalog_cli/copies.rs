@@ -243,6 +243,16 @@ async fn corrupt_copy_is_skipped_and_recorded(home: &Path, config: &Path, catalo
     assert_eq!(restored.code, 0, "{}", restored.stderr);
     assert!(!restored.stderr.contains("skipped"), "{}", restored.stderr);
 
+    // Without the config file the stores are unknown: nothing is judged, nothing changes.
+    let blind =
+        run(celeriac(home).args(["verify", "--json", id, "--database-url", catalog_url])).await;
+    assert_eq!(blind.code, 1, "{}", blind.stderr);
+    let check = json(&blind);
+    assert_eq!(check["status"], "COMPLETED");
+    assert_eq!(check["status_unchanged"], true);
+    assert_eq!(check["copies"][0]["finding"], "UNREADABLE");
+    assert_eq!(check["copies"][1]["finding"], "UNREADABLE");
+
     // Repaired (the good copy put back), a new verify makes it VERIFIED again.
     std::fs::copy(dir.join("b").join(key), &first).unwrap();
     let verified = run(celeriac(home).args(["verify", id, "--config"]).arg(config)).await;
