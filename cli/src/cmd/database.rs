@@ -19,7 +19,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::cmd::home;
-use crate::cmd::sections::{self, Reader};
+use crate::cmd::sections::{self, CONFIG_ENV, Reader};
 use crate::cmd::status::Coded;
 
 /// The environment variable naming the catalog database.
@@ -35,6 +35,27 @@ pub(crate) struct DatabaseArgs {
     /// [default: [database] url of the config file, else sqlite://$CELERIAC_HOME/catalog.db]
     #[arg(long, env = DATABASE_URL_ENV, value_name = "URL", hide_env_values = true)]
     pub(crate) database_url: Option<String>,
+}
+
+/// `--database-url` and `--config`, for the commands that read nothing but the catalog.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct CatalogArgs {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+    /// TOML config file (its [database] url names the catalog)
+    #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+impl CatalogArgs {
+    /// Opens the catalog these flags choose ([`open_catalog`]).
+    pub(crate) async fn open(&self) -> anyhow::Result<Catalog> {
+        open_catalog(
+            self.database.database_url.as_deref(),
+            self.config.as_deref(),
+        )
+        .await
+    }
 }
 
 /// `[database]` as written.

@@ -2,15 +2,13 @@
 //! collected, trigger); `--json` for scripts. The catalog is chosen as `cmd::database` says.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use celeriac_catalog::{Backup, BackupStatus};
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::cmd::database::{self, DatabaseArgs};
-use crate::cmd::sections::CONFIG_ENV;
+use crate::cmd::database::CatalogArgs;
 use crate::cmd::{runtime, status, stdout};
 
 /// Flags of `celeriac list`.
@@ -23,10 +21,7 @@ pub(crate) struct ListArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     limit: u32,
     #[command(flatten)]
-    database: DatabaseArgs,
-    /// TOML config file (its [database] url names the catalog)
-    #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
-    config: Option<PathBuf>,
+    catalog: CatalogArgs,
     /// Print the backups as a JSON array
     #[arg(long)]
     json: bool,
@@ -35,11 +30,7 @@ pub(crate) struct ListArgs {
 /// Lists the backups.
 pub(crate) fn run(args: &ListArgs) -> anyhow::Result<u8> {
     let rows = runtime::block_on(async {
-        let catalog = database::open_catalog(
-            args.database.database_url.as_deref(),
-            args.config.as_deref(),
-        )
-        .await?;
+        let catalog = args.catalog.open().await?;
         let rows = catalog.list_backups(args.status, args.limit).await;
         catalog.close().await;
         anyhow::Ok(rows?)

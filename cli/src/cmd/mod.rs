@@ -7,6 +7,7 @@ pub(crate) mod backup_setup;
 pub(crate) mod beat;
 pub(crate) mod beat_loop;
 pub(crate) mod beat_publisher;
+pub(crate) mod catalog_copies;
 pub(crate) mod check;
 pub(crate) mod config_file;
 pub(crate) mod database;
@@ -25,6 +26,7 @@ pub(crate) mod show;
 pub(crate) mod status;
 pub(crate) mod stdout;
 pub(crate) mod verify;
+pub(crate) mod verify_backup;
 pub(crate) mod worker;
 pub(crate) mod worker_job;
 

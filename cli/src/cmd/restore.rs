@@ -14,6 +14,8 @@ use celeriac_backup::{
 use celeriac_store::Sha256Digest;
 use clap::Args;
 
+use crate::cmd::catalog_copies::{self, NamedStores, Source, Subject, Which};
+use crate::cmd::database::{self, DatabaseArgs};
 use crate::cmd::sections::CONFIG_ENV;
 use crate::cmd::status::{self, Coded};
 use crate::cmd::{artifact, keys, progress, runtime, stdout};
@@ -26,9 +28,13 @@ use crate::cmd::{backup_setup, config_file};
     reason = "command-line switches are independent flags"
 )]
 pub(crate) struct RestoreArgs {
-    /// The artifact: a local path or s3:NAME/KEY; give several copies to fall back through them
-    #[arg(value_name = "ARTIFACT", required = true)]
-    artifacts: Vec<ArtifactAddress>,
+    /// A backup id of the catalog (its copies are tried, verified ones first), or the
+    /// artifact: a local path or s3:NAME/KEY; give several copies to fall back through them
+    #[arg(value_name = "ID|ARTIFACT", required_unless_present = "latest")]
+    artifacts: Vec<Subject>,
+    /// Restore the newest VERIFIED backup of the catalog
+    #[arg(long, conflicts_with = "artifacts")]
+    latest: bool,
     /// Directory to restore into (created; must be new or empty)
     #[arg(long, value_name = "DIR", required_unless_present_any = ["list", "dry_run"])]
     to: Option<PathBuf>,
@@ -52,9 +58,12 @@ pub(crate) struct RestoreArgs {
     /// Expected SHA-256 of the stored artifact instead of the digest its store recorded
     #[arg(long, value_name = "HEX")]
     sha256: Option<Sha256Digest>,
-    /// TOML config file (s3:NAME stores, keys, limits; its stores are fallback copies)
+    /// TOML config file (s3:NAME stores, keys, limits, [database]; its stores are fallback
+    /// copies)
     #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -68,6 +77,7 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
     let keyring = keys::required_keyring(&args.key_files, &raw.keys, "restore")?;
     let config = config_file::validate(raw, path.as_deref())?;
     let filter = PathFilter::new(&args.paths).map_err(Coded::usage)?;
+    let what = what(args)?;
     progress::init_log();
     let bundle = if args.secrets {
         Bundle::Secrets
@@ -101,19 +111,44 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
                 );
             });
         }
-        let copies = artifact::copies(&args.artifacts, &config, Some(bundle))?;
+        let sources = match &what {
+            What::Artifacts(addresses) => artifact::copies(addresses, &config, Some(bundle))?
+                .into_iter()
+                .map(|c| Source {
+                    main_key: sibling_key(&c.key, Bundle::Main).ok(),
+                    store: c.store,
+                    key: c.key,
+                    expected,
+                    label: c.label,
+                })
+                .collect(),
+            What::Catalog(which) => {
+                let stores = NamedStores::from_config(&config, path.as_deref());
+                let catalog =
+                    database::open_catalog(args.database.database_url.as_deref(), path.as_deref())
+                        .await?;
+                let found =
+                    catalog_copies::restore_sources(&catalog, *which, &stores, bundle).await;
+                catalog.close().await;
+                let (row, sources) = found?;
+                if !args.json {
+                    eprintln!("celeriac: restoring backup {} ({})", row.id, row.status);
+                }
+                sources
+            }
+        };
         let copies_for_main: Vec<(Arc<dyn celeriac_store::Store>, celeriac_store::ObjectKey)> =
-            copies
+            sources
                 .iter()
-                .filter_map(|c| Some((c.store.clone(), sibling_key(&c.key, Bundle::Main).ok()?)))
+                .filter_map(|s| Some((s.store.clone(), s.main_key.clone()?)))
                 .collect();
-        let labels: Vec<String> = copies.iter().map(|c| c.label.clone()).collect();
-        let sources: Vec<RestoreSource> = copies
+        let labels: Vec<String> = sources.iter().map(|s| s.label.clone()).collect();
+        let sources: Vec<RestoreSource> = sources
             .into_iter()
-            .map(|c| RestoreSource {
-                store: c.store,
-                key: c.key,
-                expected,
+            .map(|s| RestoreSource {
+                store: s.store,
+                key: s.key,
+                expected: s.expected,
             })
             .collect();
         match restore(&sources, Arc::new(keyring), &options).await {
@@ -127,6 +162,49 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
     })??;
     print(&report, args, &filter)?;
     Ok(status::OK)
+}
+
+/// What to restore from: artifacts named on the command line, or a backup of the catalog.
+enum What {
+    Artifacts(Vec<ArtifactAddress>),
+    Catalog(Which),
+}
+
+/// The positional arguments and `--latest`: one catalog id alone, or artifact addresses.
+fn what(args: &RestoreArgs) -> anyhow::Result<What> {
+    if args.latest {
+        return Ok(What::Catalog(Which::Latest));
+    }
+    let ids: Vec<uuid::Uuid> = args
+        .artifacts
+        .iter()
+        .filter_map(|s| match s {
+            Subject::Backup(id) => Some(*id),
+            Subject::Artifact(_) => None,
+        })
+        .collect();
+    match ids.as_slice() {
+        [] => Ok(What::Artifacts(
+            args.artifacts
+                .iter()
+                .filter_map(|s| match s {
+                    Subject::Artifact(a) => Some(a.clone()),
+                    Subject::Backup(_) => None,
+                })
+                .collect(),
+        )),
+        [id] if args.artifacts.len() == 1 => {
+            if args.sha256.is_some() {
+                return Err(Coded::usage(anyhow::anyhow!(
+                    "--sha256 is for an artifact; a catalog backup's copies carry their own"
+                )));
+            }
+            Ok(What::Catalog(Which::Id(*id)))
+        }
+        _ => Err(Coded::usage(anyhow::anyhow!(
+            "give one backup id, or artifact addresses, not both"
+        ))),
+    }
 }
 
 /// Where the staging directory of a restore into `target` goes: its parent.

@@ -3,16 +3,14 @@
 //! about it; `--json` for scripts. An unknown id exits 1; a malformed one is a usage error (64).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use celeriac_backup::BackupId;
 use celeriac_catalog::{Alert, AlertFilter, Backup, BackupCopy, CatalogError};
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::cmd::database::{self, DatabaseArgs};
+use crate::cmd::database::CatalogArgs;
 use crate::cmd::list::{files_collected, human_size, json_time, summary_json, text_time};
-use crate::cmd::sections::CONFIG_ENV;
 use crate::cmd::{runtime, status, stdout};
 
 /// Flags of `celeriac show`.
@@ -22,10 +20,7 @@ pub(crate) struct ShowArgs {
     #[arg(value_name = "ID")]
     id: BackupId,
     #[command(flatten)]
-    database: DatabaseArgs,
-    /// TOML config file (its [database] url names the catalog)
-    #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
-    config: Option<PathBuf>,
+    catalog: CatalogArgs,
     /// Print the backup as one JSON object
     #[arg(long)]
     json: bool,
@@ -66,11 +61,7 @@ pub(crate) async fn detail(
 pub(crate) fn run(args: &ShowArgs) -> anyhow::Result<u8> {
     let id = *args.id.as_uuid();
     let detail = runtime::block_on(async {
-        let catalog = database::open_catalog(
-            args.database.database_url.as_deref(),
-            args.config.as_deref(),
-        )
-        .await?;
+        let catalog = args.catalog.open().await?;
         let detail = detail(&catalog, id).await;
         catalog.close().await;
         anyhow::Ok(detail?)

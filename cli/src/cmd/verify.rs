@@ -1,6 +1,7 @@
 //! `celeriac verify`: read one stored artifact back and compare its size and SHA-256 with the
 //! digest recorded at upload (or `--sha256`); with `--deep`, also decrypt it and walk its
-//! archive against its manifest. Exit 0 when it verifies, 1 when not.
+//! archive against its manifest. Exit 0 when it verifies, 1 when not. Given a backup id of the
+//! catalog instead, re-read every copy it lists and record the result (`verify_backup`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,16 +15,20 @@ use celeriac_backup::{
 use celeriac_store::Sha256Digest;
 use clap::Args;
 
+use crate::cmd::catalog_copies::{NamedStores, Subject};
+use crate::cmd::database::{self, DatabaseArgs};
 use crate::cmd::sections::CONFIG_ENV;
-use crate::cmd::{artifact, keys, progress, runtime, status, stdout};
+use crate::cmd::status::Coded;
+use crate::cmd::{artifact, keys, progress, runtime, status, stdout, verify_backup};
 use crate::cmd::{backup_setup, config_file};
 
 /// Flags of `celeriac verify`.
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// The artifact: a local path, or s3:NAME/KEY for a store named in the config file
-    #[arg(value_name = "ARTIFACT")]
-    artifact: ArtifactAddress,
+    /// A backup id of the catalog (every copy it lists is re-read and the rows updated), or
+    /// one artifact: a local path, or s3:NAME/KEY for a store named in the config file
+    #[arg(value_name = "ID|ARTIFACT")]
+    subject: Subject,
     /// Key for --deep (repeat to offer several) [default: $CELERIAC_KEY, [keys] of the config]
     #[arg(long = "key-file", value_name = "FILE")]
     key_files: Vec<PathBuf>,
@@ -31,12 +36,14 @@ pub(crate) struct VerifyArgs {
     #[arg(long)]
     deep: bool,
     /// Expected SHA-256 of the stored bytes (e.g. from the backup report) instead of the
-    /// digest the store recorded
+    /// digest the store recorded (artifacts only: a catalog backup has its own)
     #[arg(long, value_name = "HEX")]
     sha256: Option<Sha256Digest>,
-    /// TOML config file (for s3:NAME stores, keys and limits)
+    /// TOML config file (for s3:NAME stores, keys, limits and [database])
     #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -63,14 +70,40 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
         limits: config.restore_limits.clone(),
         bundle: None,
     });
+    let artifact = match &args.subject {
+        Subject::Artifact(address) => address,
+        Subject::Backup(id) => {
+            if args.sha256.is_some() {
+                return Err(Coded::usage(anyhow::anyhow!(
+                    "--sha256 is for an artifact; a catalog backup is checked against its rows"
+                )));
+            }
+            let stores = NamedStores::from_config(&config, path.as_deref());
+            let check = runtime::block_on(async {
+                let catalog =
+                    database::open_catalog(args.database.database_url.as_deref(), path.as_deref())
+                        .await?;
+                let check =
+                    verify_backup::verify_backup(&catalog, *id, &stores, deep.as_ref()).await;
+                catalog.close().await;
+                check
+            })??;
+            stdout::write(&if args.json {
+                format!("{:#}\n", check.to_json())
+            } else {
+                check.to_text()
+            })?;
+            return Ok(check.exit_code());
+        }
+    };
     let expected = args.sha256.map(|sha256| Expected { size: None, sha256 });
     let report = runtime::block_on(async {
-        let copy = artifact::open(&args.artifact, &config, None)?;
+        let copy = artifact::open(artifact, &config, None)?;
         verify_artifact(copy.store.as_ref(), &copy.key, expected, deep.as_ref())
             .await
             .with_context(|| format!("{} does not verify", copy.label))
     })??;
-    print(&report, &args.artifact, args.json)?;
+    print(&report, artifact, args.json)?;
     Ok(status::OK)
 }
 

@@ -6,5 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod choice;
+mod copies;
 mod embedded;
 mod support;
