@@ -69,11 +69,13 @@ def fresh_database():
     return server.rsplit("/", 1)[0] + "/" + name
 
 
-def command_run(args, config):
-    """Returns (wall seconds, peak RSS MiB) of one `celeriac backup`."""
+def command_run(args, config, db):
+    """Returns (wall seconds, peak RSS MiB) of one `celeriac backup`, recording into the same
+    catalog as the task."""
     start = time.monotonic()
     proc = subprocess.Popen([args.celeriac, "backup", "--config", config, "--json", "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, CELERIAC_DATABASE_URL=db))
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - start
@@ -127,6 +129,7 @@ def main():
                       CELERIAC_BROKER_URL=env("CELERIAC_TEST_AMQP_URL"))
     # The worker as a user starts it, and (a tuned line, reported beside) with --threads 2.
     lines = {"task": [], "task_threads2": ["--threads", "2"]}
+    worker_env.update(v.split("=", 1) for v in os.environ.get("BENCH_WORKER_ENV", "").split())
     workers = {}
     for name, extra in lines.items():
         queue = f"bench-backup-{uuid.uuid4().hex[:8]}"
@@ -138,11 +141,12 @@ def main():
     walls = {"command": [], "task": [], "task_threads2": []}
     command_rss = 0.0
     try:
-        command_run(args, config)
+        command_run(args, config, db)
         for proc, queue in workers.values():
             task_run(app, queue, db)
+        first_rss = {name: vm_hwm_mib(proc.pid) for name, (proc, _) in workers.items()}
         for _ in range(args.runs):
-            wall, rss = command_run(args, config)
+            wall, rss = command_run(args, config, db)
             walls["command"].append(wall)
             command_rss = max(command_rss, rss)
             for name, (proc, queue) in workers.items():
@@ -163,6 +167,8 @@ def main():
         runs = ", ".join(f"{w:.2f}" for w in walls[name])
         ratio = median[name] / median["command"]
         print(f"{label:<52}{median[name]:>9.2f}{ratio:>7.3f}{rss:>14.1f}   {runs}")
+    print("worker peak RSS after its first run: "
+          + ", ".join(f"{name} {rss:.1f} MiB" for name, rss in first_rss.items()))
     print("targets: task / command <= 1.10 with default flags; worker peak RSS < 64 MiB")
     json.dump({"walls": walls, "median": median, "command_rss_mib": command_rss,
                "worker_rss_mib": worker_rss},
