@@ -52,6 +52,39 @@ pub fn of_error(backup_id: Uuid, error: &BackupError, at: DateTime<Utc>) -> Outc
         BackupError::Cancelled => ("the backup was cancelled".to_owned(), "cancelled"),
         _ => (format!("the backup failed: {}", chain(error)), "error"),
     };
+    failed_without_copies(
+        backup_id,
+        Severity::Critical,
+        message,
+        json!({ "reason": reason }),
+        at,
+    )
+}
+
+/// The outcome of a run that never started because another configuration backup held the
+/// lock for longer than the run would wait: `FAILED`, a warning (nothing was stored).
+pub fn of_busy(backup_id: Uuid, waited: std::time::Duration, at: DateTime<Utc>) -> Outcome {
+    let message = format!(
+        "another configuration backup was still running after waiting {}s; nothing was stored",
+        waited.as_secs()
+    );
+    failed_without_copies(
+        backup_id,
+        Severity::Warning,
+        message,
+        json!({ "reason": "another-backup-running", "waited_seconds": waited.as_secs() }),
+        at,
+    )
+}
+
+/// `FAILED` with nothing stored and one `BACKUP_FAILURE` alert of `severity`.
+fn failed_without_copies(
+    backup_id: Uuid,
+    severity: Severity,
+    message: String,
+    details: Value,
+    at: DateTime<Utc>,
+) -> Outcome {
     Outcome {
         status: BackupStatus::Failed,
         update: BackupUpdate {
@@ -66,38 +99,10 @@ pub fn of_error(backup_id: Uuid, error: &BackupError, at: DateTime<Utc>) -> Outc
         copies: Vec::new(),
         alerts: vec![alert(
             AlertType::BackupFailure,
-            Severity::Critical,
+            severity,
             backup_id,
             message,
-            json!({ "reason": reason }),
-            at,
-        )],
-    }
-}
-
-/// The outcome of a run that never started because another configuration backup held the
-/// lock for longer than the run would wait: `FAILED`, a warning (nothing was stored).
-pub fn of_busy(backup_id: Uuid, waited: std::time::Duration, at: DateTime<Utc>) -> Outcome {
-    let message = format!(
-        "another configuration backup was still running after waiting {}s; nothing was stored",
-        waited.as_secs()
-    );
-    Outcome {
-        status: BackupStatus::Failed,
-        update: BackupUpdate {
-            status: Some(BackupStatus::Failed),
-            error_message: Some(message.clone()),
-            metadata: Some(BackupMetadata::default().to_object()),
-            completed_at: Some(Some(at)),
-            ..BackupUpdate::default()
-        },
-        copies: Vec::new(),
-        alerts: vec![alert(
-            AlertType::BackupFailure,
-            Severity::Warning,
-            backup_id,
-            message,
-            json!({ "reason": "another-backup-running", "waited_seconds": waited.as_secs() }),
+            details,
             at,
         )],
     }

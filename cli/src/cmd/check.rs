@@ -4,14 +4,11 @@
 //! is none; the `BACKUP_MISSING` alert is raised once per gap and resolved when backups are
 //! back, exactly as the worker's `apps.backups.tasks.check_backups` does.
 
-use std::path::PathBuf;
-
 use celeriac_job::check_freshness;
 use chrono::Utc;
 use clap::Args;
 
-use crate::cmd::database::{self, DatabaseArgs};
-use crate::cmd::sections::CONFIG_ENV;
+use crate::cmd::database::CatalogArgs;
 use crate::cmd::{job_settings, runtime, status, stdout};
 
 /// Flags of `celeriac check`.
@@ -23,25 +20,19 @@ pub(crate) struct CheckArgs {
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
-    /// TOML config file ([job], [database])
-    #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
-    config: Option<PathBuf>,
+    /// The catalog, and the config file whose [job] and [database] are read
     #[command(flatten)]
-    database: DatabaseArgs,
+    catalog: CatalogArgs,
 }
 
 /// Checks once.
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<u8> {
-    let mut max_age = job_settings::load(args.config.as_deref())?.max_age;
+    let mut max_age = job_settings::load(args.catalog.config.as_deref())?.max_age;
     if let Some(hours) = args.max_age_hours {
         max_age = chrono::Duration::hours(i64::from(hours));
     }
     let found = runtime::block_on(async {
-        let catalog = database::open_catalog(
-            args.database.database_url.as_deref(),
-            args.config.as_deref(),
-        )
-        .await?;
+        let catalog = args.catalog.open().await?;
         let found = check_freshness(&catalog, max_age, Utc::now()).await;
         catalog.close().await;
         anyhow::Ok(found?)

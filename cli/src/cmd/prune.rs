@@ -4,14 +4,12 @@
 //! delete went through, 1 when one failed (it stays marked and the next run retries it).
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 use anyhow::Context;
 use celeriac_job::{PruneReport, prune};
 use clap::Args;
 
-use crate::cmd::database::{self, DatabaseArgs};
-use crate::cmd::sections::CONFIG_ENV;
+use crate::cmd::database::{self, CatalogArgs};
 use crate::cmd::status::Coded;
 use crate::cmd::{backup, config_file, job_settings, runtime, status, stdout};
 
@@ -24,17 +22,15 @@ pub(crate) struct PruneArgs {
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
-    /// TOML config file: its stores ([backup] stores, [stores.NAME]), [job.retention] and
-    /// [database]
-    #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
-    config: Option<PathBuf>,
+    /// The catalog, and the config file whose stores ([backup] stores, [stores.NAME]),
+    /// [job.retention] and [database] are read
     #[command(flatten)]
-    database: DatabaseArgs,
+    catalog: CatalogArgs,
 }
 
 /// Runs retention once.
 pub(crate) fn run(args: &PruneArgs) -> anyhow::Result<u8> {
-    let path = config_file::path(args.config.as_deref());
+    let path = config_file::path(args.catalog.config.as_deref());
     let raw = config_file::load_raw(path.as_deref())?;
     let validated = config_file::validate(raw, path.as_deref())?;
     if validated.targets.is_empty() {
@@ -45,8 +41,11 @@ pub(crate) fn run(args: &PruneArgs) -> anyhow::Result<u8> {
     let policy = job_settings::load(path.as_deref())?.retention;
     let stores = backup::open_stores(&validated)?;
     let report = runtime::block_on(async {
-        let catalog =
-            database::open_catalog(args.database.database_url.as_deref(), path.as_deref()).await?;
+        let catalog = database::open_catalog(
+            args.catalog.database.database_url.as_deref(),
+            path.as_deref(),
+        )
+        .await?;
         let report = prune(&catalog, &stores, &policy, args.dry_run)
             .await
             .context("retention failed");
