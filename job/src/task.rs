@@ -121,7 +121,7 @@ impl Task for ConfigurationBackup {
 impl Inner {
     async fn run(&self, ctx: TaskContext, args: TaskArgs) -> TaskResult {
         let user = user_of(&args)?;
-        let task_id = ctx.id().to_owned();
+        let task_id = ctx.id().as_str().to_owned();
         let id = backup_id_for_task(&task_id);
         if let Some(user) = user {
             self.authorize(user, &task_id).await?;

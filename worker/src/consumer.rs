@@ -215,8 +215,8 @@ async fn run(
     // Fired by `execute::run` at the soft limit, the hard limit, or when the worker gives up.
     let cancel = CancellationToken::new();
     let ctx = TaskContext::new(
-        msg.headers.id.to_string(),
-        msg.headers.task.to_string(),
+        msg.headers.id.clone(),
+        msg.headers.task.clone(),
         msg.headers.retries,
         shared.hostname.clone(),
         cancel.clone(),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use celeriac_protocol::{TaskId, TaskName};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -241,8 +242,8 @@ pub struct TaskContext {
 }
 
 struct ContextInner {
-    id: String,
-    name: String,
+    id: TaskId,
+    name: TaskName,
     retries: u32,
     hostname: Arc<str>,
     cancel: CancellationToken,
@@ -260,8 +261,8 @@ impl fmt::Debug for TaskContext {
 
 impl TaskContext {
     pub(crate) fn new(
-        id: String,
-        name: String,
+        id: TaskId,
+        name: TaskName,
         retries: u32,
         hostname: Arc<str>,
         cancel: CancellationToken,
@@ -278,12 +279,12 @@ impl TaskContext {
     }
 
     /// The task id (Celery's `request.id`).
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &TaskId {
         &self.inner.id
     }
 
     /// The task name.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &TaskName {
         &self.inner.name
     }
 
@@ -370,8 +371,8 @@ mod tests {
     #[tokio::test]
     async fn blocking_panics_become_task_errors() {
         let ctx = TaskContext::new(
-            "id".into(),
-            "t".into(),
+            TaskId::new("id").unwrap(),
+            TaskName::new("t").unwrap(),
             0,
             "h".into(),
             CancellationToken::new(),
