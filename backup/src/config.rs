@@ -29,12 +29,13 @@
 //! ```
 //!
 //! Secrets are never inline: keys and S3 credentials are references to environment variables or
-//! files, resolved by the binary ([`KeyRef::load`], [`StoreCredentials::load`](crate::StoreCredentials::load)).
+//! files, resolved by the binary (the `celeriac` command's `cmd/secrets.rs`), which hands this
+//! crate keys and [`StoreCredentials`](crate::StoreCredentials): the crate itself reads no
+//! environment variable and no file for its configuration.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use celeriac_crypto::{CryptoError, Key, Keyring};
 use celeriac_store::{ObjectPrefix, S3ConfigError, S3Options, StoreId, StoreIdError};
 use serde::Deserialize;
 
@@ -95,20 +96,6 @@ pub enum KeyRef {
     File(PathBuf),
 }
 
-impl KeyRef {
-    /// Reads the key. For binaries, once at startup: libraries never read env or files.
-    ///
-    /// # Errors
-    /// The [`CryptoError`] of [`Key::from_file`] or [`Key::from_env`] (naming the file or the
-    /// variable, never the key).
-    pub fn load(&self) -> Result<Key, CryptoError> {
-        match self {
-            Self::Env(var) => Key::from_env(var),
-            Self::File(path) => Key::from_file(path),
-        }
-    }
-}
-
 /// `[keys]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
@@ -119,20 +106,6 @@ pub struct RawKeys {
     pub secrets: Option<KeyRef>,
     /// Retired keys, still accepted when reading (verify, restore).
     pub previous: Vec<KeyRef>,
-}
-
-impl RawKeys {
-    /// A keyring of every configured key that loads (main, secrets, previous), for reading.
-    ///
-    /// # Errors
-    /// The first key that fails to load.
-    pub fn load_keyring(&self) -> Result<Keyring, CryptoError> {
-        let mut ring = Keyring::new();
-        for key in self.main.iter().chain(&self.secrets).chain(&self.previous) {
-            ring.insert(key.load()?);
-        }
-        Ok(ring)
-    }
 }
 
 /// Why a config file was refused. Each variant names the key (TOML path) at fault.
@@ -475,21 +448,5 @@ mod tests {
             Path::new("/etc/celeriac/project")
         );
         assert!(BackupConfig::try_from(raw).is_ok());
-    }
-
-    #[test]
-    fn key_refs_load_from_files_and_env_without_echoing_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.key");
-        let key = Key::generate_file(&path).unwrap();
-        let loaded = KeyRef::File(path).load().unwrap();
-        assert_eq!(loaded.id(), key.id());
-        let missing = KeyRef::Env("CELERIAC_TEST_SURELY_UNSET_KEY_VAR".into()).load();
-        assert!(
-            missing
-                .unwrap_err()
-                .to_string()
-                .contains("CELERIAC_TEST_SURELY_UNSET_KEY_VAR")
-        );
     }
 }

@@ -70,47 +70,6 @@ impl StoreCredentials {
     pub fn insert(&mut self, name: StoreId, credentials: S3Credentials) {
         self.0.insert(name, credentials);
     }
-
-    /// Reads the credential references (environment variables or files) of the named stores.
-    /// For binaries, once at startup.
-    ///
-    /// # Errors
-    /// [`OpenStoreError::UnknownStore`] or [`OpenStoreError::Credentials`].
-    pub fn load<'a>(
-        config: &BackupConfig,
-        names: impl IntoIterator<Item = &'a StoreId>,
-    ) -> Result<Self, OpenStoreError> {
-        let mut out = Self::new();
-        for name in names {
-            let options = config
-                .s3
-                .get(name)
-                .ok_or_else(|| OpenStoreError::UnknownStore { name: name.clone() })?;
-            let creds =
-                S3Credentials::load(options).map_err(|source| OpenStoreError::Credentials {
-                    name: name.clone(),
-                    source,
-                })?;
-            out.insert(name.clone(), creds);
-        }
-        Ok(out)
-    }
-
-    /// Loads the credentials of every S3 store in `config.targets`.
-    ///
-    /// # Errors
-    /// As [`StoreCredentials::load`].
-    pub fn load_for_targets(config: &BackupConfig) -> Result<Self, OpenStoreError> {
-        let names: Vec<&StoreId> = config
-            .targets
-            .iter()
-            .filter_map(|t| match t {
-                StoreTarget::S3 { name } => Some(name),
-                StoreTarget::Local { .. } => None,
-            })
-            .collect();
-        Self::load(config, names)
-    }
 }
 
 impl BackupConfig {
@@ -236,18 +195,12 @@ mod tests {
     }
 
     #[test]
-    fn credentials_are_loaded_only_for_named_stores() {
+    fn opening_needs_a_configured_store_and_its_credentials() {
         let config = BackupConfig::from_toml(
             "[stores.r2]\nendpoint = \"https://x.example\"\nbucket = \"bkt\"\naccess-key-id = { env = \"CELERIAC_TEST_UNSET_A\" }\nsecret-access-key = { env = \"CELERIAC_TEST_UNSET_B\" }",
         )
         .unwrap();
-        assert!(
-            StoreCredentials::load_for_targets(&config).is_ok(),
-            "no target, nothing to load"
-        );
         let r2 = StoreId::new("r2").unwrap();
-        let err = StoreCredentials::load(&config, [&r2]).unwrap_err();
-        assert_eq!(err.to_string(), "cannot load the credentials of store r2");
         let nope = StoreId::new("nope").unwrap();
         assert!(matches!(
             config.open_s3(&nope, &StoreCredentials::new()),

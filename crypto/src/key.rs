@@ -81,13 +81,11 @@ impl Key {
         Self::decode(&text, KeyOrigin::File(path.to_path_buf()))
     }
 
-    /// Reads a key from an environment variable holding base64 of 32 bytes.
-    pub fn from_env(var: &str) -> Result<Self, CryptoError> {
-        let value = std::env::var_os(var).ok_or_else(|| CryptoError::KeyEnvMissing {
-            var: var.to_owned(),
-        })?;
-        let text = Zeroizing::new(value.into_encoded_bytes());
-        Self::decode(&text, KeyOrigin::Env(var.to_owned()))
+    /// Parses base64 of 32 bytes that the caller read from `origin` (an environment variable,
+    /// say: this crate reads no environment), so an error names where the text came from but
+    /// never the text. The caller's copy of `text` is the caller's to wipe.
+    pub fn from_base64_at(text: &[u8], origin: KeyOrigin) -> Result<Self, CryptoError> {
+        Self::decode(text, origin)
     }
 
     /// Writes this key as base64 plus a newline to a **new** file with mode 0600 and syncs it.
@@ -431,11 +429,13 @@ mod tests {
     }
 
     #[test]
-    fn missing_key_file_and_env_var_are_typed() {
+    fn a_missing_key_file_and_bad_text_are_typed_and_name_their_origin() {
         let err = Key::from_file("/nonexistent/celeriac.key").expect_err("missing");
         assert!(matches!(err, CryptoError::KeyRead { .. }), "{err:?}");
-        let err = Key::from_env("CELERIAC_TEST_SURELY_UNSET_VARIABLE").expect_err("unset");
-        assert!(matches!(err, CryptoError::KeyEnvMissing { .. }), "{err:?}");
+        let err = Key::from_base64_at(b"not base64!", KeyOrigin::Env("CELERIAC_KEY".into()))
+            .expect_err("bad text");
+        assert!(err.to_string().contains("CELERIAC_KEY"), "{err}");
+        assert!(!err.to_string().contains("not base64!"), "{err}");
     }
 
     #[test]

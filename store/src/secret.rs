@@ -74,34 +74,6 @@ pub enum CredentialError {
     },
 }
 
-impl SecretRef {
-    /// Reads the secret. Call it once at startup, in the binary: libraries take resolved
-    /// [`SecretString`]s and never read the environment themselves.
-    pub fn load(&self) -> Result<SecretString, CredentialError> {
-        let value = match self {
-            Self::Env(name) => Zeroizing::new(
-                std::env::var(name)
-                    .map_err(|_| CredentialError::MissingEnv { name: name.clone() })?,
-            ),
-            Self::File(path) => {
-                Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-                    CredentialError::File {
-                        path: path.clone(),
-                        source,
-                    }
-                })?)
-            }
-        };
-        let trimmed = value.trim();
-        if trimmed.is_empty() {
-            return Err(CredentialError::Empty {
-                origin: self.to_string(),
-            });
-        }
-        Ok(SecretString::new(trimmed))
-    }
-}
-
 impl fmt::Display for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -121,34 +93,6 @@ mod tests {
         let s = SecretString::new("hunter2");
         assert_eq!(format!("{s:?}"), "SecretString(<redacted>)");
         assert_eq!(s.expose_secret(), "hunter2");
-    }
-
-    #[test]
-    fn file_ref_is_trimmed_and_errors_do_not_echo_content() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("secret");
-        std::fs::write(&path, "  s3cr3t-value\n").unwrap();
-        let loaded = SecretRef::File(path.clone()).load().unwrap();
-        assert_eq!(loaded.expose_secret(), "s3cr3t-value");
-
-        std::fs::write(&path, " \n").unwrap();
-        let err = SecretRef::File(path).load().unwrap_err();
-        assert!(matches!(err, CredentialError::Empty { .. }));
-
-        let missing = SecretRef::File(dir.path().join("absent"))
-            .load()
-            .unwrap_err();
-        assert!(matches!(missing, CredentialError::File { .. }));
-    }
-
-    #[test]
-    fn missing_env_names_the_variable() {
-        let name = format!("CELERIAC_STORE_TEST_UNSET_{}", rand::random::<u64>());
-        let err = SecretRef::Env(name.clone()).load().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!("environment variable {name} is not set")
-        );
     }
 
     #[test]

@@ -7,9 +7,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use celeriac_protocol::{TaskId, TaskName};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use celeriac_protocol::{TaskId, TaskName};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 

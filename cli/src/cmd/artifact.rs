@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use celeriac_backup::{
-    ArtifactAddress, ArtifactName, BackupConfig, Bundle, StoreCredentials, StoreTarget, sibling_key,
+    ArtifactAddress, ArtifactName, BackupConfig, Bundle, StoreTarget, sibling_key,
 };
 use celeriac_store::{ObjectKey, Store};
 
+use crate::cmd::secrets;
 use crate::cmd::status::Coded;
 
 /// One copy of an artifact: where it is, and a label for messages.
@@ -48,7 +49,7 @@ pub(crate) fn open(
             })
         }
         ArtifactAddress::S3 { store, key } => {
-            let credentials = StoreCredentials::load(config, [store]).map_err(Coded::config)?;
+            let credentials = secrets::store_credentials(config, [store]).map_err(Coded::config)?;
             let opened = config.open_s3(store, &credentials).map_err(Coded::config)?;
             let key = select_bundle(key.clone(), bundle)?;
             Ok(Copy {

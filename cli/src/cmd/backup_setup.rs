@@ -14,15 +14,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use celeriac_backup::{
-    BackupConfig, BackupKeys, CollectSpec, KeyRef, RawBackupConfig, RawRoot, StoreCredentials,
-    StoreTarget, local_roots,
+    BackupConfig, BackupKeys, CollectSpec, KeyRef, RawBackupConfig, RawRoot, StoreTarget,
+    local_roots,
 };
 use celeriac_crypto::{CryptoError, Key};
 use celeriac_job::LocalRoots;
 use celeriac_store::Store;
 
 use crate::cmd::status::Coded;
-use crate::cmd::{config_file, home, keys};
+use crate::cmd::{config_file, home, keys, secrets};
 
 /// The embedded default's local store, inside `CELERIAC_HOME`.
 pub(crate) const EMBEDDED_STORE: &str = "store";
@@ -103,7 +103,7 @@ pub(crate) fn setup(request: &Request<'_>) -> anyhow::Result<Setup> {
 /// Loads the S3 credentials (from the environment variables or files the config names) and
 /// opens every target.
 pub(crate) fn open_stores(config: &BackupConfig) -> anyhow::Result<Vec<Arc<dyn Store>>> {
-    let credentials = StoreCredentials::load_for_targets(config).map_err(Coded::config)?;
+    let credentials = secrets::target_credentials(config).map_err(Coded::config)?;
     config.open_targets(&credentials).map_err(Coded::config)
 }
 

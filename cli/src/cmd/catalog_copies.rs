@@ -11,15 +11,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use celeriac_backup::{
-    AddressError, ArtifactAddress, BackupConfig, Bundle, Expected, StoreCredentials, local_roots,
-    sibling_key,
+    AddressError, ArtifactAddress, BackupConfig, Bundle, Expected, local_roots, sibling_key,
 };
 use celeriac_catalog::{Backup, BackupCopy, Catalog, CatalogError, CopyStatus, StoreKind};
 use celeriac_store::{LocalStore, ObjectKey, Sha256Digest, Store, StoreId};
 use uuid::Uuid;
 
 use crate::cmd::backup_setup::EMBEDDED_STORE;
-use crate::cmd::home;
+use crate::cmd::{home, secrets};
 
 /// What `verify` and `restore` are given: a backup id of the catalog (anything that parses as
 /// a UUID), or an artifact address (a path, `local:PATH`, `s3:NAME/KEY`).
@@ -82,7 +81,7 @@ impl NamedStores {
             embedded = Some(root);
         }
         for name in config.s3.keys() {
-            let opened = StoreCredentials::load(config, [name])
+            let opened = secrets::store_credentials(config, [name])
                 .and_then(|credentials| config.open_s3(name, &credentials))
                 .map_err(|e| format!("{:#}", anyhow::Error::new(e)));
             stores.insert(name.to_string(), opened);

@@ -10,6 +10,7 @@ use anyhow::Context;
 use celeriac_backup::{BackupKeys, KeyRef, RawKeys};
 use celeriac_crypto::{Key, Keyring};
 
+use crate::cmd::secrets;
 use crate::cmd::status::Coded;
 
 /// Environment variable holding the main key as base64 of 32 bytes.
@@ -40,9 +41,9 @@ fn pick(file: Option<&Path>, env: &str, config: Option<&KeyRef>) -> anyhow::Resu
         warn_if_shared(path);
         Key::from_file(path)
     } else if std::env::var_os(env).is_some() {
-        Key::from_env(env)
+        secrets::key_from_env(env)
     } else if let Some(reference) = config {
-        reference.load()
+        secrets::load_key(reference)
     } else {
         return Ok(None);
     };
@@ -81,7 +82,7 @@ pub(crate) fn reading_keyring(files: &[PathBuf], config: &RawKeys) -> anyhow::Re
     if files.is_empty() {
         for env in [KEY_ENV, SECRETS_KEY_ENV] {
             if std::env::var_os(env).is_some() {
-                ring.insert(Key::from_env(env).context("cannot load a key")?);
+                ring.insert(secrets::key_from_env(env).context("cannot load a key")?);
             }
         }
     }
@@ -92,9 +93,7 @@ pub(crate) fn reading_keyring(files: &[PathBuf], config: &RawKeys) -> anyhow::Re
         .chain(&config.previous)
     {
         ring.insert(
-            reference
-                .load()
-                .context("cannot load a key named in the config file")?,
+            secrets::load_key(reference).context("cannot load a key named in the config file")?,
         );
     }
     Ok(ring)

@@ -21,6 +21,7 @@ pub(crate) mod progress;
 pub(crate) mod prune;
 pub(crate) mod restore;
 pub(crate) mod runtime;
+pub(crate) mod secrets;
 pub(crate) mod sections;
 pub(crate) mod show;
 pub(crate) mod status;

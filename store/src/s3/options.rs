@@ -13,15 +13,16 @@
 //! retry = { attempts = 3, max-retries = 5 }
 //! ```
 //!
-//! Secrets are references ([`SecretRef`]), never values: the binary resolves them with
-//! [`S3Credentials::load`] and hands the result to [`S3Store::new`](super::S3Store::new).
+//! Secrets are references ([`SecretRef`]), never values: the binary resolves them (this crate
+//! reads no environment variable or file for configuration), builds [`S3Credentials::new`] and
+//! hands it to [`S3Store::new`](super::S3Store::new).
 
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::key::{KeyError, ObjectPrefix};
-use crate::secret::{CredentialError, SecretRef, SecretString};
+use crate::secret::{SecretRef, SecretString};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -332,14 +333,6 @@ impl S3Credentials {
             access_key_id,
             secret_access_key,
         }
-    }
-
-    /// Reads both references of `options` (environment variables or files). For binaries.
-    pub fn load(options: &S3Options) -> Result<Self, CredentialError> {
-        Ok(Self {
-            access_key_id: options.access_key_id.load()?,
-            secret_access_key: options.secret_access_key.load()?,
-        })
     }
 }
 
