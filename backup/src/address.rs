@@ -86,6 +86,17 @@ impl FromStr for StoreTarget {
     }
 }
 
+/// `backup.stores` entries are read as targets straight from the config file, so a bad one is
+/// refused with its line and column and nobody parses `local:` strings again later.
+impl<'de> serde::Deserialize<'de> for StoreTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(|e: AddressError| {
+            serde::de::Error::custom(format!("invalid entry in `backup.stores`: {e}"))
+        })
+    }
+}
+
 impl fmt::Display for StoreTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

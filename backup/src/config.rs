@@ -43,7 +43,7 @@ mod limits;
 
 pub use limits::RawLimits;
 
-use crate::address::{AddressError, StoreTarget};
+use crate::address::StoreTarget;
 use crate::extract::Limits;
 use crate::options::PipelineOptions;
 use crate::spec::{CollectSpec, RawCollectConfig, SpecError};
@@ -71,7 +71,7 @@ pub struct RawBackupSection {
     /// Object key prefix in every store (empty: none).
     pub prefix: String,
     /// Where each run writes a copy: `local:PATH` or `s3:NAME`.
-    pub stores: Vec<String>,
+    pub stores: Vec<StoreTarget>,
     /// Decrypt each artifact as it streams and walk its archive against its manifest.
     pub deep_verify: bool,
 }
@@ -144,9 +144,6 @@ pub enum ConfigError {
         #[source]
         source: S3ConfigError,
     },
-    /// An entry of `backup.stores` does not parse.
-    #[error("invalid entry in `backup.stores`")]
-    Target(#[source] AddressError),
     /// `backup.stores` names an S3 store without a table.
     #[error("`backup.stores` names s3:{name}, but there is no `[stores.{name}]` table")]
     UnknownStore {
@@ -199,11 +196,8 @@ impl RawBackupConfig {
             abs(&mut root.path);
         }
         for target in &mut self.backup.stores {
-            if let Some(path) = target
-                .strip_prefix("local:")
-                .filter(|p| !p.starts_with('/'))
-            {
-                *target = format!("local:{}", base.join(path).display());
+            if let StoreTarget::Local { path } = target {
+                abs(path);
             }
         }
         let keys = &mut self.keys;
@@ -276,13 +270,13 @@ fn validate_stores(
 }
 
 fn validate_targets(
-    raw: &[String],
+    raw: &[StoreTarget],
     s3: &BTreeMap<StoreId, S3Options>,
 ) -> Result<Vec<StoreTarget>, ConfigError> {
     let mut seen = BTreeSet::new();
     let mut targets = Vec::new();
-    for text in raw {
-        let target: StoreTarget = text.parse().map_err(ConfigError::Target)?;
+    for target in raw {
+        let target = target.clone();
         if let StoreTarget::S3 { name } = &target
             && !s3.contains_key(name)
         {
@@ -405,10 +399,16 @@ mod tests {
         assert_eq!(error_of(&bad_store), "invalid `[stores.r2]` table");
         let relative = "[[collect.roots]]\npath = \"relative\"";
         assert_eq!(error_of(relative), "invalid `[collect]` table");
-        assert!(matches!(
-            BackupConfig::from_toml("[backup]\nstores = [\"ftp:x\"]"),
-            Err(ConfigError::Target(_))
-        ));
+        let Err(ConfigError::Parse(err)) =
+            BackupConfig::from_toml("[backup]\nstores = [\"ftp:x\"]")
+        else {
+            panic!("an unknown scheme was accepted");
+        };
+        assert!(
+            err.to_string().contains("invalid entry in `backup.stores`"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("line 2"), "{err}");
     }
 
     #[test]
@@ -435,10 +435,8 @@ mod tests {
         )
         .unwrap();
         raw.resolve_paths(Path::new("/etc/celeriac"));
-        assert_eq!(
-            raw.backup.stores,
-            ["local:/etc/celeriac/backups", "local:/abs"]
-        );
+        let stores: Vec<String> = raw.backup.stores.iter().map(ToString::to_string).collect();
+        assert_eq!(stores, ["local:/etc/celeriac/backups", "local:/abs"]);
         assert_eq!(
             raw.keys.main,
             Some(KeyRef::File("/etc/celeriac/k.key".into()))

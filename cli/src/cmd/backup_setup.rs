@@ -145,9 +145,9 @@ fn apply_flags(raw: &mut RawBackupConfig, request: &Request<'_>) -> anyhow::Resu
             .iter()
             .map(|s| match s {
                 StoreTarget::Local { path } => std::path::absolute(path)
-                    .map(|p| format!("local:{}", p.display()))
+                    .map(|path| StoreTarget::Local { path })
                     .with_context(|| format!("cannot resolve {}", path.display())),
-                StoreTarget::S3 { .. } => Ok(s.to_string()),
+                StoreTarget::S3 { .. } => Ok(s.clone()),
             })
             .collect::<anyhow::Result<_>>()?;
     }
@@ -168,7 +168,7 @@ fn apply_embedded_defaults(raw: &mut RawBackupConfig, request: &Request<'_>) -> 
     if needs_store {
         let store = home.join(EMBEDDED_STORE);
         home::ensure_private_dir(&store)?;
-        raw.backup.stores = vec![format!("local:{}", store.display())];
+        raw.backup.stores = vec![StoreTarget::Local { path: store }];
     }
     if needs_key {
         let path = embedded_key(&home)?;
