@@ -20,7 +20,7 @@ use crate::task::{
 use crate::tree::sample_copy;
 use crate::world::{S3Store, World};
 
-const PATIENCE: Duration = Duration::from_mins(2);
+const PATIENCE: Duration = Duration::from_mins(5);
 
 fn addr(endpoint: &str) -> std::net::SocketAddr {
     endpoint.trim_start_matches("http://").parse().unwrap()
@@ -80,7 +80,7 @@ async fn a_worker_killed_mid_upload_leaves_one_verified_backup_and_no_stray_obje
     // R2 crawls: the first worker is surely inside the upload when it is killed.
     proxy.set_delay(Duration::from_millis(400));
     let mut first = start_worker(&w, &queue, db.url());
-    let call = json!([{"name": TASK, "timeout": 120}]);
+    let call = json!([{"name": TASK, "timeout": 300}]);
     let client = python_client(&queue, &call).spawn();
     tokio::time::timeout(PATIENCE, proxy.wait_until(|s| s.bytes_forwarded > 0))
         .await
@@ -139,7 +139,7 @@ async fn one_s3_store_down_is_partial_and_every_store_down_is_failed() {
     let queues = TestQueues::new();
     let queue = queues.queue("backups");
     let mut worker = start_worker(&w, &queue, db.url());
-    let call = json!([{"name": TASK, "timeout": 120}]);
+    let call = json!([{"name": TASK, "timeout": 300}]);
     let partial = python_calls(&queue, &call).await;
     let _ = worker.start_kill();
     worker.wait().await.unwrap();
@@ -205,7 +205,7 @@ async fn the_catalog_cut_mid_run_still_records_the_right_status() {
     let mut worker = start_worker(&w, &queue, &via_proxy);
     // Slow uploads keep the run going while the database goes away and comes back.
     slow.set_delay(Duration::from_millis(200));
-    let client = python_client(&queue, &json!([{"name": TASK, "timeout": 120}])).spawn();
+    let client = python_client(&queue, &json!([{"name": TASK, "timeout": 300}])).spawn();
     tokio::time::timeout(PATIENCE, slow.wait_until(|s| s.bytes_forwarded > 0))
         .await
         .expect("the upload started");
