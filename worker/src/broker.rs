@@ -4,99 +4,14 @@
 
 use futures::stream::SelectAll;
 use lapin::options::{
-    BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
 };
-use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{Channel, Confirmation, Connection, ConnectionProperties, Consumer, ExchangeKind};
+use lapin::{Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
 
-use crate::amqp_wire::amqp_properties;
 use crate::config::{Config, QueueSpec, QueueType};
-use celeriac_protocol::WireMessage;
-
-/// Why talking to the broker failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BrokerError {
-    /// The TCP/AMQP connection could not be opened.
-    #[error("cannot connect to the broker at {broker}")]
-    Connect {
-        /// The URL with its password hidden.
-        broker: String,
-        /// lapin's error.
-        #[source]
-        source: lapin::Error,
-    },
-    /// The queue exists with different arguments (RabbitMQ 406 PRECONDITION_FAILED).
-    #[error(
-        "queue {queue:?} exists on the broker with different arguments than ours ({arguments}); \
-         configure [queue.{queue}] to match the Python side (x-max-priority / x-queue-type)"
-    )]
-    QueueMismatch {
-        /// The queue.
-        queue: String,
-        /// The arguments we declared it with.
-        arguments: String,
-        /// The broker's refusal.
-        #[source]
-        source: lapin::Error,
-    },
-    /// Declaring an exchange, queue or binding failed for another reason.
-    #[error("cannot declare {entity} {name:?}")]
-    Declare {
-        /// `exchange`, `queue` or `binding`.
-        entity: &'static str,
-        /// Its name.
-        name: String,
-        /// lapin's error.
-        #[source]
-        source: lapin::Error,
-    },
-    /// Opening or setting up a channel (QoS, confirms, consume) failed.
-    #[error("cannot set up the {what}")]
-    Setup {
-        /// What was being set up.
-        what: &'static str,
-        /// lapin's error.
-        #[source]
-        source: lapin::Error,
-    },
-    /// A publish could not be sent or its confirm did not arrive.
-    #[error("publish to {routing_key:?} failed")]
-    Publish {
-        /// Where it was going.
-        routing_key: String,
-        /// lapin's error.
-        #[source]
-        source: lapin::Error,
-    },
-    /// The broker refused a publish (basic.nack).
-    #[error("broker refused (nacked) a publish to {routing_key:?}")]
-    Nacked {
-        /// Where it was going.
-        routing_key: String,
-    },
-}
-
-impl BrokerError {
-    /// True when the connection is gone (reconnecting may help); false for refusals that a
-    /// reconnect would only repeat, such as a queue argument mismatch.
-    pub fn is_connection_error(&self) -> bool {
-        match self {
-            BrokerError::Connect { .. }
-            | BrokerError::Publish { .. }
-            | BrokerError::Setup { .. } => true,
-            BrokerError::Declare { source, .. } => !is_precondition_failed(source),
-            BrokerError::QueueMismatch { .. } | BrokerError::Nacked { .. } => false,
-        }
-    }
-}
-
-fn is_precondition_failed(err: &lapin::Error) -> bool {
-    matches!(err.kind(), lapin::ErrorKind::ProtocolError(e)
-        if matches!(e.kind(), AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)))
-}
+use celeriac_broker::{BrokerError, Publisher};
 
 /// The arguments a queue is declared with, exactly as kombu would for the same settings.
 pub(crate) fn queue_arguments(spec: &QueueSpec) -> FieldTable {
@@ -166,19 +81,7 @@ pub(crate) async fn declare_queue(channel: &Channel, spec: &QueueSpec) -> Result
 }
 
 fn declare_error(entity: &'static str, spec: &QueueSpec, source: lapin::Error) -> BrokerError {
-    if is_precondition_failed(&source) {
-        BrokerError::QueueMismatch {
-            queue: spec.name.clone(),
-            arguments: describe_arguments(spec),
-            source,
-        }
-    } else {
-        BrokerError::Declare {
-            entity,
-            name: spec.name.clone(),
-            source,
-        }
-    }
+    BrokerError::declare(entity, &spec.name, || describe_arguments(spec), source)
 }
 
 /// The stream of deliveries of every consumer of a session.
@@ -220,10 +123,7 @@ impl Session {
             .basic_qos(config.prefetch(), BasicQosOptions { global })
             .await
             .map_err(setup("prefetch (basic.qos)"))?;
-        publish
-            .confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(setup("publisher confirms"))?;
+        let publisher = Publisher::confirming(publish).await?;
         let mut consumers = Vec::with_capacity(config.queues.len());
         for spec in &config.queues {
             let consumer = consume
@@ -242,7 +142,7 @@ impl Session {
             connection,
             consume: consume.clone(),
             consumers,
-            publisher: Publisher { channel: publish },
+            publisher,
         };
         Ok((session, deliveries))
     }
@@ -278,45 +178,6 @@ impl Session {
             .await
         {
             tracing::debug!(cause = %err, "connection close failed");
-        }
-    }
-}
-
-/// Publishes on the confirm-mode channel and waits for the broker's confirm.
-#[derive(Clone)]
-pub(crate) struct Publisher {
-    channel: Channel,
-}
-
-impl Publisher {
-    /// Publishes `message` and returns once the broker has confirmed it.
-    pub(crate) async fn publish(
-        &self,
-        exchange: &str,
-        routing_key: &str,
-        message: &WireMessage,
-    ) -> Result<(), BrokerError> {
-        let failed = |source| BrokerError::Publish {
-            routing_key: routing_key.to_owned(),
-            source,
-        };
-        let properties = amqp_properties(&message.properties, &message.headers);
-        let confirm = self
-            .channel
-            .basic_publish(
-                exchange.into(),
-                routing_key.into(),
-                BasicPublishOptions::default(),
-                &message.body,
-                properties,
-            )
-            .await
-            .map_err(failed)?;
-        match confirm.await.map_err(failed)? {
-            Confirmation::Ack(_) | Confirmation::NotRequested => Ok(()),
-            Confirmation::Nack(_) => Err(BrokerError::Nacked {
-                routing_key: routing_key.to_owned(),
-            }),
         }
     }
 }

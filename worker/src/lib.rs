@@ -51,7 +51,6 @@
 //! ```
 
 mod acks;
-mod amqp_wire;
 mod backoff;
 mod broker;
 mod config;
@@ -70,7 +69,7 @@ mod task_error;
 pub mod tasks;
 mod worker;
 
-pub use broker::BrokerError;
+pub use celeriac_broker::BrokerError;
 pub use config::{
     BrokerUrl, Config, ConfigError, DEFAULT_BROKER_URL, DEFAULT_QUEUE, LogFormat, Overrides,
     QueueSpec, QueueType, RawConfig, RawQueue, RawTask,

@@ -12,13 +12,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::acks::Acks;
 use crate::backoff::{random_pick, reconnect_delay};
-use crate::broker::{BrokerError, Deliveries, Session};
+use crate::broker::{Deliveries, Session};
 use crate::config::{Config, ConfigError};
 use crate::consumer::{self, SessionCtx, Shared, error_chain};
 use crate::eta::EtaWindow;
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use celeriac_broker::BrokerError;
 
 /// Why the worker stopped with an error (a clean shutdown is `Ok`).
 #[derive(Debug, thiserror::Error)]
