@@ -91,7 +91,7 @@ impl BrokerError {
     /// a [`BrokerError::QueueMismatch`] when the broker answered 406 PRECONDITION_FAILED (the
     /// queue exists with other arguments; `arguments` describes ours), else
     /// [`BrokerError::Declare`].
-    pub fn declare(
+    pub(crate) fn declare(
         entity: &'static str,
         queue: &str,
         arguments: impl FnOnce() -> String,

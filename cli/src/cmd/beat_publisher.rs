@@ -3,27 +3,22 @@
 
 use std::collections::HashSet;
 
-use anyhow::Context;
-use celeriac_broker::Publisher as Confirmed;
+use celeriac_broker::{BrokerUrl, Connection, QueueSpec, QueueType, declare_durable_queue};
 use celeriac_scheduler::Outgoing;
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 
 /// A broker connection with publisher confirms.
 pub(crate) struct Publisher {
     _connection: Connection,
-    confirmed: Confirmed,
+    confirmed: celeriac_broker::Publisher,
     declared: HashSet<String>,
 }
 
 impl Publisher {
     /// Connects and turns publisher confirms on.
     pub(crate) async fn connect(url: &str) -> anyhow::Result<Publisher> {
-        let connection = Connection::connect(url, ConnectionProperties::default())
-            .await
-            .context("cannot connect to the broker")?;
-        let confirmed = Confirmed::open(&connection).await?;
+        let url = BrokerUrl::parse(url)?;
+        let connection = celeriac_broker::connect(&url, "celeriac beat").await?;
+        let confirmed = celeriac_broker::Publisher::open(&connection).await?;
         Ok(Publisher {
             _connection: connection,
             confirmed,
@@ -36,16 +31,13 @@ impl Publisher {
         let route = &out.route;
         if !self.declared.contains(&route.queue) {
             // kombu's Queue defaults: durable, not exclusive, not auto-delete, no arguments.
-            let durable = QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
+            let queue = QueueSpec {
+                name: route.queue.clone(),
+                max_priority: None,
+                queue_type: QueueType::Classic,
             };
-            self.confirmed
-                .channel()
-                .queue_declare(route.queue.as_str().into(), durable, FieldTable::default())
-                .await
-                .with_context(|| format!("cannot declare the queue {}", route.queue))?;
-            self.declared.insert(route.queue.clone());
+            declare_durable_queue(self.confirmed.channel(), &queue).await?;
+            self.declared.insert(queue.name);
         }
         self.confirmed
             .publish(&route.exchange, &route.routing_key, &out.to_wire())
