@@ -6,14 +6,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use celeriac_protocol::{HeaderTable, HeaderValue, parse_iso8601};
+use celeriac_broker::{Publisher, QueueSpec, QueueType, declare_durable_queue};
+use celeriac_protocol::parse_iso8601;
 use celeriac_scheduler::{BeatConfig, Sender, Slot, beat_message};
 use celeriac_testkit::amqp::{self, TestQueues};
 use celeriac_testkit::python::Python;
 use chrono::Utc;
-use lapin::BasicProperties;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldArray, FieldTable, LongString, ShortString};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -83,32 +81,21 @@ async fn a_python_worker_runs_the_beat_message() {
     );
 }
 
-/// Publishes as beat does: declares the queue as kombu would, then a confirmed publish.
+/// Publishes as beat does, through the broker crate: declares the queue as kombu would, then a
+/// confirmed publish.
 async fn publish(route: &celeriac_scheduler::Route, wire: &celeriac_protocol::WireMessage) {
     let connection = amqp::connect().await;
-    let channel = connection.create_channel().await.unwrap();
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .unwrap();
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
+    let publisher = Publisher::open(&connection).await.unwrap();
+    let queue = QueueSpec {
+        name: route.queue.clone(),
+        max_priority: None,
+        queue_type: QueueType::Classic,
     };
-    channel
-        .queue_declare(route.queue.as_str().into(), durable, FieldTable::default())
+    declare_durable_queue(publisher.channel(), &queue)
         .await
         .unwrap();
-    channel
-        .basic_publish(
-            route.exchange.as_str().into(),
-            route.routing_key.as_str().into(),
-            BasicPublishOptions::default(),
-            &wire.body,
-            amqp_properties(wire),
-        )
-        .await
-        .unwrap()
+    publisher
+        .publish(&route.exchange, &route.routing_key, wire)
         .await
         .unwrap();
 }
@@ -150,59 +137,4 @@ async fn run_python_worker(queue: &str) -> Value {
     };
     let _ = child.wait().await;
     seen
-}
-
-/// The message's properties and headers as lapin's (the scheduler has no AMQP client yet: the
-/// broker crate will own this).
-fn amqp_properties(wire: &celeriac_protocol::WireMessage) -> BasicProperties {
-    let p = &wire.properties;
-    let mut out = BasicProperties::default().with_headers(table(&wire.headers));
-    if let Some(v) = &p.content_type {
-        out = out.with_content_type(v.as_str().into());
-    }
-    if let Some(v) = &p.content_encoding {
-        out = out.with_content_encoding(v.as_str().into());
-    }
-    if let Some(v) = &p.correlation_id {
-        out = out.with_correlation_id(v.as_str().into());
-    }
-    if let Some(v) = &p.reply_to {
-        out = out.with_reply_to(v.as_str().into());
-    }
-    if let Some(v) = p.delivery_mode {
-        out = out.with_delivery_mode(v);
-    }
-    if let Some(v) = p.priority {
-        out = out.with_priority(v);
-    }
-    if let Some(v) = &p.expiration {
-        out = out.with_expiration(v.as_str().into());
-    }
-    out
-}
-
-fn table(headers: &HeaderTable) -> FieldTable {
-    let mut out = FieldTable::default();
-    for (k, v) in headers {
-        out.insert(ShortString::from(k.as_str()), value(v));
-    }
-    out
-}
-
-fn value(v: &HeaderValue) -> AMQPValue {
-    match v {
-        HeaderValue::Null => AMQPValue::Void,
-        HeaderValue::Bool(b) => AMQPValue::Boolean(*b),
-        HeaderValue::Int(i) => match i32::try_from(*i) {
-            Ok(small) => AMQPValue::LongInt(small),
-            Err(_) => AMQPValue::LongLongInt(*i),
-        },
-        HeaderValue::Float(f) => AMQPValue::Double(*f),
-        HeaderValue::Str(s) => AMQPValue::LongString(LongString::from(s.as_str())),
-        HeaderValue::List(items) => AMQPValue::FieldArray(FieldArray::from(
-            items.iter().map(value).collect::<Vec<_>>(),
-        )),
-        HeaderValue::Table(t) => AMQPValue::FieldTable(table(t)),
-        other => panic!("a beat message has no {other:?} header"),
-    }
 }

@@ -3,14 +3,13 @@
 //! does that and hands the text and the flag values in.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use lapin::uri::AMQPUri;
 use serde::Deserialize;
 
 use crate::task::TaskOptions;
+use celeriac_broker::{BrokerUrl, QueueSpec, QueueType};
 
 /// The broker URL used when neither a flag, the environment nor the file gives one.
 pub const DEFAULT_BROKER_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
@@ -64,17 +63,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, with the span fields (task id and name).
     Json,
-}
-
-/// RabbitMQ queue type, mirrored from the Python side's `x-queue-type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum QueueType {
-    /// A classic queue (no `x-queue-type` argument is sent, exactly as kombu does).
-    #[default]
-    Classic,
-    /// A quorum queue: `x-queue-type: quorum`, and QoS becomes per-consumer.
-    Quorum,
 }
 
 /// One queue's declaration arguments as written in the file (`[queue.<name>]`).
@@ -179,63 +167,6 @@ pub struct Overrides {
     pub log_format: Option<LogFormat>,
 }
 
-/// The broker URL: parsed, and never printed with its password.
-pub struct BrokerUrl {
-    uri: AMQPUri,
-}
-
-impl BrokerUrl {
-    /// Parses an `amqp://` or `amqps://` URL.
-    pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let uri = text
-            .parse::<AMQPUri>()
-            .map_err(|_| ConfigError::BrokerUrl)?;
-        Ok(Self { uri })
-    }
-
-    /// The parsed URI to hand to lapin.
-    pub(crate) fn uri(&self) -> AMQPUri {
-        self.uri.clone()
-    }
-
-    /// The URL with the password replaced by `***`, for logs.
-    pub fn safe_url(&self) -> String {
-        let a = &self.uri.authority;
-        let vhost = if self.uri.vhost == "/" {
-            "%2f"
-        } else {
-            &self.uri.vhost
-        };
-        format!(
-            "{}://{}:***@{}:{}/{}",
-            self.uri.scheme, a.userinfo.username, a.host, a.port, vhost
-        )
-    }
-}
-
-impl fmt::Debug for BrokerUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.safe_url())
-    }
-}
-
-impl fmt::Display for BrokerUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.safe_url())
-    }
-}
-
-/// One queue to consume, with the arguments it is declared with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueSpec {
-    /// Queue name; also the name of its direct exchange and its routing key (kombu's layout).
-    pub name: String,
-    /// `x-max-priority`, if mirrored from the Python side.
-    pub max_priority: Option<u8>,
-    /// Classic or quorum.
-    pub queue_type: QueueType,
-}
-
 /// The validated worker configuration.
 #[derive(Debug)]
 pub struct Config {
@@ -276,7 +207,8 @@ impl Config {
                 .as_deref()
                 .or(raw.broker_url.as_deref())
                 .unwrap_or(DEFAULT_BROKER_URL),
-        )?;
+        )
+        .map_err(|_| ConfigError::BrokerUrl)?;
         let names = flags
             .queues
             .or(raw.queues)
@@ -337,9 +269,7 @@ impl Config {
 
     /// True when any consumed queue is a quorum queue, which forbids global QoS.
     pub fn has_quorum_queue(&self) -> bool {
-        self.queues
-            .iter()
-            .any(|q| q.queue_type == QueueType::Quorum)
+        celeriac_broker::has_quorum_queue(&self.queues)
     }
 }
 

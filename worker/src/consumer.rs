@@ -23,8 +23,6 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::acks::Acks;
-use crate::amqp_wire::wire_from_amqp;
-use crate::broker::Publisher;
 use crate::eta::{EtaWindow, Hold};
 use crate::execute::{self, Limits};
 use crate::metrics::{Metrics, RejectReason};
@@ -32,6 +30,7 @@ use crate::outcome::{self, Settle};
 use crate::registry::{Entry, Registry};
 use crate::reply::{ReplyTarget, not_registered};
 use crate::task::{TaskArgs, TaskContext};
+use celeriac_broker::{Publisher, wire_from_amqp};
 
 /// What every delivery handler shares, for the worker's lifetime.
 pub(crate) struct Shared {

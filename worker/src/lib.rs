@@ -51,9 +51,7 @@
 //! ```
 
 mod acks;
-mod amqp_wire;
 mod backoff;
-mod broker;
 mod config;
 mod consumer;
 mod eta;
@@ -70,10 +68,10 @@ mod task_error;
 pub mod tasks;
 mod worker;
 
-pub use broker::BrokerError;
+pub use celeriac_broker::{BrokerError, BrokerUrl, QueueSpec, QueueType};
 pub use config::{
-    BrokerUrl, Config, ConfigError, DEFAULT_BROKER_URL, DEFAULT_QUEUE, LogFormat, Overrides,
-    QueueSpec, QueueType, RawConfig, RawQueue, RawTask,
+    Config, ConfigError, DEFAULT_BROKER_URL, DEFAULT_QUEUE, LogFormat, Overrides, RawConfig,
+    RawQueue, RawTask,
 };
 pub use registry::{Registry, RegistryError};
 pub use shutdown::wait_for_signals;

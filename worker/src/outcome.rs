@@ -3,13 +3,13 @@
 
 use celeriac_protocol::{ExceptionInfo, PyException, Reply, TaskMessage};
 
-use crate::broker::Publisher;
 use crate::consumer::{Incoming, Shared, error_chain};
 use crate::execute::Outcome;
 use crate::metrics::RejectReason;
 use crate::reply::{ReplyTarget, time_limit_exceeded};
 use crate::retry::{self, RetryPlan};
 use crate::task::{Failure, RetryDelay, TaskError, TaskOptions};
+use celeriac_broker::Publisher;
 
 /// What to do with the delivery once the outcome is replied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

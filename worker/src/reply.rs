@@ -3,7 +3,7 @@
 
 use celeriac_protocol::{ExceptionInfo, PyException, Reply, TaskId, TaskMessage, WireMessage};
 
-use crate::broker::{BrokerError, Publisher};
+use celeriac_broker::{BrokerError, Publisher};
 
 /// Where a task's replies go; absent when the client wants none.
 #[derive(Debug, Clone)]

@@ -7,8 +7,8 @@ use celeriac_protocol::TaskMessage;
 use chrono::{DateTime, Utc};
 
 use crate::backoff::{random_pick, retry_delay};
-use crate::broker::{BrokerError, Publisher};
 use crate::task::{RetryDelay, TaskOptions};
+use celeriac_broker::{BrokerError, Publisher};
 
 /// What to do with a task that asked for a retry.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,13 +12,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::acks::Acks;
 use crate::backoff::{random_pick, reconnect_delay};
-use crate::broker::{BrokerError, Deliveries, Session};
 use crate::config::{Config, ConfigError};
 use crate::consumer::{self, SessionCtx, Shared, error_chain};
 use crate::eta::EtaWindow;
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use celeriac_broker::{BrokerError, BrokerOptions, Deliveries, Session};
 
 /// Why the worker stopped with an error (a clean shutdown is `Ok`).
 #[derive(Debug, thiserror::Error)]
@@ -168,7 +168,11 @@ impl Live {
     async fn close(self) {
         self.flush_stop.cancel();
         let _ = self.flusher.await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.session.close()).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            self.session.close("worker shutting down"),
+        )
+        .await;
     }
 }
 
@@ -180,12 +184,19 @@ async fn keep_consuming(
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<Option<Live>, WorkerError> {
+    let connection_name = format!("celeriac worker {}", config.hostname);
+    let options = BrokerOptions {
+        url: &config.broker,
+        connection_name: &connection_name,
+        queues: &config.queues,
+        prefetch: config.prefetch(),
+    };
     let mut failures: u32 = 0;
     let mut connected_before = false;
     loop {
         let opened = tokio::select! {
             () = shutdown.cancelled() => return Ok(None),
-            opened = Session::open(config) => opened,
+            opened = Session::open(&options) => opened,
         };
         match opened {
             Ok((session, deliveries)) => {

@@ -1,6 +1,8 @@
-//! The one place lapin's types meet the protocol crate's: `BasicProperties` + `FieldTable` ⇄
-//! [`Properties`] + [`HeaderTable`]. When sending, only the value types that py-amqp and
-//! amq-protocol read alike are emitted (`S`, `I`, `l`, `t`, `V`, `A`, `F`, `d`, `T`).
+//! Owns the conversion between lapin's message types and the protocol crate's, the one place
+//! they meet: `BasicProperties` + `FieldTable` ⇄ [`Properties`] + [`HeaderTable`]. The worker
+//! (deliveries, replies, retries) and beat (task messages) both go through it. When sending,
+//! only the value types that py-amqp and amq-protocol read alike are emitted (`S`, `I`, `l`,
+//! `t`, `V`, `A`, `F`, `d`, `T`).
 
 use celeriac_protocol::{HeaderTable, HeaderValue, Properties, WireMessage};
 use lapin::BasicProperties;
@@ -9,7 +11,7 @@ use lapin::types::{
 };
 
 /// A lapin delivery's properties, headers and body as plain data.
-pub(crate) fn wire_from_amqp(properties: &BasicProperties, body: Vec<u8>) -> WireMessage {
+pub fn wire_from_amqp(properties: &BasicProperties, body: Vec<u8>) -> WireMessage {
     let text = |s: &Option<ShortString>| s.as_ref().map(|s| s.as_str().to_owned());
     WireMessage {
         properties: Properties {
@@ -31,7 +33,7 @@ pub(crate) fn wire_from_amqp(properties: &BasicProperties, body: Vec<u8>) -> Wir
 }
 
 /// Properties (with headers) for publishing a protocol message through lapin.
-pub(crate) fn amqp_properties(properties: &Properties, headers: &HeaderTable) -> BasicProperties {
+pub fn amqp_properties(properties: &Properties, headers: &HeaderTable) -> BasicProperties {
     let mut out = BasicProperties::default();
     if let Some(v) = &properties.content_type {
         out = out.with_content_type(v.as_str().into());
