@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use crate::{
     AlertFilter, AlertType, BackupStatus, BackupType, BackupUpdate, Catalog, CatalogError,
-    CopyStatus, JsonObject, NewAlert, NewBackup, NewCopy, Severity, StoreKind, Trigger,
+    CopyStatus, JsonObject, LockKind, NewAlert, NewBackup, NewCopy, Severity, SlotRecord,
+    StoreKind, Trigger,
 };
 
 /// A fixed instant with sub-microsecond digits, so truncation to microseconds is exercised.
@@ -66,6 +67,13 @@ pub async fn migrate_is_idempotent(catalog: &Catalog) {
             .iter()
             .any(|m| m.description == "backup catalog"),
         "the catalog migration is not reported in place: {again:?}"
+    );
+    assert!(
+        again
+            .already_applied
+            .iter()
+            .any(|m| m.version == 20_261_204_000_002 && m.description == "beat state"),
+        "the beat state migration is not reported in place: {again:?}"
     );
 }
 
@@ -655,4 +663,166 @@ pub async fn prunable_copies_are_old_unkept_and_not_yet_deleted(catalog: &Catalo
         CopyStatus::Verified,
         "another store's copy is untouched"
     );
+}
+
+fn slot_record(
+    entry: &str,
+    slot: DateTime<Utc>,
+    task_id: Option<&str>,
+    skipped: u64,
+) -> SlotRecord {
+    SlotRecord {
+        entry: entry.to_owned(),
+        slot,
+        task_id: task_id.map(str::to_owned),
+        skipped,
+        at: slot + Duration::milliseconds(250),
+    }
+}
+
+/// Beat's last slot per entry: absent until recorded, then moved only forward (an earlier or
+/// equal slot changes nothing and says so), with the task id and the policy's skip counts;
+/// entries are independent.
+pub async fn beat_slots_are_recorded_forward_only(catalog: &Catalog) {
+    let name = "configuration-backup-daily";
+    assert_eq!(must("read unknown", catalog.beat_entry(name)).await, None);
+    let first = must(
+        "record first",
+        catalog.record_beat_slot(&slot_record(name, t0(), Some("id-1"), 0)),
+    )
+    .await;
+    assert!(first.advanced, "a first record must be stored");
+    assert_eq!(first.entry.name, name);
+    assert_eq!(first.entry.last_slot, micros(t0()));
+    assert_eq!(first.entry.last_task_id.as_deref(), Some("id-1"));
+    assert_eq!(
+        (first.entry.last_skipped, first.entry.skipped_total),
+        (0, 0)
+    );
+    assert_eq!(
+        first.entry.updated_at,
+        micros(t0() + Duration::milliseconds(250))
+    );
+    let read = must("read", catalog.beat_entry(name)).await;
+    assert_eq!(read.as_ref(), Some(&first.entry), "read back as recorded");
+
+    for (what, slot) in [
+        ("an earlier slot", t0() - Duration::days(1)),
+        ("the same slot", t0()),
+        (
+            "a slot a microsecond earlier",
+            t0() - Duration::microseconds(1),
+        ),
+    ] {
+        let back = must(
+            what,
+            catalog.record_beat_slot(&slot_record(name, slot, Some("old"), 9)),
+        )
+        .await;
+        assert!(!back.advanced, "{what} moved the entry");
+        assert_eq!(back.entry, first.entry, "{what} changed the stored state");
+    }
+
+    let later = t0() + Duration::days(1);
+    let skipped = must(
+        "record a skip",
+        catalog.record_beat_slot(&slot_record(name, later, None, 3)),
+    )
+    .await;
+    assert!(skipped.advanced);
+    assert_eq!(skipped.entry.last_slot, micros(later));
+    assert_eq!(
+        skipped.entry.last_task_id, None,
+        "a skipped slot has no task id"
+    );
+    assert_eq!(
+        (skipped.entry.last_skipped, skipped.entry.skipped_total),
+        (3, 3)
+    );
+    let next = must(
+        "record after the skip",
+        catalog.record_beat_slot(&slot_record(
+            name,
+            later + Duration::days(1),
+            Some("id-3"),
+            2,
+        )),
+    )
+    .await;
+    assert_eq!((next.entry.last_skipped, next.entry.skipped_total), (2, 5));
+    assert_eq!(next.entry.last_task_id.as_deref(), Some("id-3"));
+
+    let other = must(
+        "record another entry",
+        catalog.record_beat_slot(&slot_record("ping", t0() - Duration::days(9), None, 0)),
+    )
+    .await;
+    assert!(other.advanced, "entries are independent");
+    let still = must("read after the other", catalog.beat_entry(name)).await;
+    assert_eq!(still, Some(next.entry));
+}
+
+/// Records racing for one entry (two leaders for a moment) end at the latest slot, whatever
+/// order they land in.
+pub async fn concurrent_beat_records_end_at_the_latest_slot(catalog: &Catalog) {
+    let name = "tick";
+    let order = [3_i64, 7, 1, 9, 0, 5, 8, 2, 6, 4];
+    let records: Vec<SlotRecord> = order
+        .iter()
+        .map(|k| {
+            slot_record(
+                name,
+                t0() + Duration::seconds(*k),
+                Some(&format!("id-{k}")),
+                0,
+            )
+        })
+        .collect();
+    let results = join_all(records.iter().map(|r| catalog.record_beat_slot(r))).await;
+    for result in results {
+        if let Err(e) = result {
+            panic!("a concurrent record failed: {e} ({e:?})");
+        }
+    }
+    let stored = must("read", catalog.beat_entry(name))
+        .await
+        .unwrap_or_else(|| panic!("nothing recorded"));
+    assert_eq!(stored.last_slot, micros(t0() + Duration::seconds(9)));
+    assert_eq!(stored.last_task_id.as_deref(), Some("id-9"));
+}
+
+/// Beat's leader lock has one holder at a time and is independent of the backup lock; its
+/// holder's check passes while it holds it, and a released lock goes to the next taker.
+pub async fn beat_leader_lock_is_its_own_and_exclusive(catalog: &Catalog) {
+    let short = std::time::Duration::from_millis(300);
+    let mut leader = must("leader lock", catalog.lock(LockKind::BeatLeader, short))
+        .await
+        .unwrap_or_else(|| panic!("a free leader lock was not granted"));
+    assert_eq!(leader.kind(), LockKind::BeatLeader);
+    let follower = must(
+        "second leader lock",
+        catalog.lock(LockKind::BeatLeader, short),
+    )
+    .await;
+    assert!(follower.is_none(), "two beats led at once");
+    let backup = must("backup lock beside it", catalog.lock_backups(short))
+        .await
+        .unwrap_or_else(|| panic!("the leader lock blocked the backup lock"));
+    must(
+        "check held lock",
+        leader.check(std::time::Duration::from_secs(5)),
+    )
+    .await;
+    must("release backup", backup.release()).await;
+    let follower = catalog.lock(LockKind::BeatLeader, std::time::Duration::from_secs(10));
+    let (follower, ()) = tokio::join!(follower, async {
+        tokio::time::sleep(short).await;
+        must("release leader", leader.release()).await;
+    });
+    let follower = match follower {
+        Ok(Some(lock)) => lock,
+        Ok(None) => panic!("a waiting follower did not get a released leader lock"),
+        Err(e) => panic!("follower: {e} ({e:?})"),
+    };
+    drop(follower);
 }

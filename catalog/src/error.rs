@@ -78,14 +78,25 @@ pub enum CatalogError {
         /// What is wrong with it.
         why: &'static str,
     },
-    /// The lock file that keeps two backups of a SQLite catalog apart cannot be used.
-    #[error("cannot use the backup lock file {path}")]
+    /// A lock file beside a SQLite catalog (the backup lock, beat's leader lock) cannot be
+    /// used.
+    #[error("cannot use the lock file {path}")]
     LockFile {
         /// The lock file.
         path: std::path::PathBuf,
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+    /// A held lock's PostgreSQL session failed or did not answer in time: the lock is (or will
+    /// be, once the server notices) someone else's, so its holder must stop acting on it.
+    #[error("the {lock} lock is lost: its database session does not answer")]
+    LockLost {
+        /// Which lock (`backup`, `beat leader`).
+        lock: &'static str,
+        /// The query error; `None` when the check timed out.
+        #[source]
+        source: Option<sqlx::Error>,
     },
     /// A stored value cannot be read as its Rust type (an unknown enum text, a malformed UUID,
     /// timestamp or JSON document, a negative size).

@@ -34,6 +34,7 @@
 mod admin;
 mod alerts;
 mod backups;
+mod beat;
 mod catalog;
 mod codec;
 #[macro_use]
@@ -53,6 +54,7 @@ pub mod conformance;
 pub use admin::{AdminQuery, AdminVerdict, DEFAULT_ADMIN_QUERY};
 pub use alerts::{Alert, AlertFilter, NewAlert};
 pub use backups::{Backup, BackupUpdate, NewBackup};
+pub use beat::{BeatEntry, Recorded, SlotRecord};
 pub use catalog::Catalog;
 pub use codec::JsonObject;
 pub use copies::{BackupCopy, NewCopy};
@@ -60,7 +62,7 @@ pub use enums::{
     AlertType, BackupStatus, BackupType, CopyStatus, Severity, StoreKind, Trigger, UnknownValue,
 };
 pub use error::CatalogError;
-pub use lock::{BACKUP_LOCK_KEY, RunLock};
+pub use lock::{BACKUP_LOCK_KEY, LockKind, RunLock};
 pub use metadata::BackupMetadata;
 pub use migrate::{MigrationInfo, MigrationReport, POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
 pub use naming::backup_filename;

@@ -68,6 +68,9 @@ both!(
     admin_check_reads_the_platform_users,
     backup_lock_is_held_by_one_run_at_a_time,
     prunable_copies_are_old_unkept_and_not_yet_deleted,
+    beat_slots_are_recorded_forward_only,
+    concurrent_beat_records_end_at_the_latest_slot,
+    beat_leader_lock_is_its_own_and_exclusive,
 );
 
 async fn insert_one(catalog: &Catalog) -> Uuid {
@@ -275,4 +278,47 @@ async fn sqlite_concurrent_migrations_both_succeed() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
     concurrent_migrations_both_succeed(&url).await;
+}
+
+/// A leader whose lock session is killed on the server (a failover of the database, an
+/// administrator's `pg_terminate_backend`) learns it at its next check, and another taker
+/// gets the lock.
+#[tokio::test]
+async fn postgres_a_killed_lock_session_is_a_lost_lock() {
+    use std::time::Duration;
+
+    use celeriac_catalog::LockKind;
+
+    let (catalog, db) = postgres().await;
+    let mut leader = catalog
+        .lock(LockKind::BeatLeader, Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    leader.check(Duration::from_secs(5)).await.unwrap();
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'celeriac beat leader lock' AND datname = current_database()",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(killed, [true], "one lock session to kill");
+    let err = leader.check(Duration::from_secs(5)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CatalogError::LockLost {
+                lock: "beat leader",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let next = catalog
+        .lock(LockKind::BeatLeader, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(next.is_some(), "the lock of a killed session was not free");
+    catalog.close().await;
 }
