@@ -179,17 +179,32 @@ async fn ready(connection: &lapin::Connection, queue: &str) -> u32 {
         .map_or(0, |q| q.message_count())
 }
 
-/// Starts `celeriac beat --config FILE --broker URL` with its stderr captured.
+/// Starts `celeriac beat --config FILE --broker URL` with its stderr captured (no catalog).
 fn spawn_beat(config: &std::path::Path, broker: &str) -> tokio::process::Child {
+    spawn_beat_on(config, broker, None)
+}
+
+/// Starts `celeriac beat --config FILE --broker URL [--database-url DB]` with its stderr
+/// captured.
+fn spawn_beat_on(
+    config: &std::path::Path,
+    broker: &str,
+    database: Option<&str>,
+) -> tokio::process::Child {
+    let mut args = vec![
+        "beat",
+        "--config",
+        config.to_str().unwrap(),
+        "--broker",
+        broker,
+    ];
+    if let Some(url) = database {
+        args.extend(["--database-url", url]);
+    }
     tokio::process::Command::new(env!("CARGO_BIN_EXE_celeriac"))
-        .args([
-            "beat",
-            "--config",
-            config.to_str().unwrap(),
-            "--broker",
-            broker,
-        ])
+        .args(args)
         .env_remove("CELERIAC_CONFIG")
+        .env_remove("CELERIAC_DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -230,14 +245,15 @@ async fn wait_for_messages(connection: &lapin::Connection, queue: &str, n: u32) 
 
 /// Takes every message from `queue`, checks its task, priority and kwargs, and maps its task id
 /// back to the slot of `entry` it stands for (every whole second within `window` is a
-/// candidate); panics on an id that is no such slot.
+/// candidate); panics on an id that is no such slot. Returns each slot with the `origin` header
+/// (`gen<pid>@<host>`: which beat sent it).
 async fn drain_slots(
     connection: &lapin::Connection,
     queue: &str,
     entry: &str,
     window: (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
     expect: (Option<u8>, &serde_json::Value),
-) -> Vec<chrono::DateTime<chrono::Utc>> {
+) -> Vec<(chrono::DateTime<chrono::Utc>, String)> {
     use lapin::options::BasicGetOptions;
     use lapin::types::AMQPValue;
 
@@ -277,9 +293,16 @@ async fn drain_slots(
                 window.0, window.1
             )
         });
-        seen.push(*at);
+        seen.push((*at, text("origin")));
     }
     seen
+}
+
+/// The slots of [`drain_slots`]'s answer.
+fn slots_only(
+    drained: Vec<(chrono::DateTime<chrono::Utc>, String)>,
+) -> Vec<chrono::DateTime<chrono::Utc>> {
+    drained.into_iter().map(|(at, _)| at).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,8 +333,12 @@ async fn beat_publishes_each_slot_once_with_its_slot_id_and_stops_on_sigterm() {
     // The first slot is the current second's (on time at start-up), so at most 1 s before start.
     let window = (start - chrono::Duration::seconds(1), end);
     let expect = (Some(5), &serde_json::json!({"n": 1}));
-    let seen = drain_slots(&connection, &queue, "tick", window, expect).await;
+    let seen = slots_only(drain_slots(&connection, &queue, "tick", window, expect).await);
     assert!(seen.len() >= 4, "{seen:?}");
+    assert!(
+        stderr.contains("no catalog database"),
+        "beat did not say it runs alone:\n{stderr}"
+    );
     for pair in seen.windows(2) {
         assert_eq!(
             pair[1] - pair[0],
@@ -367,14 +394,16 @@ async fn a_broker_outage_over_a_slot_still_delivers_it_exactly_once() {
 
     // The first slot is the current 10 s slot at start-up, so at most 10 s before start.
     let window = (start - chrono::Duration::seconds(10), end);
-    let seen = drain_slots(
-        &connection,
-        &queue,
-        "every10",
-        window,
-        (None, &serde_json::json!({})),
-    )
-    .await;
+    let seen = slots_only(
+        drain_slots(
+            &connection,
+            &queue,
+            "every10",
+            window,
+            (None, &serde_json::json!({})),
+        )
+        .await,
+    );
     assert!(seen.len() >= 3, "{seen:?}");
     assert!(
         seen.contains(&next_slot),
@@ -387,4 +416,242 @@ async fn a_broker_outage_over_a_slot_still_delivers_it_exactly_once() {
             "every slot once, none lost: {seen:?}\n{stderr}"
         );
     }
+}
+
+/// A `tick` entry every second on `queue`, every missed slot fired (`missed = "all"`), so a
+/// restart or a failover must fill its gap and "each slot once" does not depend on timing.
+fn every_second(queue: &str) -> tempfile::NamedTempFile {
+    config(&format!(
+        "[beat.schedule.tick]\ntask = \"apps.ping\"\nschedule = {{ every = \"1s\" }}\n\
+         kwargs = {{ n = 1 }}\noptions = {{ queue = \"{queue}\" }}\nmissed = \"all\"\n"
+    ))
+}
+
+/// Asserts every slot in `seen` appears once and they follow each other second by second.
+fn assert_each_second_once(seen: &[chrono::DateTime<chrono::Utc>], stderr: &str) {
+    let mut sorted = seen.to_vec();
+    sorted.sort();
+    for pair in sorted.windows(2) {
+        assert_eq!(
+            pair[1] - pair[0],
+            chrono::Duration::seconds(1),
+            "each slot exactly once, none skipped: {sorted:?}\n{stderr}"
+        );
+    }
+}
+
+/// The `origin` header of a beat process.
+fn origin_of(beat: &tokio::process::Child) -> String {
+    format!("gen{}@", beat.id().unwrap())
+}
+
+/// Waits until `at`, a wall-clock instant.
+async fn sleep_until(at: chrono::DateTime<chrono::Utc>) {
+    if let Ok(wait) = (at - chrono::Utc::now()).to_std() {
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Two beats on one PostgreSQL catalog: only the leader publishes; after `kill -9` of the
+/// leader the other takes over within seconds and fills the gap; every slot is on the queue
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_beats_on_postgres_publish_each_slot_once_and_fail_over_after_kill_9() {
+    use celeriac_testkit::amqp::{self, TestQueues};
+    use celeriac_testkit::db::TestDatabase;
+
+    let db = TestDatabase::create_migrated(&celeriac_catalog::POSTGRES_MIGRATOR).await;
+    let queues = TestQueues::new();
+    let queue = queues.queue("beat-failover");
+    let file = every_second(&queue);
+    let start = chrono::Utc::now();
+    let mut first = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(db.url()));
+    let connection = amqp::connect().await;
+    assert!(
+        wait_for_messages(&connection, &queue, 2).await,
+        "the first beat published nothing"
+    );
+    let second = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(db.url()));
+    let (first_origin, second_origin) = (origin_of(&first), origin_of(&second));
+    // Both run side by side for a while; then the leader dies half-way between two slots
+    // (it publishes a few milliseconds after each whole second).
+    let now = chrono::Utc::now();
+    let kill_at = chrono::DateTime::from_timestamp(now.timestamp() + 4, 500_000_000).unwrap();
+    sleep_until(kill_at).await;
+    let before_kill = ready(&connection, &queue).await;
+    let killed = Command::new("kill")
+        .args(["-KILL", &first.id().unwrap().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let killed_at = chrono::Utc::now();
+    first.wait().await.unwrap();
+    // The other beat publishes again within seconds.
+    let resumed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while ready(&connection, &queue).await <= before_kill {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        chrono::Utc::now()
+    })
+    .await;
+    // A few more slots from the new leader.
+    let more = wait_for_messages(&connection, &queue, before_kill + 4).await;
+    let (status, stderr) = stop_beat(second).await;
+    let mut first_stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut first.stderr.take().unwrap(), &mut first_stderr)
+        .await
+        .unwrap();
+    let resumed = resumed.unwrap_or_else(|_| {
+        panic!("no failover within 10 s; second beat said:\n{stderr}\nfirst:\n{first_stderr}")
+    });
+    assert!(more, "the new leader stopped publishing:\n{stderr}");
+    assert!(status.success(), "beat exited with {status}:\n{stderr}");
+    let failover = resumed - killed_at;
+    eprintln!("failover after kill -9: {} ms", failover.num_milliseconds());
+    assert!(
+        failover < chrono::Duration::seconds(5),
+        "failover took {failover}:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("following: another beat leads"),
+        "the second beat did not say it follows:\n{stderr}"
+    );
+    assert!(stderr.contains("beat: leading"), "{stderr}");
+    assert!(first_stderr.contains("beat: leading"), "{first_stderr}");
+
+    let window = (start - chrono::Duration::seconds(1), chrono::Utc::now());
+    let expect = (None, &serde_json::json!({"n": 1}));
+    let seen = drain_slots(&connection, &queue, "tick", window, expect).await;
+    for (at, origin) in &seen {
+        // Before the kill only the first beat published; the second only from its takeover.
+        let by_first = origin.starts_with(&first_origin);
+        let by_second = origin.starts_with(&second_origin);
+        assert!(by_first || by_second, "unknown origin {origin}");
+        if by_second {
+            assert!(
+                *at > kill_at - chrono::Duration::seconds(1),
+                "the follower published slot {at} while the leader was alive: {seen:?}"
+            );
+        } else {
+            assert!(*at < killed_at, "{seen:?}");
+        }
+    }
+    assert!(seen.iter().any(|(_, o)| o.starts_with(&second_origin)));
+    let slots = slots_only(seen);
+    assert_eq!(slots.len(), distinct_slots(&slots), "{slots:?}");
+    assert_each_second_once(&slots, &stderr);
+    // The catalog holds the last slot published, with its task id.
+    let catalog = celeriac_catalog::Catalog::open(db.url()).await.unwrap();
+    let stored = catalog.beat_entry("tick").await.unwrap().unwrap();
+    let last = *slots.iter().max().unwrap();
+    assert_eq!(stored.last_slot, last);
+    assert_eq!(
+        stored.last_task_id.as_deref(),
+        Some(
+            &*celeriac_scheduler::Slot::new("tick", last)
+                .task_id()
+                .to_string()
+        )
+    );
+    catalog.close().await;
+}
+
+/// The number of distinct slots (a duplicate shows as fewer than the messages).
+fn distinct_slots(slots: &[chrono::DateTime<chrono::Utc>]) -> usize {
+    slots
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
+/// A beat stopped and started again on its catalog (SQLite here) publishes the slots that
+/// passed while it was down once each (`missed = "all"`) and repeats none it had published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_beat_neither_repeats_nor_skips_a_slot() {
+    use celeriac_testkit::amqp::{self, TestQueues};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+    let catalog = celeriac_catalog::Catalog::open(&url).await.unwrap();
+    catalog.migrate().await.unwrap();
+    let queues = TestQueues::new();
+    let queue = queues.queue("beat-restart");
+    let file = every_second(&queue);
+    let start = chrono::Utc::now();
+    let connection = amqp::connect().await;
+    let beat = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(&url));
+    let enough = wait_for_messages(&connection, &queue, 3).await;
+    let (status, first_stderr) = stop_beat(beat).await;
+    assert!(enough && status.success(), "{status}:\n{first_stderr}");
+    let first_count = ready(&connection, &queue).await;
+    let recorded = catalog.beat_entry("tick").await.unwrap().unwrap();
+    // Down over at least two slots.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let beat = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(&url));
+    let enough = wait_for_messages(&connection, &queue, first_count + 5).await;
+    let (status, stderr) = stop_beat(beat).await;
+    assert!(enough && status.success(), "{status}:\n{stderr}");
+    assert!(
+        stderr.contains("resuming after the recorded last slot"),
+        "{stderr}"
+    );
+    let window = (start - chrono::Duration::seconds(1), chrono::Utc::now());
+    let expect = (None, &serde_json::json!({"n": 1}));
+    let slots = slots_only(drain_slots(&connection, &queue, "tick", window, expect).await);
+    assert_eq!(
+        slots.len(),
+        distinct_slots(&slots),
+        "a slot twice: {slots:?}"
+    );
+    assert_each_second_once(&slots, &stderr);
+    assert!(
+        slots.iter().filter(|s| **s > recorded.last_slot).count() >= 5,
+        "the second run published after the recorded slot: {slots:?}"
+    );
+    let stored = catalog.beat_entry("tick").await.unwrap().unwrap();
+    assert_eq!(stored.last_slot, *slots.iter().max().unwrap());
+    catalog.close().await;
+}
+
+/// On a SQLite catalog one beat runs: a second one says so and publishes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_beat_on_a_sqlite_catalog_does_not_publish() {
+    use celeriac_testkit::amqp::{self, TestQueues};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+    let catalog = celeriac_catalog::Catalog::open(&url).await.unwrap();
+    catalog.migrate().await.unwrap();
+    catalog.close().await;
+    let queues = TestQueues::new();
+    let queue = queues.queue("beat-sqlite");
+    let file = every_second(&queue);
+    let start = chrono::Utc::now();
+    let connection = amqp::connect().await;
+    let first = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(&url));
+    assert!(wait_for_messages(&connection, &queue, 1).await);
+    let second = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(&url));
+    let second_origin = origin_of(&second);
+    let count = ready(&connection, &queue).await;
+    let enough = wait_for_messages(&connection, &queue, count + 3).await;
+    let (status2, stderr2) = stop_beat(second).await;
+    let (status1, stderr1) = stop_beat(first).await;
+    assert!(enough, "the first beat stopped publishing:\n{stderr1}");
+    assert!(
+        status1.success() && status2.success(),
+        "{stderr1}\n{stderr2}"
+    );
+    assert!(
+        stderr2.contains("another beat already runs on this SQLite catalog"),
+        "the second beat did not say why it waits:\n{stderr2}"
+    );
+    assert!(!stderr2.contains("beat: published"), "{stderr2}");
+    let window = (start - chrono::Duration::seconds(1), chrono::Utc::now());
+    let expect = (None, &serde_json::json!({"n": 1}));
+    let seen = drain_slots(&connection, &queue, "tick", window, expect).await;
+    assert!(
+        seen.iter().all(|(_, o)| !o.starts_with(&second_origin)),
+        "the second beat published: {seen:?}"
+    );
+    assert_each_second_once(&slots_only(seen), &stderr1);
 }

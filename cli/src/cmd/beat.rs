@@ -1,6 +1,8 @@
 //! `celeriac beat`: the scheduler. `--list` prints each entry of the config file's `[beat]`
 //! section (or the default backup entry) and its next five runs in its zone; without it, beat
-//! publishes the slots as they fall due (`beat_loop`, single instance for now).
+//! publishes the slots as they fall due (`beat_loop`): with a catalog database, as one of any
+//! number of replicas under the catalog's leader lock, its last slots stored in the catalog;
+//! without one, as the only scheduler, its last slots in memory.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::cmd::database::{self, Choice, DatabaseArgs};
 use crate::cmd::sections::{self, CONFIG_ENV, Reader};
 use crate::cmd::status::{Coded, OK};
 
@@ -33,6 +36,11 @@ pub(crate) struct BeatArgs {
         value_name = "URL"
     )]
     broker: Option<String>,
+    /// Where the leader lock and the last slots live: the catalog database (else
+    /// `[database] url` of the config file; with neither, beat runs alone and keeps its last
+    /// slots in memory)
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Print each entry and its next five run times in its zone, then exit
     #[arg(long)]
     list: bool,
@@ -50,7 +58,14 @@ pub(crate) fn run(args: &BeatArgs) -> anyhow::Result<u8> {
     if !args.list {
         crate::logging::init(celeriac_worker::LogFormat::Text);
         let url = args.broker.as_deref().unwrap_or(DEFAULT_BROKER);
-        return crate::cmd::beat_loop::run(&config, url);
+        let catalog = match database::choose(
+            args.database.database_url.as_deref(),
+            args.config.as_deref(),
+        )? {
+            Choice::Explicit(url) => Some(url),
+            Choice::Embedded => None,
+        };
+        return crate::cmd::beat_loop::run(&config, url, catalog.as_deref());
     }
     let after = args.at.unwrap_or_else(Utc::now);
     print!("{}", list(&config, after));

@@ -1,74 +1,238 @@
-//! `celeriac beat` without `--list`: one scheduler process that publishes each due slot with
+//! `celeriac beat` without `--list`: the scheduler process. It publishes each due slot with
 //! publisher confirms and records it only once confirmed (a failed publish is retried on the
-//! next look, with the same task id). Single instance: no leader lock and no catalog yet
-//! (issue 11 item 5), so the last slots live in memory and a restart starts afresh (only
-//! on-time slots fire after it).
+//! next look, with the same task id).
+//!
+//! With a catalog database, any number of beats run and one leads: each waits for the
+//! catalog's beat leader lock (`LockKind::BeatLeader`: a PostgreSQL advisory lock on a
+//! connection of its own, or a file lock beside a SQLite catalog), the holder reads every
+//! entry's last slot from the catalog, publishes, records each handled slot there, and checks
+//! its lock every few seconds, stepping down when the lock's session is gone. Without one,
+//! beat is the only scheduler and keeps its last slots in memory.
 
 use std::time::Duration;
 
-use celeriac_scheduler::{BeatConfig, Clock, Sender, Skipped, SystemClock, Ticker};
+use anyhow::Context as _;
+use celeriac_catalog::{Catalog, LockKind, RunLock, SlotRecord};
+use celeriac_scheduler::{BeatConfig, Clock, EntryDue, Sender, Skipped, SystemClock, Ticker};
 use tokio_util::sync::CancellationToken;
 
 use crate::cmd::beat_publisher::Publisher;
+use crate::cmd::database;
 use crate::cmd::runtime;
 use crate::cmd::status::OK;
 
-/// How long to wait before retrying after the broker failed.
+/// How long to wait before retrying after the broker or the catalog failed.
 const RETRY: Duration = Duration::from_secs(2);
 
-/// Runs the loop until SIGTERM/SIGINT.
-pub(crate) fn run(config: &BeatConfig, broker_url: &str) -> anyhow::Result<u8> {
+/// How often a leader checks its lock between slots.
+const LEADER_CHECK: Duration = Duration::from_secs(2);
+
+/// How long a lock check may take before the lock counts as lost.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Runs the loop until SIGTERM/SIGINT; `catalog_url` is the catalog holding the leader lock and
+/// the last slots (`None`: single instance, in memory).
+pub(crate) fn run(
+    config: &BeatConfig,
+    broker_url: &str,
+    catalog_url: Option<&str>,
+) -> anyhow::Result<u8> {
     runtime::block_on(async {
         let stop = CancellationToken::new();
         runtime::cancel_on_interrupt(stop.clone());
-        run_until(config, broker_url, &SystemClock, &stop).await
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
+        let beat = Beat {
+            config,
+            broker_url,
+            sender: Sender::for_process(std::process::id(), &host),
+            clock: &SystemClock,
+            stop: &stop,
+        };
+        let Some(url) = catalog_url else {
+            tracing::info!(
+                entries = config.entries.len(),
+                "beat: no catalog database (--database-url, CELERIAC_DATABASE_URL or [database] \
+                 url): running as the only scheduler, last slots in memory (a restart fires \
+                 only on-time slots; run one beat)"
+            );
+            let mut ticker = Ticker::new(config, beat.sender.clone());
+            beat.lead(&mut ticker, None).await;
+            tracing::info!("beat: stopped");
+            return Ok(OK);
+        };
+        let catalog = database::open_explicit(url).await?;
+        let result = beat.run_replica(&catalog).await;
+        catalog.close().await;
+        tracing::info!("beat: stopped");
+        result.map(|()| OK)
     })?
 }
 
-async fn run_until(
-    config: &BeatConfig,
-    broker_url: &str,
-    clock: &dyn Clock,
-    stop: &CancellationToken,
-) -> anyhow::Result<u8> {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
-    let mut ticker = Ticker::new(config, Sender::for_process(std::process::id(), &host));
-    tracing::info!(
-        entries = ticker.entries().len(),
-        "beat: running as the only scheduler (no leader lock yet: run one beat)"
-    );
-    let mut publisher: Option<Publisher> = None;
-    while !stop.is_cancelled() {
-        let failed = look(&mut ticker, &mut publisher, broker_url, clock).await;
-        let now = clock.now();
-        let sleep = if failed {
-            RETRY
-        } else {
-            (ticker.next_wake(now) - now)
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-        };
-        tokio::select! {
-            () = stop.cancelled() => {},
-            () = tokio::time::sleep(sleep) => {},
-        }
-    }
-    tracing::info!("beat: stopped");
-    Ok(OK)
+/// What a leader's stint ended with.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    /// SIGTERM/SIGINT.
+    Stopped,
+    /// The leader lock's session is gone: follow again.
+    LostLock,
 }
 
-/// Publishes everything due now; returns whether a publish failed (to retry soon).
+struct Beat<'a> {
+    config: &'a BeatConfig,
+    broker_url: &'a str,
+    sender: Sender,
+    clock: &'a dyn Clock,
+    stop: &'a CancellationToken,
+}
+
+impl Beat<'_> {
+    /// One replica: follow until the leader lock is ours, lead until it is lost, again.
+    async fn run_replica(&self, catalog: &Catalog) -> anyhow::Result<()> {
+        while !self.stop.is_cancelled() {
+            let Some(mut lock) = self.follow(catalog).await else {
+                break;
+            };
+            let mut ticker = Ticker::new(self.config, self.sender.clone());
+            if let Err(err) = resume(catalog, &mut ticker).await {
+                let _ = lock.release().await;
+                if !err.is_transient() {
+                    return Err(err).context(
+                        "cannot read beat's last slots from the catalog (is it migrated? run \
+                         `celeriac migrate`)",
+                    );
+                }
+                tracing::error!(error = %format!("{err:#}"), "beat: cannot read the last slots; stepping down, retrying");
+                self.pause(RETRY).await;
+                continue;
+            }
+            let ending = self.lead(&mut ticker, Some((catalog, &mut lock))).await;
+            let _ = lock.release().await;
+            if ending == Ending::Stopped {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the leader lock; `None` when stopped first.
+    async fn follow(&self, catalog: &Catalog) -> Option<RunLock> {
+        let mut said = false;
+        loop {
+            let wait = if said { Duration::MAX } else { Duration::ZERO };
+            let taken = tokio::select! {
+                () = self.stop.cancelled() => return None,
+                taken = catalog.lock(LockKind::BeatLeader, wait) => taken,
+            };
+            match taken {
+                Ok(Some(lock)) => {
+                    tracing::info!(
+                        entries = self.config.entries.len(),
+                        catalog = %catalog.url(),
+                        "beat: leading: this beat holds the leader lock and publishes the schedule"
+                    );
+                    return Some(lock);
+                }
+                Ok(None) => {
+                    if let Some(path) = catalog.lock_file(LockKind::BeatLeader) {
+                        tracing::warn!(
+                            lock_file = %path.display(),
+                            "beat: another beat already runs on this SQLite catalog: on SQLite \
+                             run one beat; this one does not publish and waits, taking over if \
+                             that one stops"
+                        );
+                    } else {
+                        tracing::info!(
+                            catalog = %catalog.url(),
+                            "beat: following: another beat leads; waiting for the leader lock"
+                        );
+                    }
+                    said = true;
+                }
+                Err(err) => {
+                    tracing::error!(error = %format!("{err:#}"), "beat: cannot ask for the leader lock; retrying");
+                    said = false;
+                    self.pause(RETRY).await;
+                }
+            }
+        }
+    }
+
+    /// Publishes due slots until stopped or, when leading under `lock`, until the lock is lost.
+    async fn lead(
+        &self,
+        ticker: &mut Ticker,
+        mut lock: Option<(&Catalog, &mut RunLock)>,
+    ) -> Ending {
+        let mut publisher: Option<Publisher> = None;
+        while !self.stop.is_cancelled() {
+            let catalog = match &mut lock {
+                Some((catalog, held)) => {
+                    if let Err(err) = held.check(CHECK_TIMEOUT).await {
+                        tracing::warn!(error = %format!("{err:#}"), "beat: lost the leader lock; stepping down");
+                        return Ending::LostLock;
+                    }
+                    Some(*catalog)
+                }
+                None => None,
+            };
+            let failed = look(ticker, &mut publisher, self.broker_url, self.clock, catalog).await;
+            let now = self.clock.now();
+            let mut sleep = if failed {
+                RETRY
+            } else {
+                (ticker.next_wake(now) - now)
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+            };
+            if lock.is_some() {
+                sleep = sleep.min(LEADER_CHECK);
+            }
+            self.pause(sleep).await;
+        }
+        Ending::Stopped
+    }
+
+    /// Sleeps for `time`, or until stopped.
+    async fn pause(&self, time: Duration) {
+        tokio::select! {
+            () = self.stop.cancelled() => {},
+            () = tokio::time::sleep(time) => {},
+        }
+    }
+}
+
+/// Loads every entry's recorded last slot into `ticker`.
+async fn resume(
+    catalog: &Catalog,
+    ticker: &mut Ticker,
+) -> Result<(), celeriac_catalog::CatalogError> {
+    let names: Vec<String> = ticker.entries().iter().map(|e| e.name.clone()).collect();
+    for name in names {
+        if let Some(stored) = catalog.beat_entry(&name).await? {
+            tracing::info!(entry = %name, last_slot = %stored.last_slot, "beat: resuming after the recorded last slot");
+            ticker.record(&name, stored.last_slot);
+        } else {
+            tracing::info!(entry = %name, "beat: no slot recorded yet (first start: only an on-time slot fires)");
+        }
+    }
+    Ok(())
+}
+
+/// Publishes everything due now, recording each entry's handled slots in memory and (when
+/// leading) in the catalog; returns whether a publish failed (to retry soon).
 async fn look(
     ticker: &mut Ticker,
     publisher: &mut Option<Publisher>,
     broker_url: &str,
     clock: &dyn Clock,
+    catalog: Option<&Catalog>,
 ) -> bool {
     for due in ticker.due(clock.now()) {
-        if let Skipped::Exactly(n) | Skipped::AtLeast(n) = due.skipped
-            && n > 0
-        {
-            tracing::warn!(entry = %due.entry, skipped = ?due.skipped, "beat: missed slots skipped by policy");
+        let skipped = match due.skipped {
+            Skipped::Exactly(n) | Skipped::AtLeast(n) => n,
+        };
+        if skipped > 0 {
+            tracing::warn!(entry = %due.entry, skipped = ?due.skipped, through = %due.through, "beat: missed slots skipped by policy");
         }
         for out in &due.outgoing {
             if publisher.is_none() {
@@ -97,6 +261,41 @@ async fn look(
             );
         }
         ticker.record(&due.entry, due.through);
+        if let Some(catalog) = catalog {
+            record(catalog, &due, skipped, clock).await;
+        }
     }
     false
+}
+
+/// Records `due.through` in the catalog. A failure is logged and left: this leader remembers
+/// the slot in memory, and a new leader would publish it again with the same task id.
+async fn record(catalog: &Catalog, due: &EntryDue, skipped: usize, clock: &dyn Clock) {
+    let task_id = due
+        .outgoing
+        .last()
+        .filter(|out| out.slot.at == due.through)
+        .map(|out| out.slot.task_id().to_string());
+    let record = SlotRecord {
+        entry: due.entry.clone(),
+        slot: due.through,
+        task_id,
+        skipped: u64::try_from(skipped).unwrap_or(u64::MAX),
+        at: clock.now(),
+    };
+    match catalog.record_beat_slot(&record).await {
+        Ok(done) if !done.advanced => tracing::warn!(
+            entry = %due.entry,
+            slot = %due.through,
+            stored = %done.entry.last_slot,
+            "beat: the catalog already holds a later slot (another leader ran)"
+        ),
+        Ok(_) => {}
+        Err(err) => tracing::error!(
+            entry = %due.entry,
+            slot = %due.through,
+            error = %format!("{err:#}"),
+            "beat: cannot record the slot in the catalog"
+        ),
+    }
 }

@@ -165,7 +165,8 @@ pub(crate) async fn open_catalog(
     }
 }
 
-async fn open_explicit(url: &str) -> anyhow::Result<Catalog> {
+/// Opens the catalog at `url`, which must be reachable and migrated.
+pub(crate) async fn open_explicit(url: &str) -> anyhow::Result<Catalog> {
     let parsed = CatalogUrl::parse(url).map_err(Coded::config)?;
     let catalog = Catalog::connect(&parsed)
         .await
