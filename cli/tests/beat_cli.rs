@@ -564,16 +564,22 @@ fn distinct_slots(slots: &[chrono::DateTime<chrono::Utc>]) -> usize {
         .len()
 }
 
+/// A migrated SQLite catalog in a temp dir: the catalog, its URL and the dir (removed on drop).
+async fn sqlite_catalog() -> (celeriac_catalog::Catalog, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+    let catalog = celeriac_catalog::Catalog::open(&url).await.unwrap();
+    catalog.migrate().await.unwrap();
+    (catalog, url, dir)
+}
+
 /// A beat stopped and started again on its catalog (SQLite here) publishes the slots that
 /// passed while it was down once each (`missed = "all"`) and repeats none it had published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_beat_neither_repeats_nor_skips_a_slot() {
     use celeriac_testkit::amqp::{self, TestQueues};
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
-    let catalog = celeriac_catalog::Catalog::open(&url).await.unwrap();
-    catalog.migrate().await.unwrap();
+    let (catalog, url, _dir) = sqlite_catalog().await;
     let queues = TestQueues::new();
     let queue = queues.queue("beat-restart");
     let file = every_second(&queue);
@@ -618,10 +624,7 @@ async fn a_restarted_beat_neither_repeats_nor_skips_a_slot() {
 async fn a_second_beat_on_a_sqlite_catalog_does_not_publish() {
     use celeriac_testkit::amqp::{self, TestQueues};
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
-    let catalog = celeriac_catalog::Catalog::open(&url).await.unwrap();
-    catalog.migrate().await.unwrap();
+    let (catalog, url, _dir) = sqlite_catalog().await;
     catalog.close().await;
     let queues = TestQueues::new();
     let queue = queues.queue("beat-sqlite");

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Deserialize;
 
-use crate::cmd::database::{self, Choice, DatabaseArgs};
+use crate::cmd::database::{self, Choice, DATABASE_URL_ENV};
 use crate::cmd::sections::{self, CONFIG_ENV, Reader};
 use crate::cmd::status::{Coded, OK};
 
@@ -36,11 +36,11 @@ pub(crate) struct BeatArgs {
         value_name = "URL"
     )]
     broker: Option<String>,
-    /// Where the leader lock and the last slots live: the catalog database (else
-    /// `[database] url` of the config file; with neither, beat runs alone and keeps its last
-    /// slots in memory)
-    #[command(flatten)]
-    database: DatabaseArgs,
+    /// The catalog holding the leader lock and the last slots: postgres://USER[:PASSWORD]@HOST[:PORT]/DB
+    /// or sqlite://PATH [default: [database] url of the config file, else none: beat runs alone,
+    /// last slots in memory]
+    #[arg(long, env = DATABASE_URL_ENV, value_name = "URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Print each entry and its next five run times in its zone, then exit
     #[arg(long)]
     list: bool,
@@ -58,10 +58,8 @@ pub(crate) fn run(args: &BeatArgs) -> anyhow::Result<u8> {
     if !args.list {
         crate::logging::init(celeriac_worker::LogFormat::Text);
         let url = args.broker.as_deref().unwrap_or(DEFAULT_BROKER);
-        let catalog = match database::choose(
-            args.database.database_url.as_deref(),
-            args.config.as_deref(),
-        )? {
+        let catalog = match database::choose(args.database_url.as_deref(), args.config.as_deref())?
+        {
             Choice::Explicit(url) => Some(url),
             Choice::Embedded => None,
         };
