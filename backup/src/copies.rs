@@ -183,9 +183,7 @@ fn report(state: CopyState) -> CopyReport {
         store: state.outcome.store.id().clone(),
         kind: state.outcome.store.kind(),
         key: state.outcome.key.clone(),
-        stored: state.stored.is_some(),
-        verified,
-        deep_verified: state.deep,
+        state: crate::report::CopyState::of(state.stored.is_some(), verified, state.deep),
         attempts: state.attempts,
         origin: if verified {
             Some(state.origin.unwrap_or(CopyOrigin::Stream))

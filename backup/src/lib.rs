@@ -95,7 +95,7 @@
 //! let report = Pipeline::new(spec, stores.clone(), keys).run().await?;
 //! assert_eq!(report.status, BackupStatus::Verified);
 //! let main = report.artifact(Bundle::Main).expect("a main artifact");
-//! assert!(main.copies.iter().all(|c| c.verified));
+//! assert!(main.copies.iter().all(|c| c.state.is_verified()));
 //!
 //! // Restore: the first copy that is present, intact and decrypts wins.
 //! let sources: Vec<RestoreSource> = main
@@ -190,7 +190,7 @@ pub use pipeline::Pipeline;
 pub use progress::{ProgressEvent, ProgressSink};
 pub use report::{
     ArtifactReport, ArtifactSizes, BackupReport, BackupStatus, CollectionReport, CopyError,
-    CopyErrorKind, CopyOrigin, CopyReport, StageTimings, StoreSummary,
+    CopyErrorKind, CopyOrigin, CopyReport, CopyState, StageTimings, StoreSummary,
 };
 pub use restore::{
     RestoreAttempt, RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource,

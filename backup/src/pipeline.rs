@@ -353,9 +353,11 @@ fn store_summaries(stores: &[Arc<dyn Store>], artifacts: &[ArtifactReport]) -> V
         .iter()
         .map(|store| {
             let id: &StoreId = store.id();
-            let complete = artifacts
-                .iter()
-                .all(|a| a.copies.iter().any(|c| &c.store == id && c.verified));
+            let complete = artifacts.iter().all(|a| {
+                a.copies
+                    .iter()
+                    .any(|c| &c.store == id && c.state.is_verified())
+            });
             StoreSummary {
                 store: id.clone(),
                 kind: store.kind(),

@@ -178,6 +178,74 @@ pub enum CopyOrigin {
     Existing,
 }
 
+/// How far one copy got. Each state includes the ones before it, so no impossible mix (a
+/// verified copy that was never stored) can be written down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CopyState {
+    /// The store holds no object of this run (the upload failed or never finished).
+    Failed,
+    /// The store published the object, but reading it back did not match (or failed).
+    Stored,
+    /// The object was read back and matched size and SHA-256. Only verified copies count.
+    Verified,
+    /// Verified, and its bytes — proven equal to the stream by SHA-256 — decrypt to the final
+    /// chunk and their archive walks cleanly against its manifest (the deep check runs on the
+    /// stream during the upload).
+    DeepVerified,
+}
+
+impl CopyState {
+    /// The state from what the run saw: published, read back and matched, deep-checked (a deep
+    /// check counts only for a verified copy).
+    pub fn of(stored: bool, verified: bool, deep: bool) -> Self {
+        match (stored, verified, deep) {
+            (true, true, true) => Self::DeepVerified,
+            (true, true, false) => Self::Verified,
+            (true, false, _) => Self::Stored,
+            (false, _, _) => Self::Failed,
+        }
+    }
+
+    /// The store published the object.
+    pub fn is_stored(self) -> bool {
+        self >= Self::Stored
+    }
+
+    /// The object was read back and matched.
+    pub fn is_verified(self) -> bool {
+        self >= Self::Verified
+    }
+
+    /// Verified and deep-checked.
+    pub fn is_deep_verified(self) -> bool {
+        self == Self::DeepVerified
+    }
+
+    /// The state's name in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failed => "failed",
+            Self::Stored => "stored",
+            Self::Verified => "verified",
+            Self::DeepVerified => "deep-verified",
+        }
+    }
+}
+
+/// `{"state": "...", "stored": bool, "verified": bool, "deep_verified": bool}`, flattened into
+/// the copy's JSON object (the booleans are the report's stable field names).
+impl Serialize for CopyState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = s.serialize_map(Some(4))?;
+        map.serialize_entry("state", self.as_str())?;
+        map.serialize_entry("stored", &self.is_stored())?;
+        map.serialize_entry("verified", &self.is_verified())?;
+        map.serialize_entry("deep_verified", &self.is_deep_verified())?;
+        map.end()
+    }
+}
+
 /// One store's copy of one artifact.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CopyReport {
@@ -187,14 +255,10 @@ pub struct CopyReport {
     pub kind: StoreKind,
     /// The object key in that store.
     pub key: ObjectKey,
-    /// The store published the object.
-    pub stored: bool,
-    /// The object was read back and matched size and SHA-256. Only verified copies count.
-    pub verified: bool,
-    /// The copy's bytes — proven equal to the stream by SHA-256 — decrypt to the final chunk
-    /// and their archive walks cleanly against its manifest (the deep check runs on the stream
-    /// during the upload).
-    pub deep_verified: bool,
+    /// How far the copy got (in the JSON: `state`, and the booleans `stored`, `verified`,
+    /// `deep_verified` that scripts read).
+    #[serde(flatten)]
+    pub state: CopyState,
     /// Upload attempts (1 = the streamed one).
     pub attempts: u32,
     /// How the final copy was written; absent when there is none.

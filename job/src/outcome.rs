@@ -285,14 +285,14 @@ fn copy_rows(backup_id: Uuid, report: &BackupReport, at: DateTime<Utc>) -> Vec<N
 
 /// A copy's status from its report.
 fn copy_status(copy: &CopyReport) -> CopyStatus {
-    if copy.verified {
+    if copy.state.is_verified() {
         return CopyStatus::Verified;
     }
     match copy.error.as_ref().map(|e| e.kind) {
         Some(
             CopyErrorKind::SizeMismatch | CopyErrorKind::ChecksumMismatch | CopyErrorKind::Corrupt,
         ) => CopyStatus::Corrupt,
-        _ if copy.stored => CopyStatus::Stored,
+        _ if copy.state.is_stored() => CopyStatus::Stored,
         _ => CopyStatus::Failed,
     }
 }
@@ -321,7 +321,7 @@ fn store_kind(kind: celeriac_store::StoreKind) -> StoreKind {
 fn local_path(main: Option<&ArtifactReport>, roots: &LocalRoots) -> String {
     main.into_iter()
         .flat_map(|a| &a.copies)
-        .filter(|c| c.verified)
+        .filter(|c| c.state.is_verified())
         .find_map(|c| roots.get(&c.store).map(|root| root.join(c.key.as_str())))
         .map(|p| p.display().to_string())
         .unwrap_or_default()
@@ -333,7 +333,7 @@ fn s3_paths(main: Option<&ArtifactReport>) -> (String, String) {
     let s3: Vec<&CopyReport> = main
         .into_iter()
         .flat_map(|a| &a.copies)
-        .filter(|c| c.verified && c.kind == celeriac_store::StoreKind::S3)
+        .filter(|c| c.state.is_verified() && c.kind == celeriac_store::StoreKind::S3)
         .collect();
     let named = |name: &str| {
         s3.iter()

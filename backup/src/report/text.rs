@@ -73,9 +73,9 @@ fn write_artifact(f: &mut fmt::Formatter<'_>, a: &ArtifactReport) -> fmt::Result
     )?;
     writeln!(f, "  sha256 {}  key {}", a.sha256, keys.join(","))?;
     for copy in &a.copies {
-        let state = if copy.verified {
+        let state = if copy.state.is_verified() {
             "verified"
-        } else if copy.stored {
+        } else if copy.state.is_stored() {
             "stored, NOT verified"
         } else {
             "FAILED"

@@ -77,7 +77,7 @@ async fn s3_connection_cut_mid_upload_is_retried_from_the_local_copy() -> Result
         "the artifact must be multipart"
     );
     let copy = main.copy("r2").context("r2 copy")?;
-    ensure!(copy.verified && copy.attempts == 2, "{copy:?}");
+    ensure!(copy.state.is_verified() && copy.attempts == 2, "{copy:?}");
     ensure!(
         copy.origin
             == Some(CopyOrigin::Retry {
@@ -88,7 +88,7 @@ async fn s3_connection_cut_mid_upload_is_retried_from_the_local_copy() -> Result
     for other in ["local", "b2"] {
         let c = main.copy(other).context("copy")?;
         ensure!(
-            c.verified && c.attempts == 1 && c.origin == Some(CopyOrigin::Stream),
+            c.state.is_verified() && c.attempts == 1 && c.origin == Some(CopyOrigin::Stream),
             "{c:?}"
         );
     }
@@ -126,11 +126,14 @@ async fn s3_server_that_stays_down_gives_a_partial_report_naming_it() -> Result<
     for artifact in &report.artifacts {
         for name in ["local", "r2"] {
             let c = artifact.copy(name).context("copy")?;
-            ensure!(c.stored && c.verified && c.error.is_none(), "{c:?}");
+            ensure!(
+                c.state.is_stored() && c.state.is_verified() && c.error.is_none(),
+                "{c:?}"
+            );
         }
         let down = artifact.copy("b2").context("b2 copy")?;
         ensure!(
-            !down.stored && !down.verified && down.origin.is_none(),
+            !down.state.is_stored() && !down.state.is_verified() && down.origin.is_none(),
             "{down:?}"
         );
         ensure!(down.attempts == 3, "every attempt was made: {down:?}");

@@ -132,7 +132,10 @@ fn check_copies(report: &BackupReport, keys: &KeyFiles) -> Result<()> {
         ensure!(artifact.copies.len() == 3);
         for copy in &artifact.copies {
             ensure!(
-                copy.stored && copy.verified && copy.attempts == 1 && copy.error.is_none(),
+                copy.state.is_stored()
+                    && copy.state.is_verified()
+                    && copy.attempts == 1
+                    && copy.error.is_none(),
                 "{copy:?}"
             );
             ensure!(copy.origin == Some(CopyOrigin::Stream), "{copy:?}");
@@ -146,7 +149,7 @@ fn check_copies(report: &BackupReport, keys: &KeyFiles) -> Result<()> {
         let deep: Vec<&str> = artifact
             .copies
             .iter()
-            .filter(|c| c.deep_verified)
+            .filter(|c| c.state.is_deep_verified())
             .map(|c| c.store.as_str())
             .collect();
         ensure!(
@@ -365,6 +368,7 @@ fn artifact(bundle: &str, marker: &str, entries: u64, files: u64, main: bool) ->
             "store": store, "kind": "memory", "key": format!(
                 "celeriac/2026/11/27/019ac4a1-52e3-7a10-8f00-0123456789ab/{name}"
             ),
+            "state": if deep { "deep-verified" } else { "verified" },
             "stored": true, "verified": true, "deep_verified": deep, "attempts": 1,
             "origin": {"via": "stream"}
         })
@@ -434,7 +438,7 @@ async fn a_failed_deep_check_fails_every_copy() -> Result<()> {
     let main = report.artifact(Bundle::Main).context("main")?;
     for copy in &main.copies {
         ensure!(
-            copy.stored && !copy.verified && !copy.deep_verified,
+            copy.state.is_stored() && !copy.state.is_verified() && !copy.state.is_deep_verified(),
             "{copy:?}"
         );
         let error = copy.error.as_ref().context("error")?;
@@ -463,7 +467,7 @@ async fn a_failed_deep_check_fails_every_copy() -> Result<()> {
             .artifacts
             .iter()
             .flat_map(|a| &a.copies)
-            .all(|c| !c.deep_verified)
+            .all(|c| !c.state.is_deep_verified())
     );
     Ok(())
 }
