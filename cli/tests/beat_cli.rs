@@ -421,9 +421,14 @@ async fn a_broker_outage_over_a_slot_still_delivers_it_exactly_once() {
 /// A `tick` entry every second on `queue`, every missed slot fired (`missed = "all"`), so a
 /// restart or a failover must fill its gap and "each slot once" does not depend on timing.
 fn every_second(queue: &str) -> tempfile::NamedTempFile {
+    every_second_missed(queue, "all")
+}
+
+/// A `tick` entry every second on `queue` with the missed-slot policy `missed`.
+fn every_second_missed(queue: &str, missed: &str) -> tempfile::NamedTempFile {
     config(&format!(
         "[beat.schedule.tick]\ntask = \"apps.ping\"\nschedule = {{ every = \"1s\" }}\n\
-         kwargs = {{ n = 1 }}\noptions = {{ queue = \"{queue}\" }}\nmissed = \"all\"\n"
+         kwargs = {{ n = 1 }}\noptions = {{ queue = \"{queue}\" }}\nmissed = \"{missed}\"\n"
     ))
 }
 
@@ -657,4 +662,56 @@ async fn a_second_beat_on_a_sqlite_catalog_does_not_publish() {
         "the second beat published: {seen:?}"
     );
     assert_each_second_once(&slots_only(seen), &stderr1);
+}
+
+/// Restarted under `missed = "skip"`, beat publishes none of the slots it was down over, says
+/// how many it skipped and counts them in the catalog; it repeats nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_beat_under_skip_logs_and_records_what_it_skipped() {
+    use celeriac_testkit::amqp::{self, TestQueues};
+
+    let (catalog, url, _dir) = sqlite_catalog().await;
+    let queues = TestQueues::new();
+    let queue = queues.queue("beat-skip");
+    let file = every_second_missed(&queue, "skip");
+    let start = chrono::Utc::now();
+    let connection = amqp::connect().await;
+    let beat = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(&url));
+    let enough = wait_for_messages(&connection, &queue, 2).await;
+    let (status, first_stderr) = stop_beat(beat).await;
+    assert!(enough && status.success(), "{status}:\n{first_stderr}");
+    let stopped = catalog.beat_entry("tick").await.unwrap().unwrap();
+    // Down for a little over three slots.
+    tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
+    let count = ready(&connection, &queue).await;
+    let beat = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(&url));
+    let enough = wait_for_messages(&connection, &queue, count + 2).await;
+    let (status, stderr) = stop_beat(beat).await;
+    assert!(enough && status.success(), "{status}:\n{stderr}");
+    let window = (start - chrono::Duration::seconds(1), chrono::Utc::now());
+    let expect = (None, &serde_json::json!({"n": 1}));
+    let slots = slots_only(drain_slots(&connection, &queue, "tick", window, expect).await);
+    assert_eq!(
+        slots.len(),
+        distinct_slots(&slots),
+        "a slot twice: {slots:?}"
+    );
+    let stored = catalog.beat_entry("tick").await.unwrap().unwrap();
+    assert!(stored.last_slot > stopped.last_slot);
+    let after_restart: Vec<_> = slots.iter().filter(|s| **s > stopped.last_slot).collect();
+    let first_after = **after_restart.iter().min().unwrap();
+    let gap = (first_after - stopped.last_slot).num_seconds();
+    // Slots found less than ON_TIME (60 s) late count as on time, so only the latest one
+    // fires and the ones before it are skipped: the gap's slots but the last.
+    assert!(gap >= 3, "no slot was passed over: {slots:?}\n{stderr}");
+    let skipped = u64::try_from(gap - 1).unwrap();
+    assert!(
+        stderr.contains("missed slots skipped by policy"),
+        "beat did not log the skip:\n{stderr}"
+    );
+    assert!(
+        stored.skipped_total >= skipped,
+        "skipped {skipped} but recorded {stored:?}"
+    );
+    catalog.close().await;
 }
