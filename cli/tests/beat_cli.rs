@@ -578,6 +578,42 @@ async fn sqlite_catalog() -> (celeriac_catalog::Catalog, String, tempfile::TempD
     (catalog, url, dir)
 }
 
+/// Runs one beat on the catalog at `url` until `queue` holds `more` messages beyond what it
+/// holds now, stops it with SIGTERM and returns what it logged (panicking if it fell short or
+/// failed).
+async fn run_beat_for(
+    file: &std::path::Path,
+    url: &str,
+    connection: &lapin::Connection,
+    queue: &str,
+    more: u32,
+) -> String {
+    let count = ready(connection, queue).await;
+    let beat = spawn_beat_on(file, &celeriac_testkit::amqp::amqp_url(), Some(url));
+    let enough = wait_for_messages(connection, queue, count + more).await;
+    let (status, stderr) = stop_beat(beat).await;
+    assert!(enough && status.success(), "{status}:\n{stderr}");
+    stderr
+}
+
+/// Drains the `tick` slots (kwargs `{"n": 1}`) published since `start` and checks none is
+/// there twice.
+async fn drain_ticks(
+    connection: &lapin::Connection,
+    queue: &str,
+    start: chrono::DateTime<chrono::Utc>,
+) -> Vec<chrono::DateTime<chrono::Utc>> {
+    let window = (start - chrono::Duration::seconds(1), chrono::Utc::now());
+    let expect = (None, &serde_json::json!({"n": 1}));
+    let slots = slots_only(drain_slots(connection, queue, "tick", window, expect).await);
+    assert_eq!(
+        slots.len(),
+        distinct_slots(&slots),
+        "a slot twice: {slots:?}"
+    );
+    slots
+}
+
 /// A beat stopped and started again on its catalog (SQLite here) publishes the slots that
 /// passed while it was down once each (`missed = "all"`) and repeats none it had published.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -590,30 +626,16 @@ async fn a_restarted_beat_neither_repeats_nor_skips_a_slot() {
     let file = every_second(&queue);
     let start = chrono::Utc::now();
     let connection = amqp::connect().await;
-    let beat = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(&url));
-    let enough = wait_for_messages(&connection, &queue, 3).await;
-    let (status, first_stderr) = stop_beat(beat).await;
-    assert!(enough && status.success(), "{status}:\n{first_stderr}");
-    let first_count = ready(&connection, &queue).await;
+    run_beat_for(file.path(), &url, &connection, &queue, 3).await;
     let recorded = catalog.beat_entry("tick").await.unwrap().unwrap();
     // Down over at least two slots.
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
-    let beat = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(&url));
-    let enough = wait_for_messages(&connection, &queue, first_count + 5).await;
-    let (status, stderr) = stop_beat(beat).await;
-    assert!(enough && status.success(), "{status}:\n{stderr}");
+    let stderr = run_beat_for(file.path(), &url, &connection, &queue, 5).await;
     assert!(
         stderr.contains("resuming after the recorded last slot"),
         "{stderr}"
     );
-    let window = (start - chrono::Duration::seconds(1), chrono::Utc::now());
-    let expect = (None, &serde_json::json!({"n": 1}));
-    let slots = slots_only(drain_slots(&connection, &queue, "tick", window, expect).await);
-    assert_eq!(
-        slots.len(),
-        distinct_slots(&slots),
-        "a slot twice: {slots:?}"
-    );
+    let slots = drain_ticks(&connection, &queue, start).await;
     assert_each_second_once(&slots, &stderr);
     assert!(
         slots.iter().filter(|s| **s > recorded.last_slot).count() >= 5,
@@ -676,30 +698,19 @@ async fn a_restarted_beat_under_skip_logs_and_records_what_it_skipped() {
     let file = every_second_missed(&queue, "skip");
     let start = chrono::Utc::now();
     let connection = amqp::connect().await;
-    let beat = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(&url));
-    let enough = wait_for_messages(&connection, &queue, 2).await;
-    let (status, first_stderr) = stop_beat(beat).await;
-    assert!(enough && status.success(), "{status}:\n{first_stderr}");
+    run_beat_for(file.path(), &url, &connection, &queue, 2).await;
     let stopped = catalog.beat_entry("tick").await.unwrap().unwrap();
     // Down for a little over three slots.
     tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
-    let count = ready(&connection, &queue).await;
-    let beat = spawn_beat_on(file.path(), &amqp::amqp_url(), Some(&url));
-    let enough = wait_for_messages(&connection, &queue, count + 2).await;
-    let (status, stderr) = stop_beat(beat).await;
-    assert!(enough && status.success(), "{status}:\n{stderr}");
-    let window = (start - chrono::Duration::seconds(1), chrono::Utc::now());
-    let expect = (None, &serde_json::json!({"n": 1}));
-    let slots = slots_only(drain_slots(&connection, &queue, "tick", window, expect).await);
-    assert_eq!(
-        slots.len(),
-        distinct_slots(&slots),
-        "a slot twice: {slots:?}"
-    );
+    let stderr = run_beat_for(file.path(), &url, &connection, &queue, 2).await;
+    let slots = drain_ticks(&connection, &queue, start).await;
     let stored = catalog.beat_entry("tick").await.unwrap().unwrap();
     assert!(stored.last_slot > stopped.last_slot);
-    let after_restart: Vec<_> = slots.iter().filter(|s| **s > stopped.last_slot).collect();
-    let first_after = **after_restart.iter().min().unwrap();
+    let first_after = *slots
+        .iter()
+        .filter(|s| **s > stopped.last_slot)
+        .min()
+        .unwrap();
     let gap = (first_after - stopped.last_slot).num_seconds();
     // Slots found less than ON_TIME (60 s) late count as on time, so only the latest one
     // fires and the ones before it are skipped: the gap's slots but the last.
