@@ -1,14 +1,11 @@
-//! The dead man's switch: is the newest good backup recent enough? "Good" is a backup with a
-//! verified copy (`VERIFIED` or `PARTIAL`). When it is older than the allowed age (or there is
-//! none) one `BACKUP_MISSING` alert (critical) is raised and stays open while the gap lasts;
+//! The dead man's switch: is the newest `VERIFIED` backup recent enough? When it is older than
+//! the allowed age (or there is none) one `BACKUP_MISSING` alert (critical) is raised and stays open while the gap lasts;
 //! the first check that finds a recent backup again resolves it, re-arming the switch.
 //!
 //! Run it from outside the worker too (`celeriac check` from cron or a health probe): a switch
 //! that only the possibly-dead worker can pull is no switch.
 
-use celeriac_catalog::{
-    AlertFilter, AlertType, Backup, BackupStatus, Catalog, CatalogError, NewAlert, Severity,
-};
+use celeriac_catalog::{AlertFilter, AlertType, Catalog, CatalogError, NewAlert, Severity};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -17,7 +14,7 @@ use uuid::Uuid;
 /// What a check found and did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Freshness {
-    /// The newest backup with a verified copy, if any.
+    /// The newest `VERIFIED` backup, if any.
     pub newest: Option<Uuid>,
     /// When it was made.
     pub newest_at: Option<DateTime<Utc>>,
@@ -33,7 +30,7 @@ pub struct Freshness {
     pub resolved: usize,
 }
 
-/// Checks the newest good backup against `max_age` at `now`, raising or resolving the
+/// Checks the newest `VERIFIED` backup against `max_age` at `now`, raising or resolving the
 /// `BACKUP_MISSING` alert.
 ///
 /// # Errors
@@ -43,7 +40,7 @@ pub async fn check_freshness(
     max_age: Duration,
     now: DateTime<Utc>,
 ) -> Result<Freshness, CatalogError> {
-    let newest = newest_good(catalog).await?;
+    let newest = catalog.latest_verified().await?;
     let age = newest.as_ref().map(|b| now - b.created_at);
     let stale = age.is_none_or(|age| age > max_age);
     let open: Vec<_> = catalog
@@ -67,14 +64,13 @@ pub async fn check_freshness(
     if stale && open.is_empty() {
         let message = match &newest {
             Some(b) => format!(
-                "no backup with a verified copy for {} hours (the newest, {}, is from {}); \
-                 allowed: {} hours",
+                "no VERIFIED backup for {} hours (the newest, {}, is from {}); allowed: {} hours",
                 age.map_or(0, |a| a.num_hours()),
                 b.id,
                 b.created_at.to_rfc3339(),
                 max_age.num_hours()
             ),
-            None => "no backup with a verified copy has ever been recorded".to_owned(),
+            None => "no VERIFIED backup has ever been recorded".to_owned(),
         };
         let details = json!({
             "newest_backup_id": report.newest.map(|id| id.to_string()),
@@ -100,21 +96,4 @@ pub async fn check_freshness(
         }
     }
     Ok(report)
-}
-
-/// The newest `VERIFIED` or `PARTIAL` backup.
-async fn newest_good(catalog: &Catalog) -> Result<Option<Backup>, CatalogError> {
-    let mut newest: Option<Backup> = None;
-    for status in [BackupStatus::Verified, BackupStatus::Partial] {
-        if let Some(b) = catalog
-            .list_backups(Some(status), 1)
-            .await?
-            .into_iter()
-            .next()
-            && newest.as_ref().is_none_or(|n| b.created_at > n.created_at)
-        {
-            newest = Some(b);
-        }
-    }
-    Ok(newest)
 }

@@ -73,14 +73,11 @@ pub(crate) fn run(args: &BackupArgs) -> anyhow::Result<u8> {
     let setup = backup_setup::setup(&request)?;
     progress::init_log();
     let display = Display::detect(args.quiet);
-    let mut pipeline = Pipeline::new(setup.spec, setup.stores, setup.keys)
-        .with_options(setup.config.pipeline.clone())
-        .with_limits(setup.config.restore_limits.clone());
+    let (mut pipeline, _, roots) = setup.into_pipeline();
     if let Some(sink) = progress::sink(display) {
         pipeline = pipeline.with_progress(sink);
     }
     let database_url = args.database.database_url.as_deref();
-    let roots = setup.roots;
     let recorded = runtime::block_on(async move {
         let catalog = database::open_catalog(database_url, path.as_deref()).await?;
         let cancel = CancellationToken::new();

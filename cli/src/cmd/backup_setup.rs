@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use celeriac_backup::{
-    BackupConfig, BackupKeys, CollectSpec, KeyRef, RawBackupConfig, RawRoot, StoreTarget,
+    BackupConfig, BackupKeys, CollectSpec, KeyRef, Pipeline, RawBackupConfig, RawRoot, StoreTarget,
     local_roots,
 };
 use celeriac_crypto::{CryptoError, Key};
@@ -57,6 +57,17 @@ pub(crate) struct Setup {
     pub(crate) stores: Vec<Arc<dyn Store>>,
     /// The local stores' directories, by store id.
     pub(crate) roots: LocalRoots,
+}
+
+impl Setup {
+    /// The pipeline this setup describes (the config's streaming, retry and verification
+    /// options and restore limits), and the stores and local roots beside it.
+    pub(crate) fn into_pipeline(self) -> (Pipeline, Vec<Arc<dyn Store>>, LocalRoots) {
+        let pipeline = Pipeline::new(self.spec, self.stores.clone(), self.keys)
+            .with_options(self.config.pipeline.clone())
+            .with_limits(self.config.restore_limits.clone());
+        (pipeline, self.stores, self.roots)
+    }
 }
 
 /// The validated config and collect spec only (for `backup --dry-run`: no key, no store, no

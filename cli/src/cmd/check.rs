@@ -1,5 +1,5 @@
 //! `celeriac check`: the dead man's switch from outside the worker (cron, a container health
-//! check, a monitoring probe). Exit 0 when the newest backup with a verified copy is younger
+//! check, a monitoring probe). Exit 0 when the newest VERIFIED backup is younger
 //! than `--max-age-hours` (default `[job] max-age-hours`, else 26), 1 when it is older or there
 //! is none; the `BACKUP_MISSING` alert is raised once per gap and resolved when backups are
 //! back, exactly as the worker's `apps.backups.tasks.check_backups` does.
@@ -42,11 +42,11 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         let newest = match (found.newest, found.newest_at, found.age_seconds) {
             (Some(id), Some(at), Some(age)) => format!(
-                "newest backup with a verified copy: {id} from {} ({}h ago)",
+                "newest VERIFIED backup: {id} from {} ({}h ago)",
                 at.to_rfc3339(),
                 age / 3600
             ),
-            _ => "no backup with a verified copy is recorded".to_owned(),
+            _ => "no VERIFIED backup is recorded".to_owned(),
         };
         let verdict = if found.stale { "STALE" } else { "OK" };
         let alert = if found.raised {

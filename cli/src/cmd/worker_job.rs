@@ -7,12 +7,9 @@
 
 use std::path::Path;
 
-use anyhow::Context;
-use celeriac_backup::{Pipeline, RawRoot, local_roots};
-use celeriac_job::{CheckBackups, ConfigurationBackup, LocalRoots, PruneBackups, Recorder};
+use celeriac_job::{CheckBackups, ConfigurationBackup, PruneBackups, Recorder};
 
-use crate::cmd::status::Coded;
-use crate::cmd::{backup, config_file, database, job_settings, keys};
+use crate::cmd::{backup_setup, config_file, database, job_settings};
 
 /// The backup job's tasks.
 pub(crate) struct JobTasks {
@@ -34,9 +31,10 @@ pub(crate) async fn configuration_backup(
     config: Option<&Path>,
     database_url: Option<&str>,
 ) -> anyhow::Result<Option<JobTasks>> {
-    let mut raw = config_file::load_raw(config)?;
+    let raw = config_file::load_raw(config)?;
     let job = job_settings::load(config)?;
-    if raw.collect.roots.is_empty() {
+    // Without [[collect.roots]], `[job] project-root` gives the original system's roots.
+    let sources = if raw.collect.roots.is_empty() {
         let Some(project) = &job.project_root else {
             tracing::info!(
                 task = celeriac_job::TASK_NAME,
@@ -44,28 +42,17 @@ pub(crate) async fn configuration_backup(
             );
             return Ok(None);
         };
-        raw.collect.roots = job_settings::default_roots(project)?
-            .into_iter()
-            .map(RawRoot::new)
-            .collect();
-    }
-    let backup_keys = keys::backup_keys(None, None, &raw.keys)?;
-    let validated = config_file::validate(raw, config)?;
-    let spec = validated
-        .collect
-        .clone()
-        .context("the config file sets no [[collect.roots]]")?;
-    if validated.targets.is_empty() {
-        return Err(Coded::config(anyhow::anyhow!(
-            "{}: `backup.stores` names no store",
-            celeriac_job::TASK_NAME
-        )));
-    }
-    let stores = backup::open_stores(&validated)?;
-    let pipeline = Pipeline::new(spec, stores.clone(), backup_keys)
-        .with_options(validated.pipeline.clone())
-        .with_limits(validated.restore_limits.clone());
-    let roots: LocalRoots = local_roots(&validated.targets).into_iter().collect();
+        job_settings::default_roots(project)?
+    } else {
+        Vec::new()
+    };
+    // The same setup as `celeriac backup` with no flags but the default roots.
+    let setup = backup_setup::setup(&backup_setup::Request {
+        sources: &sources,
+        config,
+        ..backup_setup::Request::default()
+    })?;
+    let (pipeline, stores, roots) = setup.into_pipeline();
     let catalog = database::open_catalog(database_url, config).await?;
     tracing::info!(task = celeriac_job::TASK_NAME, catalog = %catalog.url(), "registered");
     Ok(Some(JobTasks {
