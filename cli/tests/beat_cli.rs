@@ -726,3 +726,40 @@ async fn a_restarted_beat_under_skip_logs_and_records_what_it_skipped() {
     );
     catalog.close().await;
 }
+
+/// The leader pulls the dead man's switch: on a catalog with no `VERIFIED` backup it raises one
+/// `BACKUP_MISSING` alert (not one per tick, not one per restart while the gap lasts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leading_beat_raises_backup_missing_once_per_gap() {
+    use celeriac_catalog::{AlertFilter, AlertType};
+    use celeriac_testkit::amqp::{self, TestQueues};
+
+    let (catalog, url, _dir) = sqlite_catalog().await;
+    let queues = TestQueues::new();
+    let queue = queues.queue("beat-watchdog");
+    let file = every_second(&queue);
+    let connection = amqp::connect().await;
+    let missing = || async {
+        catalog
+            .alerts(AlertFilter {
+                backup_id: None,
+                open_only: true,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.alert_type == AlertType::BackupMissing)
+            .count()
+    };
+    // Two stints of several ticks each.
+    let stderr = run_beat_for(file.path(), &url, &connection, &queue, 3).await;
+    assert!(stderr.contains("BACKUP_MISSING raised"), "{stderr}");
+    assert_eq!(missing().await, 1);
+    let stderr = run_beat_for(file.path(), &url, &connection, &queue, 3).await;
+    assert!(
+        !stderr.contains("BACKUP_MISSING raised"),
+        "raised again: {stderr}"
+    );
+    assert_eq!(missing().await, 1);
+    catalog.close().await;
+}

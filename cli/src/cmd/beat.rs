@@ -63,7 +63,8 @@ pub(crate) fn run(args: &BeatArgs) -> anyhow::Result<u8> {
             Choice::Explicit(url) => Some(url),
             Choice::Embedded => None,
         };
-        return crate::cmd::beat_loop::run(&config, url, catalog.as_deref());
+        let max_age = crate::cmd::job_settings::load(args.config.as_deref())?.max_age;
+        return crate::cmd::beat_loop::run(&config, url, catalog.as_deref(), max_age);
     }
     let after = args.at.unwrap_or_else(Utc::now);
     print!("{}", list(&config, after));

@@ -6,8 +6,11 @@
 //! catalog's beat leader lock (`LockKind::BeatLeader`: a PostgreSQL advisory lock on a
 //! connection of its own, or a file lock beside a SQLite catalog), the holder reads every
 //! entry's last slot from the catalog, publishes, records each handled slot there, and checks
-//! its lock every few seconds, stepping down when the lock's session is gone. Without one,
-//! beat is the only scheduler and keeps its last slots in memory.
+//! its lock every few seconds, stepping down when the lock's session is gone. The leader also
+//! pulls the dead man's switch (`celeriac_job::watchdog`): when it takes the lead and every
+//! few minutes after, no `VERIFIED` backup within `[job] max-age-hours` raises one
+//! `BACKUP_MISSING` alert. Without a catalog, beat is the only scheduler and keeps its last
+//! slots in memory.
 
 use std::time::Duration;
 
@@ -27,6 +30,9 @@ const RETRY: Duration = Duration::from_secs(2);
 /// How often a leader checks its lock between slots.
 const LEADER_CHECK: Duration = Duration::from_secs(2);
 
+/// How often the leader checks that backups are not missing.
+const WATCHDOG_EVERY: Duration = Duration::from_mins(5);
+
 /// How long a lock check may take before the lock counts as lost.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -36,6 +42,7 @@ pub(crate) fn run(
     config: &BeatConfig,
     broker_url: &str,
     catalog_url: Option<&str>,
+    max_age: chrono::Duration,
 ) -> anyhow::Result<u8> {
     runtime::block_on(async {
         let stop = CancellationToken::new();
@@ -47,6 +54,7 @@ pub(crate) fn run(
             sender: Sender::for_process(std::process::id(), &host),
             clock: &SystemClock,
             stop: &stop,
+            max_age,
         };
         let Some(url) = catalog_url else {
             tracing::info!(
@@ -83,6 +91,8 @@ struct Beat<'a> {
     sender: Sender,
     clock: &'a dyn Clock,
     stop: &'a CancellationToken,
+    /// The dead man's switch's window.
+    max_age: chrono::Duration,
 }
 
 impl Beat<'_> {
@@ -164,6 +174,7 @@ impl Beat<'_> {
         mut lock: Option<(&Catalog, &mut RunLock)>,
     ) -> Ending {
         let mut publisher: Option<Publisher> = None;
+        let mut watched: Option<tokio::time::Instant> = None;
         while !self.stop.is_cancelled() {
             let catalog = match &mut lock {
                 Some((catalog, held)) => {
@@ -175,6 +186,12 @@ impl Beat<'_> {
                 }
                 None => None,
             };
+            if let Some(catalog) = catalog
+                && watched.is_none_or(|at| at.elapsed() >= WATCHDOG_EVERY)
+            {
+                watched = Some(tokio::time::Instant::now());
+                watch(catalog, self.max_age, self.clock).await;
+            }
             let failed = look(ticker, &mut publisher, self.broker_url, self.clock, catalog).await;
             let now = self.clock.now();
             let mut sleep = if failed {
@@ -202,6 +219,23 @@ impl Beat<'_> {
 }
 
 /// Loads every entry's recorded last slot into `ticker`.
+/// The dead man's switch, pulled by the leader: logs what it found; a catalog error is logged
+/// and the next check tries again.
+async fn watch(catalog: &Catalog, max_age: chrono::Duration, clock: &dyn Clock) {
+    match celeriac_job::check_freshness(catalog, max_age, clock.now()).await {
+        Ok(found) if found.raised => {
+            tracing::error!(newest = ?found.newest, "beat: no VERIFIED backup within the window: BACKUP_MISSING raised");
+        }
+        Ok(found) if found.resolved > 0 => {
+            tracing::info!(newest = ?found.newest, "beat: backups are back: BACKUP_MISSING resolved");
+        }
+        Ok(_) => {}
+        Err(err) => {
+            tracing::warn!(error = %format!("{err:#}"), "beat: cannot check for missing backups; trying again later");
+        }
+    }
+}
+
 async fn resume(
     catalog: &Catalog,
     ticker: &mut Ticker,
