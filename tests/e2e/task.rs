@@ -64,6 +64,22 @@ pub(crate) fn collect_from(w: &World, root: &Path) {
     std::fs::write(&w.config, text).unwrap();
 }
 
+/// A world backing `source` up to a local store under `dir` (its path is returned) and to the
+/// S3 stores `s3` (named `r2` and `b2`).
+pub(crate) fn local_and_s3_world(
+    s3: Vec<S3Store>,
+    source: &Path,
+    dir: &Path,
+) -> (World, std::path::PathBuf) {
+    let local = dir.join("local");
+    let w = World::new(
+        s3,
+        &[&format!("local:{}", local.display()), "s3:r2", "s3:b2"],
+    );
+    collect_from(&w, source);
+    (w, local)
+}
+
 /// Starts `celeriac worker` on `queue` with the world's config file and the catalog at `db`.
 pub(crate) fn start_worker(w: &World, queue: &str, db: &str) -> tokio::process::Child {
     w.command(&["worker", "-Q", queue, "-c", "2"])
@@ -124,12 +140,7 @@ async fn python_client_runs_the_task_and_django_reads_the_verified_row() {
         S3Store::new("b2", &b2, &b2).await,
     ];
     let dir = tempfile::tempdir().unwrap();
-    let local = dir.path().join("local");
-    let w = World::new(
-        s3,
-        &[&format!("local:{}", local.display()), "s3:r2", "s3:b2"],
-    );
-    collect_from(&w, source.path());
+    let (w, _) = local_and_s3_world(s3, source.path(), dir.path());
     let queues = TestQueues::new();
     let queue = queues.queue("backups");
     let mut worker = start_worker(&w, &queue, db.url());

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt as _;
 
 use crate::task::{
-    TASK, collect_from, django_reads, migrated_database, python_calls, python_client, start_worker,
-    walk_files,
+    TASK, collect_from, django_reads, local_and_s3_world, migrated_database, python_calls,
+    python_client, start_worker, walk_files,
 };
 use crate::tree::sample_copy;
 use crate::world::{S3Store, World};
@@ -68,12 +68,7 @@ async fn a_worker_killed_mid_upload_leaves_one_verified_backup_and_no_stray_obje
         S3Store::new("b2", &b2, &b2).await,
     ];
     let dir = tempfile::tempdir().unwrap();
-    let local = dir.path().join("local");
-    let w = World::new(
-        s3,
-        &[&format!("local:{}", local.display()), "s3:r2", "s3:b2"],
-    );
-    collect_from(&w, source.path());
+    let (w, local) = local_and_s3_world(s3, source.path(), dir.path());
     let queues = TestQueues::new();
     let queue = queues.queue("backups");
 
