@@ -1,7 +1,7 @@
 //! `celeriac worker` seen by Python Celery's own remote-control tools: `celery inspect ping`,
 //! `registered`, `active_queues` and `stats` (JSON output) list the worker with Celery's
-//! fields, and `celery control revoke ID` sent before the task keeps it from running (its result
-//! is REVOKED).
+//! fields, `celery control revoke ID` sent before the task keeps it from running (its result
+//! is REVOKED), requests for other nodes are ignored, and `celery control shutdown` stops it.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -161,11 +161,11 @@ async fn worker_answers_celery_inspect_and_control_revoke() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_only_answers_requests_addressed_to_it() {
+async fn worker_answers_only_requests_addressed_to_it_and_shuts_down_on_request() {
     let queues = TestQueues::new();
     let q = queues.queue("control-dest");
     let node = format!("celeriac@{q}");
-    let _worker = start_worker(&q, &node);
+    let mut worker = start_worker(&q, &node);
     let python = Python::find();
     python.require("celery");
     tokio::time::timeout(PATIENCE, async {
@@ -192,4 +192,23 @@ async fn worker_only_answers_requests_addressed_to_it() {
         out.stdout,
         out.stderr
     );
+    assert!(worker.try_wait().unwrap().is_none(), "still running");
+
+    // `control shutdown` is never answered (as in Python) and stops the worker warmly
+    let out = celery(
+        &python,
+        &q,
+        &["control", "shutdown", "-d", &node, "-t", "1"],
+    )
+    .await;
+    assert!(
+        !out.status.success(),
+        "no reply to shutdown: {}",
+        out.stdout
+    );
+    let status = tokio::time::timeout(PATIENCE, worker.wait())
+        .await
+        .expect("the worker stops after `celery control shutdown`")
+        .unwrap();
+    assert!(status.success(), "{status}");
 }
