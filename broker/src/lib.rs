@@ -9,12 +9,15 @@
 //! * [`Publisher`]: a confirm-mode channel; each publish waits for the broker's ack.
 //! * [`Session`]: one connection from a [`BrokerOptions`]: topology, a consuming channel with
 //!   QoS and one consumer per queue, and a [`Publisher`].
+//! * [`Mailbox`]: a node's remote-control queue on the `celery.pidbox` fanout exchange, and
+//!   its replies, declared as kombu declares them.
 //! * [`BrokerError`]: every failure, and whether reconnecting may cure it.
 //!
 //! Celery's wire format itself lives in `celeriac-protocol`, which does no I/O; this crate is
 //! where it meets lapin.
 
 mod error;
+mod pidbox;
 mod publisher;
 mod session;
 mod topology;
@@ -25,8 +28,9 @@ mod wire;
 pub use lapin::Connection;
 
 pub use error::BrokerError;
+pub use pidbox::{CONTROL_EXCHANGE, MAILBOX_PREFETCH, Mailbox, pidbox_queue_name};
 pub use publisher::Publisher;
 pub use session::{BrokerOptions, Deliveries, Session, connect};
 pub use topology::{QueueSpec, QueueType, declare_durable_queue, declare_queue, has_quorum_queue};
-pub use url::{BrokerUrl, BrokerUrlError};
+pub use url::{BrokerInfo, BrokerUrl, BrokerUrlError};
 pub use wire::{amqp_properties, wire_from_amqp};

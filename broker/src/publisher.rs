@@ -53,27 +53,37 @@ impl Publisher {
         routing_key: &str,
         message: &WireMessage,
     ) -> Result<(), BrokerError> {
-        let failed = |source| BrokerError::Publish {
-            routing_key: routing_key.to_owned(),
-            source,
-        };
-        let properties = amqp_properties(&message.properties, &message.headers);
-        let confirm = self
-            .channel
-            .basic_publish(
-                exchange.into(),
-                routing_key.into(),
-                BasicPublishOptions::default(),
-                &message.body,
-                properties,
-            )
-            .await
-            .map_err(failed)?;
-        match confirm.await.map_err(failed)? {
+        match publish_on(&self.channel, exchange, routing_key, message).await? {
             Confirmation::Ack(_) | Confirmation::NotRequested => Ok(()),
             Confirmation::Nack(_) => Err(BrokerError::Nacked {
                 routing_key: routing_key.to_owned(),
             }),
         }
     }
+}
+
+/// Publishes `message` on `channel` and waits for its confirmation (`NotRequested` on a channel
+/// without confirms).
+pub(crate) async fn publish_on(
+    channel: &Channel,
+    exchange: &str,
+    routing_key: &str,
+    message: &WireMessage,
+) -> Result<Confirmation, BrokerError> {
+    let failed = |source| BrokerError::Publish {
+        routing_key: routing_key.to_owned(),
+        source,
+    };
+    let properties = amqp_properties(&message.properties, &message.headers);
+    let confirm = channel
+        .basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            BasicPublishOptions::default(),
+            &message.body,
+            properties,
+        )
+        .await
+        .map_err(failed)?;
+    confirm.await.map_err(failed)
 }

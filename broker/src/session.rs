@@ -100,6 +100,14 @@ impl Session {
         self.publisher.clone()
     }
 
+    /// Opens `node`'s remote-control mailbox on this connection (a channel of its own).
+    pub async fn open_mailbox(
+        &self,
+        node: &str,
+    ) -> Result<(crate::pidbox::Mailbox, Consumer), BrokerError> {
+        crate::pidbox::Mailbox::open(&self.connection, node).await
+    }
+
     /// The consuming channel (for QoS changes).
     pub fn consume_channel(&self) -> &Channel {
         &self.consume

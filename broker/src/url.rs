@@ -14,6 +14,21 @@ pub struct BrokerUrl {
     uri: AMQPUri,
 }
 
+/// The public parts of a [`BrokerUrl`] (never the password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerInfo {
+    /// Host name or address.
+    pub hostname: String,
+    /// TCP port.
+    pub port: u16,
+    /// User name.
+    pub userid: String,
+    /// Virtual host, decoded (`/` for `%2f`).
+    pub virtual_host: String,
+    /// `amqps://`.
+    pub ssl: bool,
+}
+
 impl BrokerUrl {
     /// Parses an `amqp://` or `amqps://` URL.
     pub fn parse(text: &str) -> Result<Self, BrokerUrlError> {
@@ -24,6 +39,19 @@ impl BrokerUrl {
     /// The parsed URI to hand to lapin.
     pub(crate) fn uri(&self) -> AMQPUri {
         self.uri.clone()
+    }
+
+    /// What kombu's `Connection.info()` reports, without the password: host, port, user,
+    /// virtual host and whether TLS is used (`inspect stats` shows it).
+    pub fn info(&self) -> BrokerInfo {
+        let a = &self.uri.authority;
+        BrokerInfo {
+            hostname: a.host.clone(),
+            port: a.port,
+            userid: a.userinfo.username.clone(),
+            virtual_host: self.uri.vhost.clone(),
+            ssl: matches!(self.uri.scheme, lapin::uri::AMQPScheme::AMQPS),
+        }
     }
 
     /// The URL with the password replaced by `***`, for logs.
@@ -66,6 +94,12 @@ mod tests {
         assert_eq!(format!("{url:?}"), url.safe_url());
         let root = BrokerUrl::parse("amqp://guest:guest@127.0.0.1:5672/%2f").unwrap();
         assert_eq!(root.safe_url(), "amqp://guest:***@127.0.0.1:5672/%2f");
+        let info = url.info();
+        assert_eq!(
+            (info.hostname.as_str(), info.port, info.userid.as_str()),
+            ("host", 5673, "user")
+        );
+        assert_eq!((info.virtual_host.as_str(), info.ssl), ("v", false));
         let err = BrokerUrl::parse("http://user:s3cr3t@[bad").unwrap_err();
         assert!(!format!("{err:?} {err}").contains("s3cr3t"));
     }

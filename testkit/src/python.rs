@@ -96,6 +96,13 @@ impl Python {
         )
     }
 
+    /// The real Celery command line, `celery <args>`, run in `app_dir` so that `-A <module>`
+    /// finds an app module there; add the arguments on the returned command.
+    pub fn celery(&self, app_dir: impl AsRef<Path>) -> PythonCommand {
+        self.code("import sys\nfrom celery.__main__ import main\nsys.exit(main())")
+            .current_dir(app_dir)
+    }
+
     /// `python -c <code>`; add arguments (they become `sys.argv[1..]`) on the returned command.
     pub fn code(&self, code: &str) -> PythonCommand {
         let mut command = Command::new(&self.interpreter);

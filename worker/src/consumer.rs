@@ -5,9 +5,13 @@
 //! ```text
 //! delivery ─decode─┬─ malformed ──────────────► FAILURE? + reject(requeue=false)
 //!                  ├─ unknown task ───────────► FAILURE(NotRegistered) + reject(requeue=false)
-//!                  ├─ expired ────────────────► REVOKED + ack
+//!                  ├─ expired or revoked ─────► REVOKED + ack
 //!                  └─ eta? hold ─ permit ─ run ─► reply (confirmed) ─► ack   (acks_late)
-//!                                                 └ retry: republish (confirmed) ─► RETRY ─► ack
+//!                                                 ├ retry: republish (confirmed) ─► RETRY ─► ack
+//!                                                 └ terminated (revoke --terminate) ─► REVOKED ─► ack
+//!
+//! Each registered request is tracked in the worker state ([`crate::control`]) from receipt to
+//! its end, so that `inspect active/reserved/scheduled` list it and `revoke` can stop it.
 //! ```
 
 use std::sync::Arc;
@@ -23,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::acks::Acks;
+use crate::control::{DeliveryInfo, Revoked, Tracking, WorkerState};
 use crate::eta::{EtaWindow, Hold};
 use crate::execute::{self, Limits};
 use crate::metrics::{Metrics, RejectReason};
@@ -35,6 +40,8 @@ use celeriac_broker::{Publisher, wire_from_amqp};
 /// What every delivery handler shares, for the worker's lifetime.
 pub(crate) struct Shared {
     pub(crate) registry: Registry,
+    /// What remote control reads: requests held, totals, clock, revoked ids.
+    pub(crate) state: WorkerState,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) hostname: Arc<str>,
     /// Concurrency limit: a permit per running task.
@@ -61,7 +68,18 @@ pub(crate) struct Incoming {
     pub(crate) tag: u64,
     pub(crate) exchange: String,
     pub(crate) routing_key: String,
+    pub(crate) redelivered: bool,
     pub(crate) acker: Acker,
+}
+
+impl Incoming {
+    fn delivery_info(&self) -> DeliveryInfo {
+        DeliveryInfo {
+            exchange: self.exchange.clone(),
+            routing_key: self.routing_key.clone(),
+            redelivered: self.redelivered,
+        }
+    }
 }
 
 /// Handles one delivery to the end (settled, or left to the broker if the channel died).
@@ -99,6 +117,7 @@ fn decode(delivery: Delivery) -> (Incoming, Decoded) {
         tag: delivery.delivery_tag,
         exchange: delivery.exchange.as_str().to_owned(),
         routing_key: delivery.routing_key.as_str().to_owned(),
+        redelivered: delivery.redelivered,
         acker: delivery.acker,
     };
     let decoded = match TaskMessage::from_wire(&wire) {
@@ -144,15 +163,17 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
     let metrics = shared.metrics.task(name);
     metrics.received.increment(1);
     let target = ReplyTarget::of(&msg, entry.options.ignore_result);
+    let msg: Arc<TaskMessage> = Arc::from(msg);
+    let refuse = |why| not_run(shared, session, &incoming, &msg, target.as_ref(), why);
+    let delivery = incoming.delivery_info();
+    let Ok(tracking) = shared
+        .state
+        .receive(msg.clone(), delivery, entry.options.acks_late)
+    else {
+        return Box::pin(refuse(NotRun::Revoked)).await;
+    };
     if is_expired(&msg) {
-        return Box::pin(revoke_expired(
-            shared,
-            session,
-            &incoming,
-            &msg,
-            target.as_ref(),
-        ))
-        .await;
+        return Box::pin(refuse(NotRun::Expired)).await;
     }
     if let Some(wait) = msg
         .headers
@@ -164,22 +185,17 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
             wait_ms = wait.as_millis(),
             "holding until eta"
         );
+        tracking.scheduled();
         if session.eta.hold(wait, &session.gone).await == Hold::Stopped {
             return settle(session, &incoming, Settle::Requeue).await;
         }
+        tracking.reserved();
     }
     let Some(permit) = acquire(shared, &session.gone).await else {
         return settle(session, &incoming, Settle::Requeue).await;
     };
     if is_expired(&msg) {
-        return Box::pin(revoke_expired(
-            shared,
-            session,
-            &incoming,
-            &msg,
-            target.as_ref(),
-        ))
-        .await;
+        return Box::pin(refuse(NotRun::Expired)).await;
     }
     if !incoming.acker.usable() {
         tracing::debug!(
@@ -189,7 +205,14 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
         session.acks.forget(incoming.tag);
         return;
     }
-    run(shared, session, &incoming, &msg, entry, target, permit).await;
+    let admitted = Admitted { permit, tracking };
+    run(shared, session, &incoming, &msg, entry, target, admitted).await;
+}
+
+/// A request allowed to run: its concurrency slot and its entry in the worker state.
+struct Admitted<'a> {
+    permit: OwnedSemaphorePermit,
+    tracking: Tracking<'a>,
 }
 
 async fn run(
@@ -199,8 +222,25 @@ async fn run(
     msg: &TaskMessage,
     entry: &Entry,
     target: Option<ReplyTarget>,
-    permit: OwnedSemaphorePermit,
+    admitted: Admitted<'_>,
 ) {
+    let Admitted { permit, tracking } = admitted;
+    // Fired by `execute::run` at the soft limit, the hard limit, when the worker gives up, or by
+    // `revoke --terminate`.
+    let cancel = CancellationToken::new();
+    if tracking.start(&cancel) == Err(Revoked) {
+        drop(permit);
+        let why = NotRun::Revoked;
+        return Box::pin(not_run(
+            shared,
+            session,
+            incoming,
+            msg,
+            target.as_ref(),
+            why,
+        ))
+        .await;
+    }
     let options = &entry.options;
     if !options.acks_late {
         settle(session, incoming, Settle::Ack).await;
@@ -211,8 +251,6 @@ async fn run(
         let started = Reply::started(msg.headers.id.clone(), std::process::id(), &shared.hostname);
         Box::pin(reply_quietly(&session.publisher, t, &started)).await;
     }
-    // Fired by `execute::run` at the soft limit, the hard limit, or when the worker gives up.
-    let cancel = CancellationToken::new();
     let ctx = TaskContext::new(
         msg.headers.id.clone(),
         msg.headers.task.clone(),
@@ -237,18 +275,44 @@ async fn run(
     metrics.observe_runtime(started.elapsed());
     shared.metrics.in_flight.decrement(1.0);
     drop(permit);
-    let done = outcome::Finish {
-        shared,
-        publisher: &session.publisher,
-        incoming,
-        msg,
-        options,
-        target: target.as_ref(),
+    let settle_as = if tracking.terminated() {
+        Box::pin(terminated(shared, session, msg, target.as_ref())).await
+    } else {
+        let done = outcome::Finish {
+            shared,
+            publisher: &session.publisher,
+            incoming,
+            msg,
+            options,
+            target: target.as_ref(),
+        };
+        done.conclude(out).await
     };
-    let settle_as = done.conclude(out).await;
+    drop(tracking);
     if options.acks_late {
         settle(session, incoming, settle_as).await;
     }
+}
+
+/// A run stopped by `revoke --terminate`: answered REVOKED (`terminated`), acked, whatever the
+/// task returned once cancelled.
+async fn terminated(
+    shared: &Shared,
+    session: &SessionCtx,
+    msg: &TaskMessage,
+    target: Option<&ReplyTarget>,
+) -> Settle {
+    tracing::info!("task terminated by remote control: answered REVOKED");
+    shared
+        .metrics
+        .task(msg.headers.task.as_str())
+        .revoked
+        .increment(1);
+    if let Some(t) = target {
+        let reply = Reply::revoked(msg.headers.id.clone(), "terminated");
+        reply_quietly(&session.publisher, t, &reply).await;
+    }
+    Settle::Ack
 }
 
 async fn acquire(shared: &Shared, gone: &CancellationToken) -> Option<OwnedSemaphorePermit> {
@@ -289,14 +353,34 @@ async fn unknown_task(
     settle(session, incoming, Settle::Reject).await;
 }
 
-async fn revoke_expired(
+/// Why a task is not run although it is registered.
+#[derive(Debug, Clone, Copy)]
+enum NotRun {
+    /// Its `expires` passed.
+    Expired,
+    /// Its id was revoked through remote control.
+    Revoked,
+}
+
+/// Answers REVOKED (reason `expired` or `revoked`, as Celery) and acks, without running.
+async fn not_run(
     shared: &Shared,
     session: &SessionCtx,
     incoming: &Incoming,
     msg: &TaskMessage,
     target: Option<&ReplyTarget>,
+    why: NotRun,
 ) {
-    tracing::info!(delivery_tag = incoming.tag, expires = ?msg.headers.expires, "task expired: not run");
+    let reason = match why {
+        NotRun::Expired => {
+            tracing::info!(delivery_tag = incoming.tag, expires = ?msg.headers.expires, "task expired: not run");
+            "expired"
+        }
+        NotRun::Revoked => {
+            tracing::info!(delivery_tag = incoming.tag, "task revoked: not run");
+            "revoked"
+        }
+    };
     shared
         .metrics
         .task(msg.headers.task.as_str())
@@ -306,7 +390,7 @@ async fn revoke_expired(
         reply_quietly(
             &session.publisher,
             t,
-            &Reply::revoked(msg.headers.id.clone(), "expired"),
+            &Reply::revoked(msg.headers.id.clone(), reason),
         )
         .await;
     }

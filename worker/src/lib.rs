@@ -54,6 +54,7 @@ mod acks;
 mod backoff;
 mod config;
 mod consumer;
+mod control;
 mod eta;
 mod execute;
 mod health;

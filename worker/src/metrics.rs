@@ -167,7 +167,11 @@ fn describe(recorder: &PrometheusRecorder) {
             "Tasks answered FAILURE (including time limits and bad arguments)",
         ),
         (RETRIED, None, "Tasks republished for a retry"),
-        (REVOKED, None, "Tasks not run because they expired"),
+        (
+            REVOKED,
+            None,
+            "Tasks answered REVOKED: expired, revoked, or terminated by remote control",
+        ),
         (RUNTIME, Some(Unit::Seconds), "Time spent running tasks"),
         (IN_FLIGHT, None, "Tasks running now"),
         (

@@ -14,6 +14,7 @@ use crate::acks::Acks;
 use crate::backoff::{random_pick, reconnect_delay};
 use crate::config::{Config, ConfigError};
 use crate::consumer::{self, SessionCtx, Shared, error_chain};
+use crate::control::{self, Node, WorkerState};
 use crate::eta::EtaWindow;
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
@@ -94,20 +95,47 @@ impl Worker {
         let ops_stop = CancellationToken::new();
         let _ops_guard = ops_stop.clone().drop_guard();
         start_ops(&config, &health, &metrics, &ops_stop).await?;
+        let hostname: Arc<str> = config.hostname.as_str().into();
         let shared = Arc::new(Shared {
             registry,
+            state: WorkerState::new(hostname.clone()),
             metrics: metrics.clone(),
-            hostname: config.hostname.as_str().into(),
+            hostname,
             permits: Arc::new(Semaphore::new(
                 usize::try_from(config.concurrency).unwrap_or(1),
             )),
             stop: CancellationToken::new(),
             abandon: CancellationToken::new(),
         });
+        let node = Arc::new(control_node(&config, &shared, &shutdown));
         let tracker = TaskTracker::new();
-        let last = keep_consuming(&config, &shared, &health, &tracker, &shutdown).await?;
+        let last = keep_consuming(&config, &node, &health, &tracker, &shutdown).await?;
         drain(&config, &shared, &tracker, last).await;
         Ok(())
+    }
+}
+
+/// What remote control answers about this worker.
+fn control_node(config: &Config, shared: &Arc<Shared>, shutdown: &CancellationToken) -> Node {
+    let queues: Vec<&str> = config.queues.iter().map(|q| q.name.as_str()).collect();
+    let conf = serde_json::json!({
+        "broker_url": config.broker.safe_url(),
+        "result_backend": "rpc://",
+        "task_acks_late": true,
+        "task_default_queue": queues.first(),
+        "worker_concurrency": config.concurrency,
+        "worker_prefetch_multiplier": config.prefetch_multiplier,
+        "worker_hostname": config.hostname,
+        "worker_queues": queues,
+    });
+    Node {
+        shared: shared.clone(),
+        concurrency: config.concurrency,
+        prefetch_count: config.prefetch(),
+        queues: config.queues.clone(),
+        broker: config.broker.info(),
+        conf,
+        shutdown: shutdown.clone(),
     }
 }
 
@@ -179,11 +207,12 @@ impl Live {
 /// Connects, consumes, and reconnects with backoff until shutdown; returns the live session.
 async fn keep_consuming(
     config: &Config,
-    shared: &Arc<Shared>,
+    node: &Arc<Node>,
     health: &Health,
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<Option<Live>, WorkerError> {
+    let shared = &node.shared;
     let connection_name = format!("celeriac worker {}", config.hostname);
     let options = BrokerOptions {
         url: &config.broker,
@@ -206,8 +235,7 @@ async fn keep_consuming(
                 (connected_before, failures) = (true, 0);
                 let live = Live::new(session);
                 set_online(health, shared, true);
-                log_connected(config);
-                let end = consume(config, &live, deliveries, shared, tracker, shutdown).await;
+                let end = consume(config, &live, deliveries, node, tracker, shutdown).await;
                 set_online(health, shared, false);
                 match end {
                     LoopEnd::Stop => return Ok(Some(live)),
@@ -258,15 +286,17 @@ fn log_connected(config: &Config) {
     );
 }
 
-/// The delivery loop of one session: spawn a handler per delivery until shutdown or loss.
+/// The delivery loop of one session: open the remote-control mailbox, then spawn a handler per
+/// delivery until shutdown or loss.
 async fn consume(
     config: &Config,
     live: &Live,
     mut deliveries: Deliveries,
-    shared: &Arc<Shared>,
+    node: &Arc<Node>,
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> LoopEnd {
+    let shared = &node.shared;
     let gone = shared.stop.child_token();
     let _gone_guard = gone.clone().drop_guard();
     let session = &live.session;
@@ -282,6 +312,21 @@ async fn consume(
         ),
         gone: gone.clone(),
     });
+    match session.open_mailbox(&config.hostname).await {
+        Ok((mailbox, requests)) => {
+            tokio::spawn(control::serve(
+                node.clone(),
+                mailbox,
+                requests,
+                gone.clone(),
+            ));
+        }
+        Err(err) => tracing::warn!(
+            cause = %error_chain(&err),
+            "remote control unavailable on this connection (celery inspect/control will not see this worker)"
+        ),
+    }
+    log_connected(config);
     loop {
         tokio::select! {
             biased;

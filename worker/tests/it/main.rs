@@ -5,6 +5,7 @@
 #![allow(unreachable_pub)] // helpers in a private test module
 
 mod acks_late;
+mod control;
 mod interop;
 mod malformed;
 mod ops;

@@ -30,6 +30,8 @@ pub struct WorkerSpec {
     pub concurrency: Option<u32>,
     pub config_toml: Option<String>,
     pub metrics_listen: Option<String>,
+    /// The node name (remote control addresses it); `celeriac-test@localhost` when unset.
+    pub hostname: Option<String>,
 }
 
 impl WorkerSpec {
@@ -72,6 +74,9 @@ impl WorkerProcess {
         .kill_on_drop(true);
         if let Some(c) = spec.concurrency {
             cmd.env("CELERIAC_CONCURRENCY", c.to_string());
+        }
+        if let Some(name) = spec.hostname {
+            cmd.env("CELERIAC_HOSTNAME", name);
         }
         if let Some(addr) = spec.metrics_listen {
             cmd.env("CELERIAC_METRICS_LISTEN", addr);
@@ -184,7 +189,7 @@ impl WorkerProcess {
     }
 }
 
-fn client_script() -> PathBuf {
+pub fn client_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/client.py")
 }
 

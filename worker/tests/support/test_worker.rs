@@ -63,7 +63,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         queues: env("CELERIAC_QUEUES").map(|q| q.split(',').map(str::to_owned).collect()),
         concurrency: env("CELERIAC_CONCURRENCY").map(|c| c.parse()).transpose()?,
         metrics_listen: env("CELERIAC_METRICS_LISTEN"),
-        hostname: Some("celeriac-test@localhost".to_owned()),
+        hostname: Some(
+            env("CELERIAC_HOSTNAME").unwrap_or_else(|| "celeriac-test@localhost".to_owned()),
+        ),
         ..Overrides::default()
     };
     let config = Config::from_parts(raw, overrides)?;
