@@ -303,16 +303,27 @@ async fn terminated(
     target: Option<&ReplyTarget>,
 ) -> Settle {
     tracing::info!("task terminated by remote control: answered REVOKED");
+    answer_revoked(shared, session, msg, target, "terminated").await;
+    Settle::Ack
+}
+
+/// Counts a REVOKED outcome and answers it (`TaskRevokedError(reason)`) if a reply is wanted.
+async fn answer_revoked(
+    shared: &Shared,
+    session: &SessionCtx,
+    msg: &TaskMessage,
+    target: Option<&ReplyTarget>,
+    reason: &str,
+) {
     shared
         .metrics
         .task(msg.headers.task.as_str())
         .revoked
         .increment(1);
     if let Some(t) = target {
-        let reply = Reply::revoked(msg.headers.id.clone(), "terminated");
+        let reply = Reply::revoked(msg.headers.id.clone(), reason);
         reply_quietly(&session.publisher, t, &reply).await;
     }
-    Settle::Ack
 }
 
 async fn acquire(shared: &Shared, gone: &CancellationToken) -> Option<OwnedSemaphorePermit> {
@@ -381,19 +392,7 @@ async fn not_run(
             "revoked"
         }
     };
-    shared
-        .metrics
-        .task(msg.headers.task.as_str())
-        .revoked
-        .increment(1);
-    if let Some(t) = target {
-        reply_quietly(
-            &session.publisher,
-            t,
-            &Reply::revoked(msg.headers.id.clone(), reason),
-        )
-        .await;
-    }
+    answer_revoked(shared, session, msg, target, reason).await;
     settle(session, incoming, Settle::Ack).await;
 }
 
