@@ -4,6 +4,10 @@ use std::fmt;
 
 use lapin::uri::AMQPUri;
 
+/// The broker when none is named: a local RabbitMQ's default user on the default vhost (as
+/// Celery's own default, `amqp://guest@localhost//`).
+pub const DEFAULT_BROKER_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
 /// A broker URL did not parse (the text is not kept: it may hold a password).
 #[derive(Debug, thiserror::Error)]
 #[error("invalid broker url (expected amqp://user:password@host:port/vhost)")]

@@ -157,6 +157,21 @@ fn configuration_errors_exit_78_and_name_the_key() {
     let out = celeriac(&["beat", "--list", "--config", file.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown time zone \"Europe/Pariss\""));
+
+    // A broker URL that does not parse is a configuration error at start, not a retry loop;
+    // the URL (it may hold a password) is not echoed.
+    let empty = config("");
+    let out = celeriac(&[
+        "beat",
+        "--broker",
+        "amqp://guest:s3cret@[bad",
+        "--config",
+        empty.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(78));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid broker url"), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
 }
 
 #[test]

@@ -151,7 +151,7 @@ async fn every_celeriac_service_command_runs_with_the_shipped_config() {
 }
 
 #[tokio::test]
-async fn the_worker_health_check_asks_the_port_the_config_serves() {
+async fn the_health_checks_ask_the_ports_the_config_serves() {
     let compose = compose().await;
     let test = compose["services"]["worker"]["healthcheck"]["test"].to_string();
     let config = std::fs::read_to_string(root().join("deploy/celeriac.toml")).unwrap();
@@ -160,4 +160,10 @@ async fn the_worker_health_check_asks_the_port_the_config_serves() {
         "{config}"
     );
     assert!(test.contains("127.0.0.1:9808/healthz"), "{test}");
+    let test = compose["services"]["beat"]["healthcheck"]["test"].to_string();
+    assert!(
+        config.contains("metrics-listen = \"0.0.0.0:9809\""),
+        "{config}"
+    );
+    assert!(test.contains("127.0.0.1:9809/healthz"), "{test}");
 }

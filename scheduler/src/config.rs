@@ -22,6 +22,7 @@
 //! commands' tables) is not beat's business and is ignored here.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
 use chrono::Duration;
 use chrono_tz::Tz;
@@ -61,6 +62,9 @@ pub struct RawBeat {
     pub timezone: Option<String>,
     /// `[beat.schedule.NAME]`; absent: the default entry.
     pub schedule: Option<BTreeMap<String, RawEntry>>,
+    /// `host:port` where beat serves `/healthz` and `/metrics`; absent: no endpoint.
+    #[serde(rename = "metrics-listen")]
+    pub metrics_listen: Option<String>,
 }
 
 /// `[beat.schedule.NAME]` as written.
@@ -124,6 +128,8 @@ pub struct BeatConfig {
     pub timezone: Tz,
     /// The entries, sorted by name.
     pub entries: Vec<Entry>,
+    /// Where `/healthz` and `/metrics` listen, if anywhere (`[beat] metrics-listen`).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// One validated schedule entry.
@@ -199,6 +205,7 @@ impl Default for BeatConfig {
         BeatConfig {
             timezone: Tz::UTC,
             entries: vec![Entry::default_backup(Tz::UTC)],
+            metrics_listen: None,
         }
     }
 }
@@ -218,7 +225,19 @@ impl TryFrom<RawBeat> for BeatConfig {
                 .map(|(name, entry)| validate_entry(name, entry, timezone))
                 .collect::<Result<_, _>>()?,
         };
-        Ok(BeatConfig { timezone, entries })
+        let metrics_listen = raw
+            .metrics_listen
+            .map(|addr| {
+                addr.trim()
+                    .parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::MetricsListen { addr })
+            })
+            .transpose()?;
+        Ok(BeatConfig {
+            timezone,
+            entries,
+            metrics_listen,
+        })
     }
 }
 

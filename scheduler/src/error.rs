@@ -92,6 +92,14 @@ pub enum ConfigError {
         /// The name given.
         zone: String,
     },
+    /// `metrics-listen` is not `host:port` with a numeric host.
+    #[error(
+        "[beat] metrics-listen: {addr:?} is not an address such as \"0.0.0.0:9809\" (an IP address and a port)"
+    )]
+    MetricsListen {
+        /// The value given.
+        addr: String,
+    },
     /// A crontab that does not parse.
     #[error("[beat.schedule.{entry}]: schedule: {cause}")]
     Crontab {

@@ -130,3 +130,15 @@ fn errors_name_the_entry_and_what_is_wrong() {
             .contains("later")
     );
 }
+
+#[test]
+fn metrics_listen_is_an_address() {
+    assert_eq!(BeatConfig::default().metrics_listen, None);
+    let config = BeatConfig::from_toml("[beat]\nmetrics-listen = \"0.0.0.0:9809\"\n").unwrap();
+    assert_eq!(config.metrics_listen, Some("0.0.0.0:9809".parse().unwrap()));
+    let message = err("[beat]\nmetrics-listen = \"beat:9809\"\n");
+    assert!(
+        message.contains("metrics-listen") && message.contains("beat:9809"),
+        "{message}"
+    );
+}

@@ -14,6 +14,7 @@
 //! |---|---|---|
 //! | [`amqp`] | [`amqp::connect`], [`amqp::unique_queue`], [`amqp::TestQueues`] | uuid-suffixed queues, deleted by a guard |
 //! | [`db`] | [`db::TestDatabase`], [`db::database_url`] | a `celeriac_test_<uuid>` database per test, dropped afterwards; `#[sqlx::test]` also works |
+//! | [`http`] | [`http::get`], [`http::free_port`] | GET `/healthz` or `/metrics` of a process under test on loopback |
 //! | [`s3`] | [`s3::S3Server::r2`], [`s3::S3Server::b2`], [`s3::TestBucket`] | a bucket per test; read, list and corrupt stored objects |
 //! | [`proxy`] | [`proxy::FaultProxy`] | cut, delay or refuse TCP connections to any service |
 //! | [`tree`] | [`tree::SourceTree`], [`tree::TempDir`] | temp source trees with exact contents, modes, mtimes, symlinks |
@@ -53,6 +54,7 @@
 
 pub mod amqp;
 pub mod db;
+pub mod http;
 pub mod proxy;
 pub mod python;
 pub mod s3;

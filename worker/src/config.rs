@@ -12,7 +12,7 @@ use crate::task::TaskOptions;
 use celeriac_broker::{BrokerUrl, QueueSpec, QueueType};
 
 /// The broker URL used when neither a flag, the environment nor the file gives one.
-pub const DEFAULT_BROKER_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const DEFAULT_BROKER_URL: &str = celeriac_broker::DEFAULT_BROKER_URL;
 /// The queue consumed when none is configured (Celery's `task_default_queue`).
 pub const DEFAULT_QUEUE: &str = "celery";
 

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use celeriac_broker::{BrokerUrl, DEFAULT_BROKER_URL};
 use celeriac_scheduler::{
     BeatConfig, ConfigError, Entry, MissedPolicy, RawBeat, Route, format_duration,
 };
@@ -18,9 +19,6 @@ use serde::Deserialize;
 use crate::cmd::database::{self, Choice, DATABASE_URL_ENV};
 use crate::cmd::sections::{self, CONFIG_ENV, Reader};
 use crate::cmd::status::{Coded, OK};
-
-/// The broker when neither `--broker` nor `CELERIAC_BROKER_URL` names one (as the worker).
-const DEFAULT_BROKER: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// How many runs `--list` shows per entry.
 const LISTED_RUNS: usize = 5;
@@ -47,6 +45,10 @@ pub(crate) struct BeatArgs {
     /// TOML config file shared by every subcommand; beat reads its [beat] section
     #[arg(long, env = CONFIG_ENV, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Serve /healthz and /metrics on this address, e.g. 0.0.0.0:9809 [default: [beat]
+    /// metrics-listen of the config file, else none]
+    #[arg(long, env = "CELERIAC_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// With --list: the runs after this instant (RFC 3339, e.g. 2026-03-28T12:00:00Z) [default: now]
     #[arg(long, value_name = "TIME", requires = "list")]
     at: Option<DateTime<Utc>>,
@@ -57,14 +59,21 @@ pub(crate) fn run(args: &BeatArgs) -> anyhow::Result<u8> {
     let config = load(args.config.as_deref())?;
     if !args.list {
         crate::logging::init(celeriac_worker::LogFormat::Text);
-        let url = args.broker.as_deref().unwrap_or(DEFAULT_BROKER);
+        let broker = BrokerUrl::parse(args.broker.as_deref().unwrap_or(DEFAULT_BROKER_URL))
+            .map_err(Coded::config)?;
         let catalog = match database::choose(args.database_url.as_deref(), args.config.as_deref())?
         {
             Choice::Explicit(url) => Some(url),
             Choice::Embedded => None,
         };
         let max_age = crate::cmd::job_settings::load(args.config.as_deref())?.max_age;
-        return crate::cmd::beat_loop::run(&config, url, catalog.as_deref(), max_age);
+        return crate::cmd::beat_loop::run(&crate::cmd::beat_loop::Launch {
+            config: &config,
+            broker: &broker,
+            catalog_url: catalog.as_deref(),
+            max_age,
+            metrics_listen: args.metrics_listen.or(config.metrics_listen),
+        });
     }
     let after = args.at.unwrap_or_else(Utc::now);
     print!("{}", list(&config, after));

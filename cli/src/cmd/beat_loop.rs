@@ -11,14 +11,23 @@
 //! few minutes after, no `VERIFIED` backup within `[job] max-age-hours` raises one
 //! `BACKUP_MISSING` alert. Without a catalog, beat is the only scheduler and keeps its last
 //! slots in memory.
+//!
+//! With `--metrics-listen` (or `[beat] metrics-listen`) beat serves `/healthz` and `/metrics`
+//! from the facts this loop keeps in a [`BeatStatus`] (see `beat_ops`). A publishing beat keeps
+//! its broker connection open between slots, so that `/healthz` tells a broker outage before
+//! the next slot falls due.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use celeriac_broker::BrokerUrl;
 use celeriac_catalog::{Catalog, LockKind, RunLock, SlotRecord};
 use celeriac_scheduler::{BeatConfig, Clock, EntryDue, Sender, Skipped, SystemClock, Ticker};
 use tokio_util::sync::CancellationToken;
 
+use crate::cmd::beat_ops::{BeatStatus, Freshness, Role};
 use crate::cmd::beat_publisher::Publisher;
 use crate::cmd::database;
 use crate::cmd::runtime;
@@ -36,27 +45,50 @@ const WATCHDOG_EVERY: Duration = Duration::from_mins(5);
 /// How long a lock check may take before the lock counts as lost.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Runs the loop until SIGTERM/SIGINT; `catalog_url` is the catalog holding the leader lock and
-/// the last slots (`None`: single instance, in memory).
-pub(crate) fn run(
-    config: &BeatConfig,
-    broker_url: &str,
-    catalog_url: Option<&str>,
-    max_age: chrono::Duration,
-) -> anyhow::Result<u8> {
+/// What `celeriac beat` runs with, validated by the command.
+pub(crate) struct Launch<'a> {
+    pub(crate) config: &'a BeatConfig,
+    pub(crate) broker: &'a BrokerUrl,
+    /// The catalog holding the leader lock and the last slots (`None`: single instance, in
+    /// memory).
+    pub(crate) catalog_url: Option<&'a str>,
+    /// The dead man's switch's window.
+    pub(crate) max_age: chrono::Duration,
+    /// Where `/healthz` and `/metrics` listen, if anywhere.
+    pub(crate) metrics_listen: Option<SocketAddr>,
+}
+
+/// Runs the loop until SIGTERM/SIGINT.
+pub(crate) fn run(launch: &Launch<'_>) -> anyhow::Result<u8> {
+    let config = launch.config;
     runtime::block_on(async {
         let stop = CancellationToken::new();
         runtime::cancel_on_interrupt(stop.clone());
+        let clock: &'static SystemClock = &SystemClock;
+        let status = Arc::new(BeatStatus::new(
+            clock,
+            &config.entries,
+            launch.catalog_url.is_some(),
+        ));
+        if let Some(addr) = launch.metrics_listen {
+            let listener = celeriac_ops::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for /healthz and /metrics"))?;
+            let local = listener.local_addr().unwrap_or(addr);
+            tracing::info!(addr = %local, "beat: serving /healthz and /metrics");
+            tokio::spawn(celeriac_ops::serve(listener, status.clone(), stop.clone()));
+        }
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
         let beat = Beat {
             config,
-            broker_url,
+            broker: launch.broker,
             sender: Sender::for_process(std::process::id(), &host),
-            clock: &SystemClock,
+            clock,
             stop: &stop,
-            max_age,
+            max_age: launch.max_age,
+            status: &status,
         };
-        let Some(url) = catalog_url else {
+        let Some(url) = launch.catalog_url else {
             tracing::info!(
                 entries = config.entries.len(),
                 "beat: no catalog database (--database-url, CELERIAC_DATABASE_URL or [database] \
@@ -64,6 +96,7 @@ pub(crate) fn run(
                  only on-time slots; run one beat)"
             );
             let mut ticker = Ticker::new(config, beat.sender.clone());
+            status.set_role(Role::Alone);
             beat.lead(&mut ticker, None).await;
             tracing::info!("beat: stopped");
             return Ok(OK);
@@ -87,12 +120,14 @@ enum Ending {
 
 struct Beat<'a> {
     config: &'a BeatConfig,
-    broker_url: &'a str,
+    broker: &'a BrokerUrl,
     sender: Sender,
     clock: &'a dyn Clock,
     stop: &'a CancellationToken,
     /// The dead man's switch's window.
     max_age: chrono::Duration,
+    /// What `/healthz` and `/metrics` report.
+    status: &'a BeatStatus,
 }
 
 impl Beat<'_> {
@@ -103,7 +138,9 @@ impl Beat<'_> {
                 break;
             };
             let mut ticker = Ticker::new(self.config, self.sender.clone());
-            if let Err(err) = resume(catalog, &mut ticker).await {
+            if let Err(err) = resume(catalog, &mut ticker, self.status).await {
+                self.status.set_catalog_ok(false);
+                self.status.set_role(Role::Following);
                 let _ = lock.release().await;
                 if !err.is_transient() {
                     return Err(err).context(
@@ -116,6 +153,7 @@ impl Beat<'_> {
                 continue;
             }
             let ending = self.lead(&mut ticker, Some((catalog, &mut lock))).await;
+            self.status.set_role(Role::Following);
             let _ = lock.release().await;
             if ending == Ending::Stopped {
                 break;
@@ -135,6 +173,8 @@ impl Beat<'_> {
             };
             match taken {
                 Ok(Some(lock)) => {
+                    self.status.set_catalog_ok(true);
+                    self.status.set_role(Role::Leading);
                     tracing::info!(
                         entries = self.config.entries.len(),
                         catalog = %catalog.url(),
@@ -143,6 +183,8 @@ impl Beat<'_> {
                     return Some(lock);
                 }
                 Ok(None) => {
+                    self.status.set_catalog_ok(true);
+                    self.status.set_role(Role::Following);
                     if let Some(path) = catalog.lock_file(LockKind::BeatLeader) {
                         tracing::warn!(
                             lock_file = %path.display(),
@@ -159,6 +201,7 @@ impl Beat<'_> {
                     said = true;
                 }
                 Err(err) => {
+                    self.status.set_catalog_ok(false);
                     tracing::error!(error = %format!("{err:#}"), "beat: cannot ask for the leader lock; retrying");
                     said = false;
                     self.pause(RETRY).await;
@@ -179,6 +222,7 @@ impl Beat<'_> {
             let catalog = match &mut lock {
                 Some((catalog, held)) => {
                     if let Err(err) = held.check(CHECK_TIMEOUT).await {
+                        self.status.set_catalog_ok(false);
                         tracing::warn!(error = %format!("{err:#}"), "beat: lost the leader lock; stepping down");
                         return Ending::LostLock;
                     }
@@ -190,9 +234,10 @@ impl Beat<'_> {
                 && watched.is_none_or(|at| at.elapsed() >= WATCHDOG_EVERY)
             {
                 watched = Some(tokio::time::Instant::now());
-                watch(catalog, self.max_age, self.clock).await;
+                watch(catalog, self.max_age, self.clock, self.status).await;
             }
-            let failed = look(ticker, &mut publisher, self.broker_url, self.clock, catalog).await;
+            let failed = !self.connected(&mut publisher).await
+                || look(ticker, &mut publisher, self, catalog).await;
             let now = self.clock.now();
             let mut sleep = if failed {
                 RETRY
@@ -209,6 +254,34 @@ impl Beat<'_> {
         Ending::Stopped
     }
 
+    /// Makes sure a publishing beat holds an open broker connection (opened at once rather than
+    /// at the next slot, so that `/healthz` sees an outage); logs only the changes. Returns
+    /// whether it is connected.
+    async fn connected(&self, publisher: &mut Option<Publisher>) -> bool {
+        if publisher.as_ref().is_some_and(|p| !p.is_open()) {
+            tracing::warn!("beat: the broker connection closed; reconnecting");
+            *publisher = None;
+        }
+        if publisher.is_some() {
+            return true;
+        }
+        match Publisher::connect(self.broker).await {
+            Ok(p) => {
+                *publisher = Some(p);
+                self.status.set_broker_ok(true);
+                tracing::info!(broker = %self.broker.safe_url(), "beat: connected to the broker");
+                true
+            }
+            Err(err) => {
+                if self.status.broker_ok() {
+                    tracing::error!(error = %format!("{err:#}"), "beat: broker unavailable; retrying every few seconds");
+                }
+                self.status.set_broker_ok(false);
+                false
+            }
+        }
+    }
+
     /// Sleeps for `time`, or until stopped.
     async fn pause(&self, time: Duration) {
         tokio::select! {
@@ -221,8 +294,21 @@ impl Beat<'_> {
 /// Loads every entry's recorded last slot into `ticker`.
 /// The dead man's switch, pulled by the leader: logs what it found; a catalog error is logged
 /// and the next check tries again.
-async fn watch(catalog: &Catalog, max_age: chrono::Duration, clock: &dyn Clock) {
-    match celeriac_job::check_freshness(catalog, max_age, clock.now()).await {
+async fn watch(
+    catalog: &Catalog,
+    max_age: chrono::Duration,
+    clock: &dyn Clock,
+    status: &BeatStatus,
+) {
+    let checked = celeriac_job::check_freshness(catalog, max_age, clock.now()).await;
+    if let Ok(found) = &checked {
+        status.set_freshness(if found.stale {
+            Freshness::Missing
+        } else {
+            Freshness::Fresh
+        });
+    }
+    match checked {
         Ok(found) if found.raised => {
             tracing::error!(newest = ?found.newest, "beat: no VERIFIED backup within the window: BACKUP_MISSING raised");
         }
@@ -239,12 +325,14 @@ async fn watch(catalog: &Catalog, max_age: chrono::Duration, clock: &dyn Clock) 
 async fn resume(
     catalog: &Catalog,
     ticker: &mut Ticker,
+    status: &BeatStatus,
 ) -> Result<(), celeriac_catalog::CatalogError> {
     let names: Vec<String> = ticker.entries().iter().map(|e| e.name.clone()).collect();
     for name in names {
         if let Some(stored) = catalog.beat_entry(&name).await? {
             tracing::info!(entry = %name, last_slot = %stored.last_slot, "beat: resuming after the recorded last slot");
             ticker.record(&name, stored.last_slot);
+            status.record_slot(&name, stored.last_slot);
         } else {
             tracing::info!(entry = %name, "beat: no slot recorded yet (first start: only an on-time slot fires)");
         }
@@ -257,10 +345,10 @@ async fn resume(
 async fn look(
     ticker: &mut Ticker,
     publisher: &mut Option<Publisher>,
-    broker_url: &str,
-    clock: &dyn Clock,
+    beat: &Beat<'_>,
     catalog: Option<&Catalog>,
 ) -> bool {
+    let clock = beat.clock;
     for due in ticker.due(clock.now()) {
         let skipped = match due.skipped {
             Skipped::Exactly(n) | Skipped::AtLeast(n) => n,
@@ -269,23 +357,16 @@ async fn look(
             tracing::warn!(entry = %due.entry, skipped = ?due.skipped, through = %due.through, "beat: missed slots skipped by policy");
         }
         for out in &due.outgoing {
-            if publisher.is_none() {
-                match Publisher::connect(broker_url).await {
-                    Ok(p) => *publisher = Some(p),
-                    Err(err) => {
-                        tracing::error!(error = %format!("{err:#}"), "beat: broker unavailable");
-                        return true;
-                    }
-                }
-            }
             let Some(p) = publisher.as_mut() else {
                 return true;
             };
             if let Err(err) = p.publish(out).await {
                 tracing::error!(entry = %due.entry, slot = %out.slot.at, error = %format!("{err:#}"), "beat: publish failed; will retry");
+                beat.status.publish_failed();
                 *publisher = None;
                 return true;
             }
+            beat.status.published(clock.now());
             tracing::info!(
                 entry = %due.entry,
                 slot = %out.slot.at,
@@ -295,6 +376,7 @@ async fn look(
             );
         }
         ticker.record(&due.entry, due.through);
+        beat.status.record_slot(&due.entry, due.through);
         if let Some(catalog) = catalog {
             record(catalog, &due, skipped, clock).await;
         }

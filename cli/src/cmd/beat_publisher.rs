@@ -15,15 +15,19 @@ pub(crate) struct Publisher {
 
 impl Publisher {
     /// Connects and turns publisher confirms on.
-    pub(crate) async fn connect(url: &str) -> anyhow::Result<Publisher> {
-        let url = BrokerUrl::parse(url)?;
-        let connection = celeriac_broker::connect(&url, "celeriac beat").await?;
+    pub(crate) async fn connect(url: &BrokerUrl) -> anyhow::Result<Publisher> {
+        let connection = celeriac_broker::connect(url, "celeriac beat").await?;
         let confirmed = celeriac_broker::Publisher::open(&connection).await?;
         Ok(Publisher {
             _connection: connection,
             confirmed,
             declared: HashSet::new(),
         })
+    }
+
+    /// Whether the channel (and so its connection) is still open.
+    pub(crate) fn is_open(&self) -> bool {
+        self.confirmed.channel().status().connected()
     }
 
     /// Publishes `out` and waits for the broker's confirm (a nack is an error).

@@ -6,6 +6,7 @@ pub(crate) mod backup_plan;
 pub(crate) mod backup_setup;
 pub(crate) mod beat;
 pub(crate) mod beat_loop;
+pub(crate) mod beat_ops;
 pub(crate) mod beat_publisher;
 pub(crate) mod catalog_copies;
 pub(crate) mod check;
