@@ -18,6 +18,7 @@ use celeriac_store::{LocalStore, ObjectKey, Sha256Digest, Store, StoreId};
 use uuid::Uuid;
 
 use crate::cmd::backup_setup::EMBEDDED_STORE;
+use crate::cmd::read_progress::Reading;
 use crate::cmd::{home, secrets};
 
 /// What `verify` and `restore` are given: a backup id of the catalog (anything that parses as
@@ -87,6 +88,14 @@ impl NamedStores {
             stores.insert(name.to_string(), opened);
         }
         Self { stores, embedded }
+    }
+
+    /// The same stores, each drawing its reads through `reading`.
+    pub(crate) fn watched(mut self, reading: &Reading) -> Self {
+        for store in self.stores.values_mut().flatten() {
+            *store = reading.watch(store.clone());
+        }
+        self
     }
 }
 

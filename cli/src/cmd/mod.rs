@@ -20,6 +20,7 @@ pub(crate) mod list;
 pub(crate) mod migrate;
 pub(crate) mod progress;
 pub(crate) mod prune;
+pub(crate) mod read_progress;
 pub(crate) mod restore;
 pub(crate) mod runtime;
 pub(crate) mod secrets;

@@ -16,6 +16,7 @@ use clap::Args;
 
 use crate::cmd::catalog_copies::{self, NamedStores, Source, Subject, Which};
 use crate::cmd::database::{self, DatabaseArgs};
+use crate::cmd::read_progress::Reading;
 use crate::cmd::sections::CONFIG_ENV;
 use crate::cmd::status::{self, Coded};
 use crate::cmd::{artifact, keys, progress, runtime, stdout};
@@ -79,6 +80,7 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
     let filter = PathFilter::new(&args.paths).map_err(Coded::usage)?;
     let what = what(args)?;
     progress::init_log();
+    let reading = Reading::new(progress::Display::detect(args.json));
     let bundle = if args.secrets {
         Bundle::Secrets
     } else {
@@ -116,14 +118,14 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
                 .into_iter()
                 .map(|c| Source {
                     main_key: sibling_key(&c.key, Bundle::Main).ok(),
-                    store: c.store,
+                    store: reading.watch(c.store),
                     key: c.key,
                     expected,
                     label: c.label,
                 })
                 .collect(),
             What::Catalog(which) => {
-                let stores = NamedStores::from_config(&config, path.as_deref());
+                let stores = NamedStores::from_config(&config, path.as_deref()).watched(&reading);
                 let catalog =
                     database::open_catalog(args.database.database_url.as_deref(), path.as_deref())
                         .await?;

@@ -17,6 +17,7 @@ use clap::Args;
 
 use crate::cmd::catalog_copies::{NamedStores, Subject};
 use crate::cmd::database::{self, DatabaseArgs};
+use crate::cmd::read_progress::Reading;
 use crate::cmd::sections::CONFIG_ENV;
 use crate::cmd::status::Coded;
 use crate::cmd::{artifact, keys, progress, runtime, status, stdout, verify_backup};
@@ -65,6 +66,7 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
     };
     let config = config_file::validate(raw, path.as_deref())?;
     progress::init_log();
+    let reading = Reading::new(progress::Display::detect(args.json));
     let deep = keyring.map(|ring| DeepOptions {
         keyring: Arc::new(ring),
         limits: config.restore_limits.clone(),
@@ -78,7 +80,7 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
                     "--sha256 is for an artifact; a catalog backup is checked against its rows"
                 )));
             }
-            let stores = NamedStores::from_config(&config, path.as_deref());
+            let stores = NamedStores::from_config(&config, path.as_deref()).watched(&reading);
             let check = runtime::block_on(async {
                 let catalog =
                     database::open_catalog(args.database.database_url.as_deref(), path.as_deref())
@@ -99,7 +101,8 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
     let expected = args.sha256.map(|sha256| Expected { size: None, sha256 });
     let report = runtime::block_on(async {
         let copy = artifact::open(artifact, &config, None)?;
-        verify_artifact(copy.store.as_ref(), &copy.key, expected, deep.as_ref())
+        let store = reading.watch(copy.store);
+        verify_artifact(store.as_ref(), &copy.key, expected, deep.as_ref())
             .await
             .with_context(|| format!("{} does not verify", copy.label))
     })??;

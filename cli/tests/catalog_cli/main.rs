@@ -9,3 +9,4 @@ mod choice;
 mod copies;
 mod embedded;
 mod support;
+mod terminal;
