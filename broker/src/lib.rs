@@ -32,5 +32,5 @@ pub use pidbox::{CONTROL_EXCHANGE, MAILBOX_PREFETCH, Mailbox, pidbox_queue_name}
 pub use publisher::Publisher;
 pub use session::{BrokerOptions, Deliveries, Session, connect};
 pub use topology::{QueueSpec, QueueType, declare_durable_queue, declare_queue, has_quorum_queue};
-pub use url::{BrokerInfo, BrokerUrl, BrokerUrlError, DEFAULT_BROKER_URL};
+pub use url::{BrokerInfo, BrokerUrl, BrokerUrlError, DEFAULT_BROKER_URL, DEFAULT_FRAME_MAX};
 pub use wire::{amqp_properties, wire_from_amqp};

@@ -8,6 +8,9 @@ use lapin::uri::AMQPUri;
 /// Celery's own default, `amqp://guest@localhost//`).
 pub const DEFAULT_BROKER_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
+/// The largest AMQP frame asked for when the URL names none (the server may ask for less).
+pub const DEFAULT_FRAME_MAX: u32 = 32 * 1024;
+
 /// A broker URL did not parse (the text is not kept: it may hold a password).
 #[derive(Debug, thiserror::Error)]
 #[error("invalid broker url (expected amqp://user:password@host:port/vhost)")]
@@ -35,8 +38,14 @@ pub struct BrokerInfo {
 
 impl BrokerUrl {
     /// Parses an `amqp://` or `amqps://` URL.
+    ///
+    /// Without a `?frame_max=` of its own, the URL asks for [`DEFAULT_FRAME_MAX`]: lapin keeps
+    /// two buffers of 32 frames per connection, so RabbitMQ's default frame size (128 KiB)
+    /// would cost 8 MiB of memory per connection; 32 KiB frames cost 2 MiB. Celery messages
+    /// are far smaller than a frame; a larger body is only split into more frames.
     pub fn parse(text: &str) -> Result<Self, BrokerUrlError> {
-        let uri = text.parse::<AMQPUri>().map_err(|_| BrokerUrlError)?;
+        let mut uri = text.parse::<AMQPUri>().map_err(|_| BrokerUrlError)?;
+        uri.query.frame_max.get_or_insert(DEFAULT_FRAME_MAX);
         Ok(Self { uri })
     }
 
@@ -89,6 +98,14 @@ impl fmt::Display for BrokerUrl {
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_default_to_32_kib_unless_the_url_asks() {
+        let url = BrokerUrl::parse("amqp://guest:guest@127.0.0.1:5672/%2f").unwrap();
+        assert_eq!(url.uri().query.frame_max, Some(DEFAULT_FRAME_MAX));
+        let url = BrokerUrl::parse("amqp://h/%2f?frame_max=131072").unwrap();
+        assert_eq!(url.uri().query.frame_max, Some(131_072));
+    }
 
     #[test]
     fn the_password_is_never_printed() {
