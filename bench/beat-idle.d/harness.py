@@ -61,6 +61,21 @@ def tree(pid):
     return out
 
 
+def anon(pid):
+    """Anonymous resident bytes (RssAnon: heap, stacks) of the process tree; the rest of RSS
+    is file-backed pages, mostly the binary's code."""
+    total = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
 def sample(pid):
     """(rss bytes, cpu seconds) over the process tree."""
     rss = cpu = 0
@@ -121,6 +136,7 @@ def main():
                 peak[name] = max(peak[name], sample(p.pid)[0])
         elapsed = time.monotonic() - t0
         end = {name: sample(p.pid) for name, p in procs.items()}
+        anon_end = {name: anon(p.pid) for name, p in procs.items()}
     finally:
         for p in procs.values():
             p.terminate()
@@ -134,6 +150,7 @@ def main():
             "name": name,
             "rss_mib": end[name][0] / 2**20,
             "peak_rss_mib": peak[name] / 2**20,
+            "anon_mib": anon_end[name] / 2**20,
             "cpu_percent": 100 * (end[name][1] - start[name][1]) / elapsed,
         }
         for name in procs
