@@ -39,14 +39,21 @@ use std::path::{Path, PathBuf};
 use celeriac_store::{ObjectPrefix, S3ConfigError, S3Options, StoreId, StoreIdError};
 use serde::Deserialize;
 
-mod limits;
+pub(crate) mod address;
+pub(crate) mod allowlist;
+pub(crate) mod keys;
+pub(crate) mod limits;
+pub(crate) mod naming;
+pub(crate) mod options;
+pub(crate) mod spec;
+pub(crate) mod stores;
 
 pub use limits::RawLimits;
 
-use crate::address::StoreTarget;
-use crate::extract::Limits;
-use crate::options::PipelineOptions;
-use crate::spec::{CollectSpec, RawCollectConfig, SpecError};
+use crate::config::address::StoreTarget;
+use crate::config::limits::Limits;
+use crate::config::options::PipelineOptions;
+use crate::config::spec::{CollectSpec, RawCollectConfig, SpecError};
 
 /// The whole config file as written.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

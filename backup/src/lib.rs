@@ -144,87 +144,73 @@
 //! # Ok(()) }
 //! ```
 
-mod address;
-mod archive;
-mod chunk;
-mod classify;
-mod collect;
+mod beneath;
 mod config;
-mod copies;
-mod error;
-mod extract;
-mod fanout;
-mod hashing;
 mod id;
-mod keys;
 mod manifest;
-mod naming;
-mod options;
-mod pargz;
-mod pipeline;
-mod produce;
 mod progress;
+mod read;
 mod report;
-mod restore;
-mod retry;
-mod sanitize;
-mod spec;
-mod stores;
-mod verify;
+mod stream;
+mod write;
 
-pub use address::{AddressError, ArtifactAddress, StoreTarget};
-pub use chunk::{ChunkReader, ChunkSender, DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE_CHUNKS};
+pub use config::address::{AddressError, ArtifactAddress, StoreTarget};
+pub use config::keys::BackupKeys;
+pub use config::naming::{
+    ARTIFACT_SUFFIX, ArtifactName, FILE_STEM, NameError, SECRETS_MARKER, sibling_key,
+};
+pub use config::options::{PipelineOptions, RetryPolicy};
+pub use config::stores::{OpenStoreError, StoreCredentials, local_roots, open_targets};
 pub use config::{
     BackupConfig, ConfigError, KeyRef, RawBackupConfig, RawBackupSection, RawKeys, RawLimits,
 };
-pub use error::{BackupError, Stage};
-pub use fanout::{Fanout, FanoutResult, StreamOutcome};
-pub use hashing::{HashingReader, HashingWriter};
 pub use id::BackupId;
-pub use keys::BackupKeys;
-pub use naming::{
-    ARTIFACT_SUFFIX, ArtifactName, FILE_STEM, NameError, SECRETS_MARKER, sibling_key,
-};
-pub use options::{PipelineOptions, RetryPolicy};
-pub use pipeline::Pipeline;
 pub use progress::{ProgressEvent, ProgressSink};
+pub use read::restore::{
+    RestoreAttempt, RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource,
+    restore,
+};
+pub use read::verify::{
+    DeepOptions, DeepReport, Expected, Reference, VerifyError, VerifyReport, verify_artifact,
+};
 pub use report::{
     ArtifactReport, ArtifactSizes, BackupReport, BackupStatus, CollectionReport, CopyError,
     CopyErrorKind, CopyOrigin, CopyReport, CopyState, StageTimings, StoreSummary,
 };
-pub use restore::{
-    RestoreAttempt, RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource,
-    restore,
-};
-pub use stores::{OpenStoreError, StoreCredentials, local_roots, open_targets};
-pub use verify::{
-    DeepOptions, DeepReport, Expected, Reference, VerifyError, VerifyReport, verify_artifact,
-};
+pub use stream::chunk::{ChunkReader, ChunkSender};
+pub use stream::hashing::{HashingReader, HashingWriter};
+pub use write::error::{BackupError, Stage};
+pub use write::fanout::{Fanout, FanoutResult, StreamOutcome};
+pub use write::pipeline::Pipeline;
 
-pub use archive::{
-    ArchiveError, ArchiveOptions, ArchiveSummary, CancelCheck, Change, write_archive,
-};
-pub use collect::{
-    CategoryCount, CollectError, CollectedRoot, Collection, Entry, EntryKind, EntrySource, LeftOut,
-    SanitizeHow, Skip, SkipReason, SpecialKind, SuspectedSecret, collect, collect_with_cancel,
-};
-pub use extract::{
-    CommitPolicy, CommitSummary, EntryProblem, ExtractError, ExtractOptions, ExtractSummary, FsOp,
-    Limits, PathFilter, RejectedType, Staging, commit, dry_run, extract, list, remove_own_staging,
-    remove_stale_staging,
+pub use config::allowlist::KeyAllowlist;
+pub use config::limits::Limits;
+pub use config::options::{DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE_CHUNKS, GzipOptions};
+pub use config::spec::{
+    CollectSpec, RawCollectConfig, RawRoot, RawRule, RootSpec, SpecError, SuspectedSecretPolicy,
+    UnreadablePolicy,
 };
 pub use manifest::{
-    ArchivePath, Bundle, Classification, EntryType, LinkProblem, MANIFEST_FORMAT, MANIFEST_NAME,
-    MANIFEST_VERSION, Manifest, ManifestEntry, ManifestEntryRef, ManifestError, ManifestIndex,
-    PathProblem, Sha256Digest, Totals, resolve_link,
+    ArchivePath, Bundle, Category, Classification, EntryType, LinkProblem, MANIFEST_FORMAT,
+    MANIFEST_NAME, MANIFEST_VERSION, Manifest, ManifestEntry, ManifestEntryRef, ManifestError,
+    ManifestIndex, PathProblem, Sha256Digest, Totals, resolve_link,
 };
-pub use pargz::{GzipError, GzipOptions, GzipSummary, ParGzWriter};
-pub use sanitize::config::{ConfigFormat, Suspect, SuspectReason};
-pub use sanitize::{
-    Ambiguity, KeyAllowlist, REDACTED, SanitizeError, Sanitized, Unreadable, read_env_strict,
-    sanitize_env,
+pub use read::extract::{
+    CommitPolicy, CommitSummary, EntryProblem, ExtractError, ExtractOptions, ExtractSummary, FsOp,
+    PathFilter, RejectedType, Staging, commit, dry_run, extract, list, remove_own_staging,
+    remove_stale_staging,
 };
-pub use spec::{
-    Category, CollectSpec, RawCollectConfig, RawRoot, RawRule, RootSpec, SpecError,
-    SuspectedSecretPolicy, UnreadablePolicy,
+pub use report::{
+    CategoryCount, LeftOut, Skip, SkipReason, SpecialKind, SuspectReason, SuspectedSecret,
+};
+pub use write::archive::{ArchiveError, ArchiveOptions, ArchiveSummary, Change, write_archive};
+pub use write::cancel::CancelCheck;
+pub use write::collect::{
+    CollectError, CollectedRoot, Collection, Entry, EntryKind, EntrySource, SanitizeHow, collect,
+    collect_with_cancel,
+};
+pub use write::pargz::{GzipError, GzipSummary, ParGzWriter};
+pub use write::sanitize::config::{ConfigFormat, Suspect};
+pub use write::sanitize::{
+    Ambiguity, REDACTED, SanitizeError, Sanitized, Unreadable, read_env_strict, sanitize_env,
 };

@@ -1,6 +1,7 @@
 //! `MANIFEST.json`: the first member of every archive, listing each entry with its type, category,
 //! mode, size, SHA-256 and classification, plus totals. Owns its JSON form and its validation.
 
+mod category;
 mod chunked;
 mod index;
 mod path;
@@ -14,7 +15,7 @@ pub(crate) use path::collision_key;
 pub use path::{ArchivePath, LinkProblem, PathProblem, resolve_link};
 pub(crate) use path::{MAX_LINK_HOPS, resolve_through_links};
 
-use crate::spec::Category;
+pub use category::Category;
 
 /// Member name of the manifest; always the first entry of the tar.
 pub const MANIFEST_NAME: &str = "MANIFEST.json";
