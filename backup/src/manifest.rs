@@ -12,17 +12,18 @@ use serde::{Deserialize, Serialize};
 
 pub use index::{ManifestEntryRef, ManifestIndex};
 pub(crate) use path::collision_key;
-pub use path::{ArchivePath, LinkProblem, PathProblem, resolve_link};
+pub(crate) use path::resolve_link;
+pub use path::{ArchivePath, LinkProblem, PathProblem};
 pub(crate) use path::{MAX_LINK_HOPS, resolve_through_links};
 
 pub use category::Category;
 
 /// Member name of the manifest; always the first entry of the tar.
-pub const MANIFEST_NAME: &str = "MANIFEST.json";
+pub(crate) const MANIFEST_NAME: &str = "MANIFEST.json";
 /// Value of the manifest's `format` field.
-pub const MANIFEST_FORMAT: &str = "celeriac-manifest";
+pub(crate) const MANIFEST_FORMAT: &str = "celeriac-manifest";
 /// Current manifest format version; readers refuse any other.
-pub const MANIFEST_VERSION: u32 = 1;
+pub(crate) const MANIFEST_VERSION: u32 = 1;
 
 /// Which of the two archives of a backup this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

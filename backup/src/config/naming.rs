@@ -24,13 +24,13 @@ use crate::manifest::Bundle;
 
 /// File-name suffix of every artifact (a `tar.gz` inside the celeriac envelope, see
 /// `docs/artifact-format.md`).
-pub const ARTIFACT_SUFFIX: &str = ".tar.gz.enc";
+pub(crate) const ARTIFACT_SUFFIX: &str = ".tar.gz.enc";
 
 /// Marker between the time and the suffix in a secrets bundle's name.
-pub const SECRETS_MARKER: &str = ".secrets";
+pub(crate) const SECRETS_MARKER: &str = ".secrets";
 
 /// What every artifact's file name starts with.
-pub const FILE_STEM: &str = "backup_configuration_";
+pub(crate) const FILE_STEM: &str = "backup_configuration_";
 
 const TIME_FORMAT: &str = "%Y%m%d_%H%M%S";
 /// `YYYYMMDD_HHMMSS`.

@@ -10,10 +10,10 @@ use celeriac_store::ObjectPrefix;
 
 /// Default chunk size: 1 MiB. Stores buffer for themselves (an S3 part is 8 MiB by default),
 /// so chunks need not be as large as a part; small chunks keep the pipeline's peak memory low.
-pub const DEFAULT_CHUNK_SIZE: usize = 1024 * 1024;
+pub(crate) const DEFAULT_CHUNK_SIZE: usize = 1024 * 1024;
 
 /// Default capacity, in chunks, of every channel of the pipeline.
-pub const DEFAULT_QUEUE_CHUNKS: usize = 2;
+pub(crate) const DEFAULT_QUEUE_CHUNKS: usize = 2;
 
 /// Tuning of the parallel gzip stage (`ParGzWriter`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -116,7 +116,7 @@ impl BackupConfig {
 ///
 /// # Errors
 /// What `open_s3` returns, or [`OpenStoreError::DuplicateId`].
-pub fn open_targets(
+pub(crate) fn open_targets(
     targets: &[StoreTarget],
     mut open_s3: impl FnMut(&StoreId) -> Result<Arc<dyn Store>, OpenStoreError>,
 ) -> Result<Vec<Arc<dyn Store>>, OpenStoreError> {

@@ -255,7 +255,7 @@ impl fmt::Display for LinkProblem {
 ///
 /// # Errors
 /// The [`LinkProblem`] that makes the target unacceptable.
-pub fn resolve_link(link: &ArchivePath, target: &str) -> Result<ArchivePath, LinkProblem> {
+pub(crate) fn resolve_link(link: &ArchivePath, target: &str) -> Result<ArchivePath, LinkProblem> {
     if target.is_empty() {
         return Err(LinkProblem::Empty);
     }

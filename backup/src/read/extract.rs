@@ -23,7 +23,9 @@ use std::rc::Rc;
 
 use sha2::{Digest as _, Sha256};
 
-pub use commit::{CommitPolicy, CommitSummary, commit};
+#[cfg(feature = "test-util")]
+pub use commit::CommitSummary;
+pub use commit::{CommitPolicy, commit};
 pub use error::{EntryProblem, ExtractError, FsOp, RejectedType};
 pub use filter::PathFilter;
 pub use staging::{Staging, remove_own_staging, remove_stale_staging};

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 /// If the receiver is dropped, writes fail with `BrokenPipe`: that is how the async side stops
 /// the producer (cooperative cancellation), and [`receiver_gone`](Self::receiver_gone) tells
 /// that case apart from other errors.
-pub struct ChunkSender {
+pub(crate) struct ChunkSender {
     tx: Option<mpsc::Sender<Bytes>>,
     buf: BytesMut,
     chunk_size: usize,
@@ -44,7 +44,7 @@ pub(crate) type ChunkHook = Box<dyn FnMut(u64) + Send>;
 
 impl ChunkSender {
     /// Sends into `tx` in chunks of `chunk_size` bytes (at least 1).
-    pub fn new(tx: mpsc::Sender<Bytes>, chunk_size: usize) -> Self {
+    pub(crate) fn new(tx: mpsc::Sender<Bytes>, chunk_size: usize) -> Self {
         let chunk_size = chunk_size.max(1);
         Self {
             tx: Some(tx),
@@ -63,20 +63,16 @@ impl ChunkSender {
     }
 
     /// A flag that becomes true once a send failed because the receiver was dropped.
-    pub fn receiver_gone(&self) -> Arc<AtomicBool> {
+    #[cfg(test)]
+    pub(crate) fn receiver_gone(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.closed)
-    }
-
-    /// Bytes handed to the channel so far.
-    pub fn sent(&self) -> u64 {
-        self.sent
     }
 
     /// Sends the buffered remainder and closes the channel; returns the total bytes sent.
     ///
     /// # Errors
     /// `BrokenPipe` when the receiver is gone.
-    pub fn finish(mut self) -> io::Result<u64> {
+    pub(crate) fn finish(mut self) -> io::Result<u64> {
         if !self.buf.is_empty() {
             self.send_buffered()?;
         }
@@ -129,14 +125,14 @@ impl Write for ChunkSender {
 /// closing. A feeder that fails sends nothing more and reports its error separately, so the
 /// consumer must check the feeder's result before trusting an end of input.
 #[derive(Debug)]
-pub struct ChunkReader {
+pub(crate) struct ChunkReader {
     rx: mpsc::Receiver<Bytes>,
     current: Bytes,
 }
 
 impl ChunkReader {
     /// Reads what arrives on `rx`.
-    pub fn new(rx: mpsc::Receiver<Bytes>) -> Self {
+    pub(crate) fn new(rx: mpsc::Receiver<Bytes>) -> Self {
         Self {
             rx,
             current: Bytes::new(),

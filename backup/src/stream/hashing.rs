@@ -8,7 +8,7 @@ use sha2::{Digest as _, Sha256};
 
 /// A `Write` adapter that hashes and counts everything written through it to `inner`.
 #[derive(Debug)]
-pub struct HashingWriter<W> {
+pub(crate) struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     bytes: u64,
@@ -16,7 +16,7 @@ pub struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     /// Wraps `inner`.
-    pub fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         Self {
             inner,
             hasher: Sha256::new(),
@@ -24,19 +24,9 @@ impl<W: Write> HashingWriter<W> {
         }
     }
 
-    /// Bytes written so far.
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    /// The inner writer.
-    pub fn get_ref(&self) -> &W {
-        &self.inner
-    }
-
     /// Returns the inner writer, the digest of everything written and the byte count.
     /// Does not flush: the stage below has its own `finish`.
-    pub fn finish(self) -> (W, Sha256Digest, u64) {
+    pub(crate) fn finish(self) -> (W, Sha256Digest, u64) {
         let digest = Sha256Digest::from_bytes(self.hasher.finalize().into());
         (self.inner, digest, self.bytes)
     }
@@ -57,7 +47,7 @@ impl<W: Write> Write for HashingWriter<W> {
 
 /// A `Read` adapter that hashes and counts everything read through it from `inner`.
 #[derive(Debug)]
-pub struct HashingReader<R> {
+pub(crate) struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
     bytes: u64,
@@ -65,7 +55,7 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     /// Wraps `inner`.
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         Self {
             inner,
             hasher: Sha256::new(),
@@ -73,17 +63,12 @@ impl<R: Read> HashingReader<R> {
         }
     }
 
-    /// Bytes read so far.
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
     /// Reads `inner` to its end (so the digest covers everything), then returns the digest and
     /// the byte count.
     ///
     /// # Errors
     /// A read error of `inner`.
-    pub fn finish(mut self) -> io::Result<(Sha256Digest, u64)> {
+    pub(crate) fn finish(mut self) -> io::Result<(Sha256Digest, u64)> {
         io::copy(&mut self, &mut io::sink())?;
         Ok((
             Sha256Digest::from_bytes(self.hasher.finalize().into()),

@@ -34,9 +34,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use celeriac_store::{
-    ObjectKey, Operation, Sha256Digest, Store, StoreError, StoreId, StoredObject, Upload,
-};
+use celeriac_store::{ObjectKey, Operation, Sha256Digest, Store, StoreError, StoredObject, Upload};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -62,13 +60,6 @@ pub struct StreamOutcome {
     /// The published object; `Ok(None)` when the stream was abandoned (the producer failed or
     /// the run was cancelled) and the upload aborted.
     pub result: Result<Option<StoredObject>, StoreError>,
-}
-
-impl StreamOutcome {
-    /// The store's id.
-    pub fn store_id(&self) -> &StoreId {
-        self.store.id()
-    }
 }
 
 /// The end of a fan-out.

@@ -9,13 +9,13 @@ pub(crate) mod grammar;
 mod scan;
 
 use grammar::Line;
-pub use grammar::{Ambiguity, Unreadable};
+pub(crate) use grammar::Unreadable;
 pub(crate) use scan::{certainly_secret, looks_secret};
 
 use crate::config::allowlist::{KeyAllowlist, is_sensitive_key};
 
 /// What a redacted value becomes.
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 /// Whether `text` is an env file by its content: every line in the strict grammar, and at least
 /// one assignment whose key names a secret. Such a file (`docker/web.conf` given to Compose's
@@ -30,7 +30,7 @@ pub(crate) fn is_env_with_secrets(text: &str) -> bool {
 
 /// The result of sanitizing one `.env` file.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Sanitized {
+pub(crate) struct Sanitized {
     /// The sanitized file content (or the placeholder).
     pub content: Vec<u8>,
     /// Assignments found (by the strict reading; by the lenient key scan for a placeholder).
@@ -60,7 +60,7 @@ impl std::fmt::Debug for Sanitized {
 /// Why a `.env` could not be sanitized; the caller then keeps it only in the secrets bundle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum SanitizeError {
+pub(crate) enum SanitizeError {
     /// The file is not UTF-8 text.
     #[error("env file is not utf-8 text")]
     NotUtf8,
@@ -79,7 +79,7 @@ pub enum SanitizeError {
 ///
 /// # Errors
 /// [`SanitizeError::NotUtf8`].
-pub fn sanitize_env(input: &[u8], allow: &KeyAllowlist) -> Result<Sanitized, SanitizeError> {
+pub(crate) fn sanitize_env(input: &[u8], allow: &KeyAllowlist) -> Result<Sanitized, SanitizeError> {
     let text = std::str::from_utf8(input).map_err(|_| SanitizeError::NotUtf8)?;
     Ok(match grammar::read_strict(text) {
         Ok(lines) => strict_copy(&lines, allow),
@@ -92,6 +92,7 @@ pub fn sanitize_env(input: &[u8], allow: &KeyAllowlist) -> Result<Sanitized, San
 ///
 /// # Errors
 /// [`Unreadable`]: the first line outside the grammar.
+#[cfg(any(test, feature = "test-util"))]
 pub fn read_env_strict(text: &str) -> Result<Vec<(String, String)>, Unreadable> {
     Ok(grammar::read_strict(text)?
         .into_iter()

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, ensure};
-use celeriac_backup::{BackupStatus, Bundle, CopyErrorKind, CopyOrigin, Pipeline, ProgressEvent};
+use celeriac_backup::report::{BackupStatus, CopyErrorKind, CopyOrigin};
+use celeriac_backup::{Bundle, Pipeline, ProgressEvent};
 use celeriac_store::Store;
 use celeriac_testkit::proxy::FaultProxy;
 use celeriac_testkit::s3::S3Server;

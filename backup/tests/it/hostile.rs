@@ -5,11 +5,12 @@
 use std::io::Write as _;
 
 use anyhow::{Context, Result, ensure};
-use celeriac_backup::{
-    ArchivePath, Bundle, Category, Classification, EntryProblem, EntryType, ExtractError,
-    ExtractOptions, Limits, LinkProblem, Manifest, ManifestEntry, ManifestError, PathProblem,
-    RejectedType, Sha256Digest,
+use celeriac_backup::config::Limits;
+use celeriac_backup::internals::{
+    ArchivePath, EntryProblem, EntryType, ExtractError, ExtractOptions, LinkProblem, Manifest,
+    ManifestEntry, ManifestError, PathProblem, RejectedType, Sha256Digest,
 };
+use celeriac_backup::{Bundle, Category, Classification};
 
 use crate::fixture::{listing, restore};
 

@@ -5,7 +5,9 @@
 use std::io::Write as _;
 
 use anyhow::{Context as _, Result, bail, ensure};
-use celeriac_backup::{Bundle, ExtractError, ExtractOptions, Limits, dry_run, list};
+use celeriac_backup::Bundle;
+use celeriac_backup::config::Limits;
+use celeriac_backup::internals::{ExtractError, ExtractOptions, dry_run, list};
 use celeriac_crypto::{
     ChunkSize, CryptoError, DecryptReader, EncryptOptions, EncryptWriter, Header, Key, Keyring,
 };

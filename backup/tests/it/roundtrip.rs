@@ -7,10 +7,12 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, ensure};
-use celeriac_backup::{
-    ArchiveError, ArchiveOptions, Bundle, Change, Classification, CommitPolicy, EntryKind,
-    ExtractError, ExtractOptions, Limits, Staging, commit, dry_run, extract, list, write_archive,
+use celeriac_backup::config::Limits;
+use celeriac_backup::internals::{
+    ArchiveError, ArchiveOptions, Change, ExtractError, ExtractOptions, Staging, commit, dry_run,
+    extract, list, write_archive,
 };
+use celeriac_backup::{Bundle, Classification, CommitPolicy, EntryKind};
 use proptest::prelude::*;
 
 use crate::fixture::{
@@ -144,7 +146,7 @@ fn streamed_manifest_is_the_manifest_json() -> Result<()> {
         first.read_to_end(&mut json)?;
         let expected = c.manifest(bundle);
         ensure!(json == expected.to_json(), "{bundle:?}: other bytes");
-        ensure!(summary.manifest_sha256 == celeriac_backup::Sha256Digest::of(&json));
+        ensure!(summary.manifest_sha256 == celeriac_backup::internals::Sha256Digest::of(&json));
         let moved = expected
             .entries
             .iter()

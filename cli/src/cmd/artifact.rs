@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use celeriac_backup::{
-    ArtifactAddress, ArtifactName, BackupConfig, Bundle, StoreTarget, sibling_key,
+use celeriac_backup::Bundle;
+use celeriac_backup::config::{
+    ArtifactAddress, ArtifactName, BackupConfig, StoreTarget, sibling_key,
 };
 use celeriac_store::{ObjectKey, Store};
 

@@ -135,9 +135,6 @@ impl Staging {
         &self.path
     }
 
-    /// Removes it now.
-    pub fn discard(self) {}
-
     pub(super) fn fd(&self) -> &OwnedFd {
         &self.fd
     }

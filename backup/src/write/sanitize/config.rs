@@ -41,7 +41,7 @@ impl ConfigFormat {
 
 /// A line that may hold a secret the redaction left in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Suspect {
+pub(crate) struct Suspect {
     /// 1-based line number.
     pub line: usize,
     /// Why.
