@@ -5,6 +5,7 @@ mod category;
 mod chunked;
 mod index;
 mod path;
+pub(crate) mod writer;
 
 use std::collections::BTreeMap;
 

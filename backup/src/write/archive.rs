@@ -24,9 +24,9 @@ use crate::write::pargz::{GzipError, GzipSummary, ParGzWriter};
 use crate::write::sanitize::config::redact_config;
 use crate::write::sanitize::sanitize_env;
 
-mod manifest;
+mod manifest_source;
 
-use manifest::ManifestSource;
+use manifest_source::ManifestSource;
 
 use crate::write::cancel::CancelCheck;
 

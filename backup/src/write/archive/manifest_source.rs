@@ -1,18 +1,18 @@
-//! Writing `MANIFEST.json` straight from a [`Collection`]: the entries of a bundle (for the
-//! main bundle merged, in path order, with the moved-to-secrets placeholders) serialize into
-//! the tar without the JSON text or a `Vec<ManifestEntry>` being built. The tar header needs
-//! the length first, so the JSON is serialized twice: once into a counter, once into the tar.
+//! A [`Collection`] as the source of its bundles' manifests: the entries of a bundle (for the
+//! main bundle merged, in path order, with the moved-to-secrets placeholders) as manifest
+//! entries, serialized straight into the tar by the manifest's writer
+//! ([`crate::manifest::writer`]) without the JSON text or a `Vec<ManifestEntry>` being built.
 
 use std::io::{self, Write};
 use std::iter::Peekable;
 use std::slice;
 
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
+use crate::manifest::writer::append_manifest;
 use crate::manifest::{
-    Bundle, Classification, EntryJson, EntryType, MANIFEST_NAME, Manifest, ManifestEntry,
-    Sha256Digest, Totals, serialize_manifest,
+    Bundle, Classification, EntryJson, EntryType, Manifest, ManifestEntry, Sha256Digest, Totals,
+    serialize_manifest,
 };
 use crate::write::collect::{Collection, Entry, EntryKind};
 
@@ -165,47 +165,15 @@ impl<'a> ManifestSource<'a> {
         }
     }
 
-    /// Serializes the pretty JSON (and its trailing newline) into `out`.
-    fn write_json<W: Write>(&self, mut out: W) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut out, self)?;
-        out.write_all(b"\n")?;
-        out.flush()
-    }
-
     /// Appends `MANIFEST.json` to `tar` with `header`'s metadata; returns its digest.
     pub(super) fn append<W: Write>(
         &self,
         tar: &mut tar::Builder<W>,
-        mut header: tar::Header,
+        header: tar::Header,
     ) -> io::Result<Sha256Digest> {
-        let mut counted = Counter::new(io::sink(), false);
-        self.write_json(&mut counted)?;
-        let size = counted.bytes;
-        header.set_path(MANIFEST_NAME)?;
-        header.set_size(size);
-        header.set_cksum();
-        let out = tar.get_mut();
-        out.write_all(header.as_bytes())?;
-        let mut counted = Counter::new(out, true);
-        // The serializer writes token by token: batch them before hashing and compressing.
-        self.write_json(io::BufWriter::with_capacity(WRITE_BUF, &mut counted))?;
-        if counted.bytes != size {
-            return Err(io::Error::other(
-                "manifest serialized to two different lengths",
-            ));
-        }
-        let padding = (512 - size % 512) % 512;
-        let zeros = [0u8; 512];
-        counted
-            .inner
-            .write_all(&zeros[..usize::try_from(padding).unwrap_or(0)])?;
-        let hasher = counted.hasher.unwrap_or_default();
-        Ok(Sha256Digest::from_bytes(hasher.finalize().into()))
+        append_manifest(self, tar, header)
     }
 }
-
-/// Batching buffer between the JSON serializer and the tar stream.
-const WRITE_BUF: usize = 64 * 1024;
 
 impl Serialize for ManifestSource<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -217,37 +185,5 @@ impl Serialize for ManifestSource<'_> {
             }
         }
         serialize_manifest(s, self.bundle, &Entries(self), &self.totals)
-    }
-}
-
-/// Counts (and, when asked, hashes) what passes through.
-struct Counter<W> {
-    inner: W,
-    bytes: u64,
-    hasher: Option<Sha256>,
-}
-
-impl<W> Counter<W> {
-    fn new(inner: W, hash: bool) -> Self {
-        Self {
-            inner,
-            bytes: 0,
-            hasher: hash.then(Sha256::new),
-        }
-    }
-}
-
-impl<W: Write> Write for Counter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        if let Some(hasher) = &mut self.hasher {
-            hasher.update(&buf[..n]);
-        }
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }
