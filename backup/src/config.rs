@@ -61,7 +61,7 @@ pub use limits::{Limits, RawLimits};
 pub use naming::{ArtifactName, NameError, sibling_key};
 pub use options::{GzipOptions, PipelineOptions, RetryPolicy};
 pub use spec::{
-    CollectSpec, RawCollectConfig, RawRoot, RawRule, SpecError, SuspectedSecretPolicy,
+    CollectSpec, RawCollectConfig, RawRoot, RawRule, RootSpec, SpecError, SuspectedSecretPolicy,
     UnreadablePolicy,
 };
 pub use stores::{OpenStoreError, StoreCredentials, local_roots};

@@ -22,11 +22,14 @@
 //!   [`RestoreOptions`], [`RestoreMode`]: extract, dry run, list; globs; the secrets bundle only
 //!   when asked).
 //! - [`collect`] is the collection step alone (what a backup would take: a [`Collection`] of
-//!   [`Entry`]s with their [`Category`] and [`Classification`]), for a dry run.
+//!   [`Entry`]s with their [`manifest::Category`] and [`manifest::Classification`]), for a dry
+//!   run.
 //! - [`config`]: the TOML file ([`config::RawBackupConfig`]) and its one validation step into a
 //!   [`config::BackupConfig`] (keys, limits, the collection spec, the stores), plus the addresses
 //!   and names the command line deals in.
-//! - [`report`]: the report types, field by field.
+//! - [`report`]: the report types, field by field; [`manifest`]: the `MANIFEST.json` types (the
+//!   bundle, categories, archive paths, the compact index a restore lists); [`error`]: the parts
+//!   the errors carry.
 //!
 //! With the `test-util` feature, `internals` exposes the stages one by one (collect, archive,
 //! extract, the gzip writer, the fan-out) for this crate's integration tests and benchmarks;
@@ -47,7 +50,8 @@
 //! use std::sync::Arc;
 //! use celeriac_backup::config::{BackupKeys, CollectSpec, RawCollectConfig, RawRoot};
 //! use celeriac_backup::report::BackupStatus;
-//! use celeriac_backup::{Bundle, Pipeline, RestoreOptions, RestoreSource, restore};
+//! use celeriac_backup::manifest::Bundle;
+//! use celeriac_backup::{Pipeline, RestoreOptions, RestoreSource, restore};
 //! use celeriac_crypto::{Key, Keyring};
 //! use celeriac_store::{LocalStore, Store, StoreId};
 //!
@@ -93,25 +97,26 @@
 #![cfg_attr(not(feature = "test-util"), allow(unreachable_pub))]
 
 pub mod config;
+pub mod error;
+pub mod manifest;
 pub mod report;
 
 mod beneath;
 mod id;
-mod manifest;
 mod progress;
 mod read;
 mod stream;
 mod write;
 
 pub use id::BackupId;
-pub use manifest::{Bundle, Category, Classification, ManifestEntryRef};
 pub use progress::{ProgressEvent, ProgressSink};
 pub use read::extract::{CommitPolicy, PathFilter, remove_own_staging, remove_stale_staging};
 pub use read::restore::{
-    RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource, restore,
+    RestoreAttempt, RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource,
+    restore,
 };
 pub use read::verify::{
-    DeepOptions, Expected, Reference, VerifyError, VerifyReport, verify_artifact,
+    DeepOptions, DeepReport, Expected, Reference, VerifyError, VerifyReport, verify_artifact,
 };
 pub use write::collect::{Collection, Entry, EntryKind, collect};
 pub use write::error::BackupError;
@@ -128,7 +133,8 @@ pub use write::pipeline::Pipeline;
 /// use celeriac_backup::internals::{
 ///     ArchiveOptions, ExtractOptions, Staging, commit, extract, write_archive,
 /// };
-/// use celeriac_backup::{Bundle, CommitPolicy, collect};
+/// use celeriac_backup::manifest::Bundle;
+/// use celeriac_backup::{CommitPolicy, collect};
 /// let project = tempfile::tempdir()?;
 /// std::fs::write(project.path().join("docker-compose.yml"), "services: {}\n")?;
 /// std::fs::write(project.path().join(".env"), "SECRET_KEY=hunter2\nDEBUG=1\n")?;
@@ -153,20 +159,13 @@ pub use write::pipeline::Pipeline;
 #[cfg(feature = "test-util")]
 pub mod internals {
     pub use crate::config::allowlist::KeyAllowlist;
-    pub use crate::manifest::{
-        ArchivePath, EntryType, LinkProblem, Manifest, ManifestEntry, ManifestError, ManifestIndex,
-        PathProblem, Sha256Digest, Totals,
-    };
     pub use crate::read::extract::{
-        CommitSummary, EntryProblem, ExtractError, ExtractOptions, ExtractSummary, FsOp,
-        RejectedType, Staging, commit, dry_run, extract, list,
+        CommitSummary, ExtractOptions, ExtractSummary, Staging, commit, dry_run, extract, list,
     };
-    pub use crate::write::archive::{
-        ArchiveError, ArchiveOptions, ArchiveSummary, Change, write_archive,
-    };
+    pub use crate::write::archive::{ArchiveOptions, ArchiveSummary, write_archive};
     pub use crate::write::cancel::CancelCheck;
-    pub use crate::write::collect::{CollectError, collect_with_cancel};
+    pub use crate::write::collect::collect_with_cancel;
     pub use crate::write::fanout::{Fanout, FanoutResult, StreamOutcome};
-    pub use crate::write::pargz::{GzipError, GzipSummary, ParGzWriter};
+    pub use crate::write::pargz::{GzipSummary, ParGzWriter};
     pub use crate::write::sanitize::read_env_strict;
 }

@@ -1,5 +1,8 @@
-//! `MANIFEST.json`: the first member of every archive, listing each entry with its type, category,
-//! mode, size, SHA-256 and classification, plus totals. Owns its JSON form and its validation.
+//! `MANIFEST.json`, its one home: the first member of every archive, listing each entry with its
+//! type, category, mode, size, SHA-256 and classification, plus totals. This file owns the types,
+//! their JSON form and their validation; `writer` writes the tar member, `index` (with
+//! `index/parse.rs`) reads it back from a stream into a compact validated index, `path` owns
+//! [`ArchivePath`] and link resolution, `category` the [`Category`].
 
 mod category;
 mod chunked;

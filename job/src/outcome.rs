@@ -14,8 +14,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use celeriac_backup::BackupError;
+use celeriac_backup::manifest::Bundle;
 use celeriac_backup::report::{ArtifactReport, BackupReport, CopyErrorKind, CopyReport};
-use celeriac_backup::{BackupError, Bundle};
 use celeriac_catalog::{
     AlertType, BackupMetadata, BackupStatus, BackupUpdate, CopyStatus, JsonObject, NewAlert,
     NewCopy, Severity, StoreKind,

@@ -260,7 +260,7 @@ impl Inner {
         let name = celeriac_backup::config::ArtifactName::new(
             BackupId::from_uuid(row.id),
             row.created_at,
-            celeriac_backup::Bundle::Main,
+            celeriac_backup::manifest::Bundle::Main,
         );
         let Ok(prefix) = ObjectPrefix::new(name.folder(&self.pipeline.options().prefix)) else {
             return;

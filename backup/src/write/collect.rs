@@ -23,7 +23,7 @@ use crate::write::cancel::CancelCheck;
 use crate::write::sanitize::config::ConfigFormat;
 
 /// A root that was opened; its fd pins the directory for the archive stage's re-reads.
-pub struct CollectedRoot {
+pub(crate) struct CollectedRoot {
     /// The root as configured.
     pub path: PathBuf,
     /// Its archive prefix.
@@ -90,7 +90,7 @@ impl fmt::Debug for EntryKind {
 
 /// Where an entry's bytes come from when it is archived.
 #[derive(Clone, PartialEq, Eq)]
-pub enum EntrySource {
+pub(crate) enum EntrySource {
     /// Re-read from disk below root number `root`, at the entry's path without the root's
     /// prefix (not stored again: one copy of each name per entry).
     Disk {
@@ -114,7 +114,7 @@ pub enum EntrySource {
 
 /// How a sanitized copy is made from its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SanitizeHow {
+pub(crate) enum SanitizeHow {
     /// The `.env` sanitizer (values kept only where every loader agrees and the allowlist
     /// permits).
     Env,
@@ -143,7 +143,7 @@ pub struct Entry {
     /// Plain, sanitized or secret.
     pub classification: Classification,
     /// Where the content comes from.
-    pub source: EntrySource,
+    pub(crate) source: EntrySource,
 }
 
 /// Debug shows no digest: a digest of a low-entropy secret can be guessed.
@@ -163,7 +163,7 @@ impl fmt::Debug for Entry {
 #[derive(Debug)]
 pub struct Collection {
     /// Opened roots, indexed by [`EntrySource::Disk`].
-    pub roots: Vec<CollectedRoot>,
+    pub(crate) roots: Vec<CollectedRoot>,
     /// Main-archive entries sorted by path: plain files, sanitized `.env`, directories, symlinks.
     pub main: Vec<Entry>,
     /// Secrets-bundle entries sorted by path: real `.env` files, private keys, their directories.

@@ -7,9 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot, UnreadablePolicy};
-use celeriac_backup::internals::{CollectError, LinkProblem, collect_with_cancel};
+use celeriac_backup::error::CollectError;
+use celeriac_backup::internals::collect_with_cancel;
+use celeriac_backup::manifest::LinkProblem;
+use celeriac_backup::manifest::{Bundle, Category, Classification};
 use celeriac_backup::report::{BackupStatus, SkipReason, SpecialKind};
-use celeriac_backup::{Bundle, Category, Classification, EntryKind, collect};
+use celeriac_backup::{EntryKind, collect};
 
 use crate::fixture::{collect_dir, sample_copy, spec_for};
 

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use anyhow::Result;
 use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot};
-use celeriac_backup::{Category, Classification, Collection, EntryKind, collect};
+use celeriac_backup::manifest::{Category, Classification};
+use celeriac_backup::{Collection, EntryKind, collect};
 
 use crate::fixture::collect_dir;
 
@@ -382,7 +383,7 @@ fn a_link_that_escapes_through_another_link_is_left_out() -> Result<()> {
     assert_eq!(
         skip.reason,
         celeriac_backup::report::SkipReason::Symlink {
-            problem: celeriac_backup::internals::LinkProblem::EscapesThroughLinks
+            problem: celeriac_backup::manifest::LinkProblem::EscapesThroughLinks
         }
     );
     Ok(())

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, ensure};
 use celeriac_backup::config::Limits;
+use celeriac_backup::manifest::Bundle;
 use celeriac_backup::report::{BackupReport, BackupStatus, CopyErrorKind};
 use celeriac_backup::{
-    Bundle, DeepOptions, Pipeline, RestoreError, RestoreMode, RestoreOptions, VerifyError, restore,
+    DeepOptions, Pipeline, RestoreError, RestoreMode, RestoreOptions, VerifyError, restore,
     verify_artifact,
 };
 use celeriac_store::{MemoryStore, Store, StoreError, StoreId};

@@ -11,7 +11,8 @@ use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot};
 use celeriac_backup::internals::{
     ArchiveOptions, ExtractOptions, ExtractSummary, Staging, commit, extract, write_archive,
 };
-use celeriac_backup::{Bundle, Collection, CommitPolicy, collect};
+use celeriac_backup::manifest::Bundle;
+use celeriac_backup::{Collection, CommitPolicy, collect};
 
 /// The sample project shipped in the repository.
 pub(crate) fn sample_project() -> PathBuf {

@@ -6,10 +6,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context as _, Result, ensure};
+use celeriac_backup::manifest::{Bundle, Classification};
 use celeriac_backup::report::{ArtifactReport, BackupReport, BackupStatus, CopyOrigin};
 use celeriac_backup::{
-    BackupId, Bundle, Classification, Pipeline, ProgressEvent, RestoreError, RestoreOptions,
-    RestoreSource, restore,
+    BackupId, Pipeline, ProgressEvent, RestoreError, RestoreOptions, RestoreSource, restore,
 };
 use celeriac_crypto::Key;
 use celeriac_store::{MemoryStore, Store, StoreId};
@@ -189,7 +189,7 @@ async fn check_main_restore(
     let members: Vec<_> = restored
         .manifest
         .entries()
-        .filter(celeriac_backup::ManifestEntryRef::is_member)
+        .filter(celeriac_backup::manifest::ManifestEntryRef::is_member)
         .collect();
     ensure!(
         got.len() == members.len(),

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use celeriac_backup::internals::ExtractOptions;
-use celeriac_backup::{Bundle, Classification};
+use celeriac_backup::manifest::{Bundle, Classification};
 
 use crate::fixture::{archive, collect_dir, gunzip, restore, sample_copy};
 

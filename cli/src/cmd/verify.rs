@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 
 use anyhow::Context;
 use celeriac_backup::config::ArtifactAddress;
-use celeriac_backup::{Bundle, DeepOptions, Expected, Reference, VerifyReport, verify_artifact};
+use celeriac_backup::manifest::Bundle;
+use celeriac_backup::{DeepOptions, Expected, Reference, VerifyReport, verify_artifact};
 use celeriac_store::Sha256Digest;
 use clap::Args;
 

@@ -17,7 +17,7 @@ use crate::report::SuspectReason;
 /// A line-oriented configuration format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ConfigFormat {
+pub(crate) enum ConfigFormat {
     /// A Python module (`settings.py`, `gunicorn.conf.py`).
     Python,
     /// YAML (Compose files, Kubernetes objects).
