@@ -226,9 +226,9 @@ impl Totals {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
-    /// Always [`MANIFEST_FORMAT`].
+    /// Always `"celeriac-manifest"`.
     pub format: String,
-    /// Always [`MANIFEST_VERSION`] for this reader.
+    /// Always `1` (`MANIFEST_VERSION`) for this reader.
     pub version: u32,
     /// Main archive or secrets bundle.
     pub bundle: Bundle,

@@ -16,7 +16,7 @@ use crate::manifest::{ArchivePath, Category, PathProblem};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UnreadablePolicy {
-    /// Leave it out and record a [`crate::Skip`] with the reason.
+    /// Leave it out and record a [`crate::report::Skip`] with the reason.
     #[default]
     Skip,
     /// Fail the collection.

@@ -151,7 +151,7 @@ fn local_id(n: usize) -> StoreId {
     StoreId::new(name).unwrap_or_else(|_| unreachable!("local-<n> is a valid store id"))
 }
 
-/// The local targets' store ids (as [`open_targets`] names them) and directories, for callers
+/// The local targets' store ids (as `open_targets` names them) and directories, for callers
 /// that record where a local copy lives on disk.
 pub fn local_roots(targets: &[StoreTarget]) -> Vec<(StoreId, std::path::PathBuf)> {
     targets

@@ -85,7 +85,7 @@ pub fn dry_run<R: Read>(reader: R, opts: &ExtractOptions) -> Result<ExtractSumma
     run(reader, None, opts)
 }
 
-/// Extracts into `staging`. On error, drop (or [`Staging::discard`]) the staging directory.
+/// Extracts into `staging`. On error, drop the staging directory (that removes it).
 ///
 /// # Errors
 /// Any [`ExtractError`].

@@ -87,11 +87,11 @@ pub(crate) fn sanitize_env(input: &[u8], allow: &KeyAllowlist) -> Result<Sanitiz
     })
 }
 
-/// The assignments of an env file as every loader in [`grammar`] reads them (later ones win in
+/// The assignments of an env file as every loader in `grammar` reads them (later ones win in
 /// the loaders; all are listed here), or where the file leaves the strict grammar.
 ///
 /// # Errors
-/// [`Unreadable`]: the first line outside the grammar.
+/// `Unreadable`: the first line outside the grammar.
 #[cfg(any(test, feature = "test-util"))]
 pub fn read_env_strict(text: &str) -> Result<Vec<(String, String)>, Unreadable> {
     Ok(grammar::read_strict(text)?

@@ -9,7 +9,7 @@ use rustix::fs::{CWD, RenameFlags};
 
 use super::{ExtractError, FsOp, Staging};
 
-/// How [`commit`] treats an existing target.
+/// How `commit` treats an existing target.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum CommitPolicy {
     /// The target must not exist (it is created) or be an empty directory.

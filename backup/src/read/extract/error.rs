@@ -73,7 +73,7 @@ pub enum EntryProblem {
         /// Effective size.
         effective: u64,
     },
-    /// A single file above [`Limits::max_file_bytes`](crate::Limits::max_file_bytes).
+    /// A single file above [`Limits::max_file_bytes`](crate::config::Limits::max_file_bytes).
     TooLarge {
         /// Declared size.
         size: u64,
