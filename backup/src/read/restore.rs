@@ -10,7 +10,7 @@
 //!
 //! Nothing reaches the target before the whole artifact authenticated and every entry
 //! validated: extraction writes into a fresh staging directory next to the target and
-//! [`commit`] moves it into place only then. The secrets bundle is restored only when asked for
+//! `commit` moves it into place only then. The secrets bundle is restored only when asked for
 //! ([`RestoreOptions::bundle`]), with a keyring holding the secrets key.
 
 use std::io;

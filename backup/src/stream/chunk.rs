@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 /// partial chunk and closes the channel.
 ///
 /// If the receiver is dropped, writes fail with `BrokenPipe`: that is how the async side stops
-/// the producer (cooperative cancellation), and [`receiver_gone`](Self::receiver_gone) tells
+/// the producer (cooperative cancellation), and a shared flag tells
 /// that case apart from other errors.
 pub(crate) struct ChunkSender {
     tx: Option<mpsc::Sender<Bytes>>,

@@ -1,6 +1,6 @@
 //! [`BackupError`]: why a run produced no report — the collection or an artifact could not be
 //! made, or the run was cancelled. Store failures are not errors of the run: they are recorded
-//! per copy in the [`BackupReport`](crate::BackupReport) and reflected in its status.
+//! per copy in the [`BackupReport`](crate::report::BackupReport) and reflected in its status.
 
 use std::fmt;
 

@@ -14,7 +14,7 @@
 //! ```
 //!
 //! The main archive streams first, then the secrets bundle (when anything is secret), each to
-//! every store under keys named by [`ArtifactName`](crate::ArtifactName). Cancellation is
+//! every store under keys named by [`ArtifactName`]. Cancellation is
 //! cooperative: the token is checked between files on the blocking thread, and the fan-out
 //! stops reading, which makes the producer's next send fail.
 

@@ -51,7 +51,7 @@ pub(crate) struct Suspect {
 /// The main archive's copy of one configuration file.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Redaction {
-    /// The content with every redacted value replaced by [`REDACTED`].
+    /// The content with every redacted value replaced by [`REDACTED`](super::REDACTED).
     pub(crate) content: String,
     /// Values redacted.
     pub(crate) redacted: usize,
