@@ -10,6 +10,7 @@ use lapin::uri::AMQPUri;
 pub struct BrokerUrlError;
 
 /// The broker URL: parsed, and never printed with its password.
+#[derive(Clone)]
 pub struct BrokerUrl {
     uri: AMQPUri,
 }

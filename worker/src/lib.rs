@@ -56,6 +56,7 @@ mod config;
 mod consumer;
 mod control;
 mod eta;
+mod events;
 mod execute;
 mod health;
 mod metrics;
@@ -74,6 +75,7 @@ pub use config::{
     Config, ConfigError, DEFAULT_BROKER_URL, DEFAULT_QUEUE, LogFormat, Overrides, RawConfig,
     RawQueue, RawTask,
 };
+pub use events::{DEFAULT_EVENTS_BUFFER, EventSettings};
 pub use registry::{Registry, RegistryError};
 pub use shutdown::wait_for_signals;
 pub use task::{
