@@ -277,13 +277,13 @@ async fn run(
     );
     let started = Instant::now();
     let out = execute::run(entry.task.run(ctx, args), &cancel, limits, &shared.abandon).await;
-    events::task_ran(shared, msg, &out, started.elapsed());
     metrics.observe_runtime(started.elapsed());
     shared.metrics.in_flight.decrement(1.0);
     drop(permit);
     let settle_as = if tracking.terminated() {
         Box::pin(terminated(shared, session, msg, target.as_ref())).await
     } else {
+        events::task_ran(shared, msg, &out, started.elapsed());
         let done = outcome::Finish {
             shared,
             publisher: &session.publisher,

@@ -1,11 +1,11 @@
 """Listens to the `celeryev` exchange with Celery's own event receiver and feeds every event to
 Celery's own state machine (`celery.events.state.State`, what Flower and `celery events` use),
-for the worker-events tests (cli/tests/worker_events.rs).
+for the worker-events tests (cli/tests/worker_events.rs, worker/tests/it/events.rs).
 
-Usage: events_probe.py --broker URL --node NODE [--timeout SECONDS]
+Usage: events_probe.py --broker URL --node NODE [--until TYPE] [--timeout SECONDS]
 
-Prints `ready` once its queue is bound, then listens until NODE sends `worker-offline` (or the
-timeout passes) and prints one JSON object:
+Prints `ready` once its queue is bound, then listens until NODE sends an event of type TYPE
+(default `worker-offline`), or the timeout passes, and prints one JSON object:
   {"events": [every event NODE sent, as received],
    "alive_after_heartbeat": [State's `alive` of NODE after each of its heartbeats],
    "worker": {"alive", "sw_ident", "sw_ver", "sw_sys", "freq", "processed", "active", "loadavg"},
@@ -27,6 +27,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--broker", required=True)
     parser.add_argument("--node", required=True)
+    parser.add_argument("--until", default="worker-offline")
     parser.add_argument("--timeout", type=float, default=60.0)
     args = parser.parse_args()
 
@@ -42,7 +43,7 @@ def main():
         seen.append(event)
         if event["type"] == "worker-heartbeat":
             alive_after_heartbeat.append(state.workers[args.node].alive)
-        if event["type"] == "worker-offline":
+        if event["type"] == args.until:
             receiver.should_stop = True
 
     deadline = time.monotonic() + args.timeout
