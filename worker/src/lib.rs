@@ -11,6 +11,11 @@
 //!   CPU-heavy work). Handlers return a JSON value or a [`TaskError`] (`Fail`, `Retry`,
 //!   `InvalidArguments`, `Reject`, ...).
 //! * [`RawConfig`] → [`Config`]: the config file and flags, validated once at startup.
+//! * Monitoring events ([`EventSettings`]): `worker-online`/`heartbeat`/`offline` and, with
+//!   `-E`, the `task-*` events on `celeryev`, so Flower and `celery events` see the worker; they
+//!   go through a bounded buffer to a publisher with a connection of its own, and are dropped
+//!   (and counted) rather than ever slow a task down. Remote control answers on the node's
+//!   pidbox (`celery inspect` / `celery control`, `enable_events`, `disable_events`, ...).
 //! * [`wait_for_signals`]: SIGTERM/SIGINT handling for binaries (first = warm, second = now).
 //! * Built-in tasks: `celery.accumulate`, `celery.backend_cleanup` ([`tasks`]).
 //!
