@@ -16,7 +16,7 @@ use crate::health::Health;
 
 /// `sw_ident` of our events (a Python worker sends `py-celery`).
 const SW_IDENT: &str = "celeriac";
-/// How often the loop looks whether the worker has come online.
+/// How often the loop looks whether the worker consumes (again).
 const ONLINE_POLL: Duration = Duration::from_millis(100);
 /// How long `worker-offline` may wait for room in the buffer.
 const OFFLINE_WAIT: Duration = Duration::from_secs(1);
@@ -52,6 +52,8 @@ pub(crate) async fn run(shared: Arc<Shared>, health: Arc<Health>, stop: Cancella
             () = tokio::time::sleep(wait) => {}
         }
         if !health.is_healthy() {
+            // look again soon: heartbeats resume as soon as the worker consumes again
+            next_beat = tokio::time::Instant::now() + ONLINE_POLL;
             continue;
         }
         let info = worker_info(&shared);
@@ -124,6 +126,65 @@ mod tests {
         assert_eq!(parse_loadavg("garbage"), [0.0; 3]);
         let now = load_average();
         assert!(now.iter().all(|v| *v >= 0.0));
+    }
+
+    fn shared() -> (
+        Arc<Shared>,
+        tokio::sync::mpsc::Receiver<super::super::event::Event>,
+    ) {
+        let registry = crate::registry::Registry::with_builtins();
+        let metrics = Arc::new(crate::metrics::Metrics::new(registry.names()));
+        let settings = crate::events::EventSettings::default();
+        let (events, rx) = crate::events::Events::new(&settings, metrics.events.clone());
+        let hostname: Arc<str> = "n@h".into();
+        let shared = Shared {
+            registry,
+            state: crate::control::WorkerState::new(hostname.clone()),
+            metrics,
+            hostname,
+            permits: Arc::new(tokio::sync::Semaphore::new(1)),
+            stop: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+            events,
+        };
+        (Arc::new(shared), rx)
+    }
+
+    fn kinds(
+        rx: &mut tokio::sync::mpsc::Receiver<super::super::event::Event>,
+    ) -> Vec<&'static str> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| e.kind.routing_key())
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn beats_only_while_consuming_then_says_offline() {
+        let (shared, mut rx) = shared();
+        let health = Arc::new(Health::default());
+        let stop = CancellationToken::new();
+        let heart = tokio::spawn(run(shared, health.clone(), stop.clone()));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(kinds(&mut rx).is_empty(), "not consuming yet");
+        health.set_connected(true);
+        health.set_consuming(true);
+        tokio::time::sleep(Duration::from_millis(4150)).await;
+        assert_eq!(
+            kinds(&mut rx),
+            ["worker.online", "worker.heartbeat", "worker.heartbeat"]
+        );
+        health.set_consuming(false);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(
+            kinds(&mut rx).is_empty(),
+            "no heartbeat while the session is down"
+        );
+        health.set_consuming(true);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(kinds(&mut rx), ["worker.heartbeat"]);
+        stop.cancel();
+        heart.await.unwrap();
+        assert_eq!(kinds(&mut rx), ["worker.offline"]);
     }
 
     #[test]

@@ -7,7 +7,9 @@ Usage: events_probe.py --broker URL --node NODE [--until TYPE] [--timeout SECOND
 Prints `ready` once its queue is bound, then listens until NODE sends an event of type TYPE
 (default `worker-offline`), or the timeout passes, and prints one JSON object:
   {"events": [every event NODE sent, as received],
-   "alive_after_heartbeat": [State's `alive` of NODE after each of its heartbeats],
+   "expires_after_heartbeat": [seconds from each heartbeat's timestamp to the end of the
+                               window in which State holds NODE alive (freq x 2, with the
+                               event's `utcoffset` applied; a monitor that lags does not count)],
    "worker": {"alive", "sw_ident", "sw_ver", "sw_sys", "freq", "processed", "active", "loadavg"},
    "tasks": {uuid: {"state", "name", "args", "kwargs", "result", "exception", "traceback",
                     "runtime", "retries", "worker", "rejected", "revoked"}}}
@@ -32,9 +34,12 @@ def main():
     args = parser.parse_args()
 
     app = Celery("events_probe", broker=args.broker)
+    # Tests run in parallel on one broker and this queue receives every test's events: keep
+    # them (Celery's default `event_queue_ttl` of 5 s would drop what a busy probe has not read).
+    app.conf.event_queue_ttl = None
     state = app.events.State()
     seen = []
-    alive_after_heartbeat = []
+    expires_after_heartbeat = []
 
     def on_event(event):
         state.event(event)
@@ -42,7 +47,8 @@ def main():
             return
         seen.append(event)
         if event["type"] == "worker-heartbeat":
-            alive_after_heartbeat.append(state.workers[args.node].alive)
+            worker = state.workers[args.node]
+            expires_after_heartbeat.append(worker.heartbeat_expires - event["timestamp"])
         if event["type"] == args.until:
             receiver.should_stop = True
 
@@ -60,7 +66,7 @@ def main():
     worker = state.workers.get(args.node)
     out = {
         "events": seen,
-        "alive_after_heartbeat": alive_after_heartbeat,
+        "expires_after_heartbeat": expires_after_heartbeat,
         "worker": None if worker is None else {
             "alive": worker.alive,
             "sw_ident": worker.sw_ident,
