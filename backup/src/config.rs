@@ -1,3 +1,10 @@
+//! The configuration room: the one step from raw TOML to validated, typed values. The rest of
+//! the crate sees only what this module hands out (`BackupConfig`, `CollectSpec`,
+//! `PipelineOptions`, `Limits`, `BackupKeys`, store targets and artifact names); its children
+//! each own one table or value: `limits` (`[limits]`), `options`, `spec` (`[collect]`, the
+//! collection rules), `allowlist` (the `.env` key allowlist), `keys`, `address`, `stores`,
+//! `naming`.
+//!
 //! The backup config file: [`RawBackupConfig`] mirrors the TOML (strict: unknown keys are
 //! errors) and becomes a validated [`BackupConfig`], whose errors name the offending key.
 //!
@@ -30,7 +37,7 @@
 //!
 //! Secrets are never inline: keys and S3 credentials are references to environment variables or
 //! files, resolved by the binary (the `celeriac` command's `cmd/secrets.rs`), which hands this
-//! crate keys and [`StoreCredentials`](crate::StoreCredentials): the crate itself reads no
+//! crate keys and [`StoreCredentials`]: the crate itself reads no
 //! environment variable and no file for its configuration.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,14 +46,25 @@ use std::path::{Path, PathBuf};
 use celeriac_store::{ObjectPrefix, S3ConfigError, S3Options, StoreId, StoreIdError};
 use serde::Deserialize;
 
-mod limits;
+pub(crate) mod address;
+pub(crate) mod allowlist;
+pub(crate) mod keys;
+pub(crate) mod limits;
+pub(crate) mod naming;
+pub(crate) mod options;
+pub(crate) mod spec;
+pub(crate) mod stores;
 
-pub use limits::RawLimits;
-
-use crate::address::StoreTarget;
-use crate::extract::Limits;
-use crate::options::PipelineOptions;
-use crate::spec::{CollectSpec, RawCollectConfig, SpecError};
+pub use address::{AddressError, ArtifactAddress, StoreTarget};
+pub use keys::BackupKeys;
+pub use limits::{Limits, RawLimits};
+pub use naming::{ArtifactName, NameError, sibling_key};
+pub use options::{GzipOptions, PipelineOptions, RetryPolicy};
+pub use spec::{
+    CollectSpec, RawCollectConfig, RawRoot, RawRule, RootSpec, SpecError, SuspectedSecretPolicy,
+    UnreadablePolicy,
+};
+pub use stores::{OpenStoreError, StoreCredentials, local_roots};
 
 /// The whole config file as written.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -1,61 +1,39 @@
 //! The configuration-backup library: collect the files that rebuild the platform, keep secrets
-//! apart, write a reproducible `tar.gz` with a manifest first, and extract such archives safely.
+//! apart, write a reproducible `tar.gz` with a manifest first, encrypt it, store it in every store
+//! at once and prove every copy; read such artifacts back safely.
 //!
-//! This crate knows nothing of AMQP or SQL. The file stages (collect, archive, extract) are
-//! synchronous and run on a blocking thread (tar, gzip, AES and SHA-256 are CPU work); the
-//! [`Pipeline`] composes them with encryption (`celeriac_crypto`) and the stores
-//! (`celeriac_store`) into one streaming backup run that proves every copy, and [`restore`] /
-//! [`verify_artifact`] read artifacts back.
+//! This crate knows nothing of AMQP or SQL. Its source is laid out in rooms (see
+//! `ARCHITECTURE.md` for the map): `write/` (collect, classify, sanitize, archive, gzip, encrypt
+//! and hash, fan-out, copies, retry, the [`Pipeline`]), `read/` (verify, extract and its guards,
+//! restore), `manifest/` (the one home of `MANIFEST.json`), `config/` (raw TOML to validated,
+//! typed values), [`report`] and `progress`; `stream/` holds the byte adapters both sides use.
 //!
-//! # Brief overview
-//!
-//! - [`RawCollectConfig`] is the `[collect]` table of the TOML config file; it becomes a validated
-//!   [`CollectSpec`] (roots with archive prefixes, rules naming a [`Category`], excludes, the `.env`
-//!   allowlist and the [`UnreadablePolicy`]).
-//! - [`collect`] walks the roots without following symlinks and returns a [`Collection`]: sorted
-//!   [`Entry`] lists for the **main** archive and the **secrets** bundle, recorded [`Skip`]s and
-//!   counts per category. Real `.env` files and private keys go only to `secrets`; the main archive
-//!   gets a sanitized `.env` ([`sanitize_env`]).
-//! - [`write_archive`] writes one bundle as `tar.gz`: `MANIFEST.json` ([`Manifest`]'s JSON,
-//!   serialized straight from the collection) first, then the entries, re-hashed while tarring;
-//!   gzip runs on several threads in [`ParGzWriter`], a single gzip member that any reader
-//!   (including `GzDecoder` and `tar xzf`) reads.
-//! - [`extract()`], [`dry_run`] and [`list`] read such a `tar.gz` as hostile input into a
-//!   [`Staging`] directory, parsing the manifest from the stream into a compact validated
-//!   [`ManifestIndex`]; [`commit`] then moves the staged tree into place.
-//!
-//! ```text
-//!  CollectSpec ──► collect() ──► Collection { main, secrets, skipped, counts }
-//!                                   │
-//!        write_archive(main) ───────┤──► tar ──► ParGzWriter ──► W (EncryptWriter, file, …)
-//!        write_archive(secrets) ────┘
-//!
-//!  R (decrypted tar.gz) ──► extract() ──► Staging ──► commit() ──► target dir
-//! ```
-//!
-//! # The backup pipeline
+//! # The public API
 //!
 //! - [`Pipeline`]`::new(spec, stores, keys).run()` runs one backup and returns a
-//!   [`BackupReport`] (serde-serialisable: collection counts and skips, per-artifact sizes,
-//!   digests and key ids, one [`CopyReport`] per store, [`StageTimings`], and a
-//!   [`BackupStatus`]: `VERIFIED` when every store holds verified copies, `PARTIAL` when some do
-//!   or when a file holding secrets could not be read, `FAILED` when none does). [`PipelineOptions`] tunes it; [`ProgressEvent`]s feed progress
-//!   bars; a `CancellationToken` stops it between files.
-//! - [`BackupKeys`]: the main key and an optional separate secrets key. The secrets bundle
-//!   (real `.env` files, private keys) is a second artifact, encrypted under the secrets key.
-//! - [`ArtifactName`]: the original system's names under a per-backup folder, create-only,
-//!   `<prefix>/<YYYY>/<MM>/<DD>/<backup id>/backup_configuration_<YYYYMMDD>_<HHMMSS>[.secrets].tar.gz.enc`.
-//! - [`Fanout`] writes one stream to every store at once through bounded channels (peak memory
-//!   `≤ chunk × (Q + 1) × (N + 1)`, see its module); [`ChunkSender`], [`HashingWriter`] and
-//!   [`HashingReader`] are the stage adapters around it.
+//!   [`report::BackupReport`] (serde-serialisable: collection counts and skips, per-artifact
+//!   sizes, digests and key ids, one copy report per store, stage timings, and a status:
+//!   `VERIFIED` when every store holds verified copies, `PARTIAL` when some do or when a file
+//!   holding secrets could not be read, `FAILED` when none does). [`config::PipelineOptions`]
+//!   tunes it; [`ProgressEvent`]s feed progress bars; a `CancellationToken` stops it between
+//!   files; it fails with a [`BackupError`].
 //! - [`verify_artifact`] reads a copy back (size + SHA-256, optionally decrypt and walk the
 //!   archive, [`DeepOptions`]); [`restore`] falls back from copy to copy ([`RestoreSource`],
 //!   [`RestoreOptions`], [`RestoreMode`]: extract, dry run, list; globs; the secrets bundle only
 //!   when asked).
-//! - [`BackupConfig`] (from [`RawBackupConfig`], the TOML file: `[backup]`, `[keys]`,
-//!   `[limits]`, `[collect]`, `[stores.<name>]`), [`StoreTarget`] (`local:PATH`, `s3:NAME`),
-//!   [`ArtifactAddress`] (`PATH`, `s3:NAME/KEY`), [`StoreCredentials`] and
-//!   [`BackupConfig::open_targets`] connect the command line to the stores.
+//! - [`collect`] is the collection step alone (what a backup would take: a [`Collection`] of
+//!   [`Entry`]s with their [`manifest::Category`] and [`manifest::Classification`]), for a dry
+//!   run.
+//! - [`config`]: the TOML file ([`config::RawBackupConfig`]) and its one validation step into a
+//!   [`config::BackupConfig`] (keys, limits, the collection spec, the stores), plus the addresses
+//!   and names the command line deals in.
+//! - [`report`]: the report types, field by field; [`manifest`]: the `MANIFEST.json` types (the
+//!   bundle, categories, archive paths, the compact index a restore lists); [`error`]: the parts
+//!   the errors carry.
+//!
+//! With the `test-util` feature, `internals` exposes the stages one by one (collect, archive,
+//! extract, the gzip writer, the fan-out) for this crate's integration tests and benchmarks;
+//! it is not part of the API.
 //!
 //! ```text
 //!  blocking thread                                                              async
@@ -70,10 +48,10 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use celeriac_backup::{
-//!     BackupKeys, BackupStatus, Bundle, CollectSpec, Pipeline, RawCollectConfig, RawRoot,
-//!     RestoreOptions, RestoreSource, restore,
-//! };
+//! use celeriac_backup::config::{BackupKeys, CollectSpec, RawCollectConfig, RawRoot};
+//! use celeriac_backup::report::BackupStatus;
+//! use celeriac_backup::manifest::Bundle;
+//! use celeriac_backup::{Pipeline, RestoreOptions, RestoreSource, restore};
 //! use celeriac_crypto::{Key, Keyring};
 //! use celeriac_store::{LocalStore, Store, StoreId};
 //!
@@ -112,119 +90,82 @@
 //! assert_eq!(std::fs::read_to_string(target.join("docker-compose.yml"))?, "services: {}\n");
 //! # Ok(()) }
 //! ```
-//!
-//! # Example: the file stages
-//!
-//! ```
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use celeriac_backup::{
-//!     ArchiveOptions, Bundle, CollectSpec, ExtractOptions, RawCollectConfig, RawRoot, Staging,
-//!     collect, commit, extract, write_archive, CommitPolicy,
-//! };
-//!
-//! let project = tempfile::tempdir()?;
-//! std::fs::write(project.path().join("docker-compose.yml"), "services: {}\n")?;
-//! std::fs::write(project.path().join(".env"), "SECRET_KEY=hunter2\nDEBUG=1\n")?;
-//!
-//! let raw = RawCollectConfig { roots: vec![RawRoot::new(project.path())], ..Default::default() };
-//! let spec = CollectSpec::try_from(raw)?;
-//! let collection = collect(&spec)?;
-//! assert_eq!(collection.secrets.len(), 1); // the real .env
-//!
-//! let (tar_gz, summary) = write_archive(&collection, Bundle::Main, Vec::new(), &ArchiveOptions::default())?;
-//! assert_eq!(summary.files, 2); // docker-compose.yml and the sanitized .env
-//!
-//! let out = tempfile::tempdir()?;
-//! let staging = Staging::create_in(out.path())?;
-//! extract(tar_gz.as_slice(), &staging, &ExtractOptions::default())?;
-//! let target = out.path().join("restored");
-//! commit(staging, &target, CommitPolicy::NewOrEmpty)?;
-//! let env = std::fs::read_to_string(target.join(".env"))?;
-//! assert!(env.contains("SECRET_KEY=<redacted>") && !env.contains("hunter2"));
-//! # Ok(()) }
-//! ```
 
-mod address;
-mod archive;
-mod chunk;
-mod classify;
-mod collect;
-mod config;
-mod copies;
-mod error;
-mod extract;
-mod fanout;
-mod hashing;
+// Items that only `internals` (feature `test-util`) makes reachable are `pub`; without the
+// feature they are unreachable, and that is expected. Builds with the feature (clippy
+// --all-targets, the tests) keep the lint at full strength.
+#![cfg_attr(not(feature = "test-util"), allow(unreachable_pub))]
+
+pub mod config;
+pub mod error;
+pub mod manifest;
+pub mod report;
+
+mod beneath;
 mod id;
-mod keys;
-mod manifest;
-mod naming;
-mod options;
-mod pargz;
-mod pipeline;
-mod produce;
 mod progress;
-mod report;
-mod restore;
-mod retry;
-mod sanitize;
-mod spec;
-mod stores;
-mod verify;
+mod read;
+mod stream;
+mod write;
 
-pub use address::{AddressError, ArtifactAddress, StoreTarget};
-pub use chunk::{ChunkReader, ChunkSender, DEFAULT_CHUNK_SIZE, DEFAULT_QUEUE_CHUNKS};
-pub use config::{
-    BackupConfig, ConfigError, KeyRef, RawBackupConfig, RawBackupSection, RawKeys, RawLimits,
-};
-pub use error::{BackupError, Stage};
-pub use fanout::{Fanout, FanoutResult, StreamOutcome};
-pub use hashing::{HashingReader, HashingWriter};
 pub use id::BackupId;
-pub use keys::BackupKeys;
-pub use naming::{
-    ARTIFACT_SUFFIX, ArtifactName, FILE_STEM, NameError, SECRETS_MARKER, sibling_key,
-};
-pub use options::{PipelineOptions, RetryPolicy};
-pub use pipeline::Pipeline;
 pub use progress::{ProgressEvent, ProgressSink};
-pub use report::{
-    ArtifactReport, ArtifactSizes, BackupReport, BackupStatus, CollectionReport, CopyError,
-    CopyErrorKind, CopyOrigin, CopyReport, CopyState, StageTimings, StoreSummary,
-};
-pub use restore::{
+pub use read::extract::{CommitPolicy, PathFilter, remove_own_staging, remove_stale_staging};
+pub use read::restore::{
     RestoreAttempt, RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource,
     restore,
 };
-pub use stores::{OpenStoreError, StoreCredentials, local_roots, open_targets};
-pub use verify::{
+pub use read::verify::{
     DeepOptions, DeepReport, Expected, Reference, VerifyError, VerifyReport, verify_artifact,
 };
+pub use write::collect::{Collection, Entry, EntryKind, collect};
+pub use write::error::BackupError;
+pub use write::pipeline::Pipeline;
 
-pub use archive::{
-    ArchiveError, ArchiveOptions, ArchiveSummary, CancelCheck, Change, write_archive,
-};
-pub use collect::{
-    CategoryCount, CollectError, CollectedRoot, Collection, Entry, EntryKind, EntrySource, LeftOut,
-    SanitizeHow, Skip, SkipReason, SpecialKind, SuspectedSecret, collect, collect_with_cancel,
-};
-pub use extract::{
-    CommitPolicy, CommitSummary, EntryProblem, ExtractError, ExtractOptions, ExtractSummary, FsOp,
-    Limits, PathFilter, RejectedType, Staging, commit, dry_run, extract, list, remove_own_staging,
-    remove_stale_staging,
-};
-pub use manifest::{
-    ArchivePath, Bundle, Classification, EntryType, LinkProblem, MANIFEST_FORMAT, MANIFEST_NAME,
-    MANIFEST_VERSION, Manifest, ManifestEntry, ManifestEntryRef, ManifestError, ManifestIndex,
-    PathProblem, Sha256Digest, Totals, resolve_link,
-};
-pub use pargz::{GzipError, GzipOptions, GzipSummary, ParGzWriter};
-pub use sanitize::config::{ConfigFormat, Suspect, SuspectReason};
-pub use sanitize::{
-    Ambiguity, KeyAllowlist, REDACTED, SanitizeError, Sanitized, Unreadable, read_env_strict,
-    sanitize_env,
-};
-pub use spec::{
-    Category, CollectSpec, RawCollectConfig, RawRoot, RawRule, RootSpec, SpecError,
-    SuspectedSecretPolicy, UnreadablePolicy,
-};
+/// The stages one by one, for this crate's integration tests and benchmarks (feature
+/// `test-util`); not part of the API.
+///
+/// # Example: the file stages
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot};
+/// use celeriac_backup::internals::{
+///     ArchiveOptions, ExtractOptions, Staging, commit, extract, write_archive,
+/// };
+/// use celeriac_backup::manifest::Bundle;
+/// use celeriac_backup::{CommitPolicy, collect};
+/// let project = tempfile::tempdir()?;
+/// std::fs::write(project.path().join("docker-compose.yml"), "services: {}\n")?;
+/// std::fs::write(project.path().join(".env"), "SECRET_KEY=hunter2\nDEBUG=1\n")?;
+///
+/// let raw = RawCollectConfig { roots: vec![RawRoot::new(project.path())], ..Default::default() };
+/// let spec = CollectSpec::try_from(raw)?;
+/// let collection = collect(&spec)?;
+/// assert_eq!(collection.secrets.len(), 1); // the real .env
+///
+/// let (tar_gz, summary) = write_archive(&collection, Bundle::Main, Vec::new(), &ArchiveOptions::default())?;
+/// assert_eq!(summary.files, 2); // docker-compose.yml and the sanitized .env
+///
+/// let out = tempfile::tempdir()?;
+/// let staging = Staging::create_in(out.path())?;
+/// extract(tar_gz.as_slice(), &staging, &ExtractOptions::default())?;
+/// let target = out.path().join("restored");
+/// commit(staging, &target, CommitPolicy::NewOrEmpty)?;
+/// let env = std::fs::read_to_string(target.join(".env"))?;
+/// assert!(env.contains("SECRET_KEY=<redacted>") && !env.contains("hunter2"));
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "test-util")]
+pub mod internals {
+    pub use crate::config::allowlist::KeyAllowlist;
+    pub use crate::read::extract::{
+        CommitSummary, ExtractOptions, ExtractSummary, Staging, commit, dry_run, extract, list,
+    };
+    pub use crate::write::archive::{ArchiveOptions, ArchiveSummary, write_archive};
+    pub use crate::write::cancel::CancelCheck;
+    pub use crate::write::collect::collect_with_cancel;
+    pub use crate::write::fanout::{Fanout, FanoutResult, StreamOutcome};
+    pub use crate::write::pargz::{GzipSummary, ParGzWriter};
+    pub use crate::write::sanitize::read_env_strict;
+}

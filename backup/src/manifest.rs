@@ -1,9 +1,14 @@
-//! `MANIFEST.json`: the first member of every archive, listing each entry with its type, category,
-//! mode, size, SHA-256 and classification, plus totals. Owns its JSON form and its validation.
+//! `MANIFEST.json`, its one home: the first member of every archive, listing each entry with its
+//! type, category, mode, size, SHA-256 and classification, plus totals. This file owns the types,
+//! their JSON form and their validation; `writer` writes the tar member, `index` (with
+//! `index/parse.rs`) reads it back from a stream into a compact validated index, `path` owns
+//! [`ArchivePath`] and link resolution, `category` the [`Category`].
 
+mod category;
 mod chunked;
 mod index;
 mod path;
+pub(crate) mod writer;
 
 use std::collections::BTreeMap;
 
@@ -11,17 +16,18 @@ use serde::{Deserialize, Serialize};
 
 pub use index::{ManifestEntryRef, ManifestIndex};
 pub(crate) use path::collision_key;
-pub use path::{ArchivePath, LinkProblem, PathProblem, resolve_link};
+pub(crate) use path::resolve_link;
+pub use path::{ArchivePath, LinkProblem, PathProblem};
 pub(crate) use path::{MAX_LINK_HOPS, resolve_through_links};
 
-use crate::spec::Category;
+pub use category::Category;
 
 /// Member name of the manifest; always the first entry of the tar.
-pub const MANIFEST_NAME: &str = "MANIFEST.json";
+pub(crate) const MANIFEST_NAME: &str = "MANIFEST.json";
 /// Value of the manifest's `format` field.
-pub const MANIFEST_FORMAT: &str = "celeriac-manifest";
+pub(crate) const MANIFEST_FORMAT: &str = "celeriac-manifest";
 /// Current manifest format version; readers refuse any other.
-pub const MANIFEST_VERSION: u32 = 1;
+pub(crate) const MANIFEST_VERSION: u32 = 1;
 
 /// Which of the two archives of a backup this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -220,9 +226,9 @@ impl Totals {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
-    /// Always [`MANIFEST_FORMAT`].
+    /// Always `"celeriac-manifest"`.
     pub format: String,
-    /// Always [`MANIFEST_VERSION`] for this reader.
+    /// Always `1` (`MANIFEST_VERSION`) for this reader.
     pub version: u32,
     /// Main archive or secrets bundle.
     pub bundle: Bundle,

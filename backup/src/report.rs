@@ -15,12 +15,16 @@ use celeriac_store::{ObjectKey, Sha256Digest, StoreError, StoreId, StoreKind};
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
+mod collection;
+mod skip;
 mod text;
 
-use crate::collect::{CategoryCount, LeftOut, Skip, SuspectedSecret};
+pub use collection::{CategoryCount, LeftOut, SuspectReason, SuspectedSecret};
+pub use skip::{Skip, SkipReason, SpecialKind};
+
 use crate::id::BackupId;
 use crate::manifest::Bundle;
-use crate::spec::Category;
+use crate::manifest::Category;
 
 /// The outcome of a run, by the copies it left behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

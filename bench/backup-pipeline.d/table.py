@@ -20,7 +20,7 @@ def main():
     main = next(a for a in rep["artifacts"] if a["bundle"] == "main")
     sizes = main["sizes"]
     secrets = sum(a["sizes"]["stored_bytes"] for a in rep["artifacts"] if a["bundle"] != "main")
-    print(f"ours: {rep['collection']['files']} files collected; main archive tar "
+    print(f"ours: {rep['collection']['files_collected']} files collected; main archive tar "
           f"{sizes['tar_bytes'] / 1e6:.1f} MB -> gz {sizes['gz_bytes'] / 1e6:.1f} MB "
           f"(ratio {main['compression_ratio']}) -> stored {sizes['stored_bytes'] / 1e6:.1f} MB; "
           f"secrets bundle {secrets / 1e3:.0f} kB")

@@ -11,12 +11,15 @@
 //!   QoS and one consumer per queue, and a [`Publisher`].
 //! * [`Mailbox`]: a node's remote-control queue on the `celery.pidbox` fanout exchange, and
 //!   its replies, declared as kombu declares them.
+//! * [`EventChannel`]: a connection of its own publishing monitoring events to the `celeryev`
+//!   topic exchange, declared as Celery declares it.
 //! * [`BrokerError`]: every failure, and whether reconnecting may cure it.
 //!
 //! Celery's wire format itself lives in `celeriac-protocol`, which does no I/O; this crate is
 //! where it meets lapin.
 
 mod error;
+mod events;
 mod pidbox;
 mod publisher;
 mod session;
@@ -28,6 +31,7 @@ mod wire;
 pub use lapin::Connection;
 
 pub use error::BrokerError;
+pub use events::{EVENT_EXCHANGE, EventChannel};
 pub use pidbox::{CONTROL_EXCHANGE, MAILBOX_PREFETCH, Mailbox, pidbox_queue_name};
 pub use publisher::Publisher;
 pub use session::{BrokerOptions, Deliveries, Session, connect};

@@ -17,6 +17,7 @@ pub const DEFAULT_FRAME_MAX: u32 = 32 * 1024;
 pub struct BrokerUrlError;
 
 /// The broker URL: parsed, and never printed with its password.
+#[derive(Clone)]
 pub struct BrokerUrl {
     uri: AMQPUri,
 }

@@ -3,7 +3,8 @@
 //! attempt left and by retention. A key that does not sit in its backup's folder (an older
 //! layout) loses only itself and its secrets bundle beside it, never its neighbours.
 
-use celeriac_backup::{Bundle, sibling_key};
+use celeriac_backup::config::sibling_key;
+use celeriac_backup::manifest::Bundle;
 use celeriac_store::{ObjectKey, ObjectPrefix, Store, StoreError};
 use uuid::Uuid;
 

@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use celeriac_backup::{
-    ArtifactReport, BackupError, BackupReport, Bundle, CopyErrorKind, CopyReport,
-};
+use celeriac_backup::BackupError;
+use celeriac_backup::manifest::Bundle;
+use celeriac_backup::report::{ArtifactReport, BackupReport, CopyErrorKind, CopyReport};
 use celeriac_catalog::{
     AlertType, BackupMetadata, BackupStatus, BackupUpdate, CopyStatus, JsonObject, NewAlert,
     NewCopy, Severity, StoreKind,
@@ -170,7 +170,7 @@ fn judge(
         .collection
         .skipped
         .iter()
-        .any(celeriac_backup::Skip::is_missing_secret);
+        .any(celeriac_backup::report::Skip::is_missing_secret);
 
     let mut alerts = Vec::new();
     let names = |rows: &[&NewCopy]| {

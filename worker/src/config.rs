@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::events::EventSettings;
 use crate::task::TaskOptions;
 use celeriac_broker::{BrokerUrl, QueueSpec, QueueType};
 
@@ -134,6 +135,14 @@ pub struct RawConfig {
     pub metrics_listen: Option<String>,
     /// `text` or `json`.
     pub log_format: Option<LogFormat>,
+    /// Send task events (`-E`).
+    pub events: Option<bool>,
+    /// Send no worker-online/heartbeat/offline events.
+    pub without_heartbeat: Option<bool>,
+    /// The broker monitoring events go to, if not the worker's.
+    pub events_broker_url: Option<String>,
+    /// Events queued for the publisher at most before new ones are dropped.
+    pub events_buffer: Option<u32>,
     /// Per-queue declaration arguments.
     pub queue: BTreeMap<String, RawQueue>,
     /// Per-task defaults.
@@ -165,6 +174,12 @@ pub struct Overrides {
     pub metrics_listen: Option<String>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
+    /// `-E/--events`.
+    pub events: Option<bool>,
+    /// `--without-heartbeat`.
+    pub without_heartbeat: Option<bool>,
+    /// `--events-broker` / `CELERIAC_EVENTS_BROKER_URL`.
+    pub events_broker_url: Option<String>,
 }
 
 /// The validated worker configuration.
@@ -196,11 +211,14 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Per-task settings from the file, applied over each task's own defaults.
     pub task_overrides: BTreeMap<String, RawTask>,
+    /// Monitoring events (`celeryev`).
+    pub events: EventSettings,
 }
 
 impl Config {
     /// Merges the file and the flags over the built-in defaults and validates the result.
     pub fn from_parts(raw: RawConfig, flags: Overrides) -> Result<Self, ConfigError> {
+        let events = EventSettings::from_parts(&raw, &flags)?;
         let broker = BrokerUrl::parse(
             flags
                 .broker_url
@@ -259,6 +277,7 @@ impl Config {
             metrics_listen,
             log_format: flags.log_format.or(raw.log_format).unwrap_or_default(),
             task_overrides: raw.task,
+            events,
         })
     }
 

@@ -29,6 +29,7 @@ use tracing::Instrument;
 use crate::acks::Acks;
 use crate::control::{DeliveryInfo, Revoked, Tracking, WorkerState};
 use crate::eta::{EtaWindow, Hold};
+use crate::events::{self, Events, Revocation};
 use crate::execute::{self, Limits};
 use crate::metrics::{Metrics, RejectReason};
 use crate::outcome::{self, Settle};
@@ -50,6 +51,8 @@ pub(crate) struct Shared {
     pub(crate) stop: CancellationToken,
     /// Grace period over: drop running tasks (their messages are requeued).
     pub(crate) abandon: CancellationToken,
+    /// Monitoring events (`celeryev`).
+    pub(crate) events: Events,
 }
 
 /// What the handlers of one broker connection share.
@@ -175,6 +178,7 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
     if is_expired(&msg) {
         return Box::pin(refuse(NotRun::Expired)).await;
     }
+    events::task_received(shared, &msg);
     if let Some(wait) = msg
         .headers
         .eta
@@ -241,6 +245,7 @@ async fn run(
         ))
         .await;
     }
+    events::task_started(shared, msg);
     let options = &entry.options;
     if !options.acks_late {
         settle(session, incoming, Settle::Ack).await;
@@ -278,6 +283,7 @@ async fn run(
     let settle_as = if tracking.terminated() {
         Box::pin(terminated(shared, session, msg, target.as_ref())).await
     } else {
+        events::task_ran(shared, msg, &out, started.elapsed());
         let done = outcome::Finish {
             shared,
             publisher: &session.publisher,
@@ -303,6 +309,7 @@ async fn terminated(
     target: Option<&ReplyTarget>,
 ) -> Settle {
     tracing::info!("task terminated by remote control: answered REVOKED");
+    events::task_revoked(shared, msg, Revocation::Terminated);
     answer_revoked(shared, session, msg, target, "terminated").await;
     Settle::Ack
 }
@@ -353,6 +360,7 @@ async fn unknown_task(
     metrics.received.increment(1);
     metrics.failed.increment(1);
     shared.metrics.rejected(RejectReason::Unregistered);
+    events::task_unregistered(shared, msg);
     if let Some(t) = ReplyTarget::of(msg, false) {
         reply_quietly(
             &session.publisher,
@@ -373,6 +381,15 @@ enum NotRun {
     Revoked,
 }
 
+impl NotRun {
+    fn revocation(self) -> Revocation {
+        match self {
+            NotRun::Expired => Revocation::Expired,
+            NotRun::Revoked => Revocation::Revoked,
+        }
+    }
+}
+
 /// Answers REVOKED (reason `expired` or `revoked`, as Celery) and acks, without running.
 async fn not_run(
     shared: &Shared,
@@ -382,6 +399,7 @@ async fn not_run(
     target: Option<&ReplyTarget>,
     why: NotRun,
 ) {
+    events::task_revoked(shared, msg, why.revocation());
     let reason = match why {
         NotRun::Expired => {
             tracing::info!(delivery_tag = incoming.tag, expires = ?msg.headers.expires, "task expired: not run");

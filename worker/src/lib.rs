@@ -11,6 +11,11 @@
 //!   CPU-heavy work). Handlers return a JSON value or a [`TaskError`] (`Fail`, `Retry`,
 //!   `InvalidArguments`, `Reject`, ...).
 //! * [`RawConfig`] → [`Config`]: the config file and flags, validated once at startup.
+//! * Monitoring events ([`EventSettings`]): `worker-online`/`heartbeat`/`offline` and, with
+//!   `-E`, the `task-*` events on `celeryev`, so Flower and `celery events` see the worker; they
+//!   go through a bounded buffer to a publisher with a connection of its own, and are dropped
+//!   (and counted) rather than ever slow a task down. Remote control answers on the node's
+//!   pidbox (`celery inspect` / `celery control`, `enable_events`, `disable_events`, ...).
 //! * [`wait_for_signals`]: SIGTERM/SIGINT handling for binaries (first = warm, second = now).
 //! * Built-in tasks: `celery.accumulate`, `celery.backend_cleanup` ([`tasks`]).
 //!
@@ -56,6 +61,7 @@ mod config;
 mod consumer;
 mod control;
 mod eta;
+mod events;
 mod execute;
 mod health;
 mod metrics;
@@ -74,6 +80,7 @@ pub use config::{
     Config, ConfigError, DEFAULT_BROKER_URL, DEFAULT_QUEUE, LogFormat, Overrides, RawConfig,
     RawQueue, RawTask,
 };
+pub use events::{DEFAULT_EVENTS_BUFFER, EventSettings};
 pub use registry::{Registry, RegistryError};
 pub use shutdown::wait_for_signals;
 pub use task::{

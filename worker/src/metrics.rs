@@ -1,5 +1,5 @@
 //! Prometheus metrics of one worker: per-task counters and run-time histogram, the in-flight
-//! gauge and broker/rejection counters. The recorder is owned here (no global recorder), so
+//! gauge, broker/rejection counters, and the monitoring events sent and dropped. The recorder is owned here (no global recorder), so
 //! several workers can live in one process.
 
 use std::collections::HashMap;
@@ -20,6 +20,8 @@ const IN_FLIGHT: &str = "celeriac_tasks_in_flight";
 const REJECTED: &str = "celeriac_messages_rejected_total";
 const CONNECTED: &str = "celeriac_broker_connected";
 const RECONNECTS: &str = "celeriac_broker_reconnects_total";
+const EVENTS_SENT: &str = "celeriac_events_sent_total";
+const EVENTS_DROPPED: &str = "celeriac_events_dropped_total";
 
 /// Label value used for messages naming a task this worker does not know (the name itself is
 /// client input and would make the label set unbounded).
@@ -77,6 +79,54 @@ impl RejectReason {
     ];
 }
 
+/// Why a monitoring event was dropped; the label of `celeriac_events_dropped_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum EventDrop {
+    /// The bounded buffer in front of the publisher was full.
+    BufferFull,
+    /// The broker had blocked the event connection (connection.blocked).
+    BrokerBlocked,
+    /// No event connection (the broker unreachable, or reconnecting after a failure).
+    Disconnected,
+    /// The publish failed (the connection broke under it).
+    PublishFailed,
+}
+
+impl EventDrop {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventDrop::BufferFull => "buffer_full",
+            EventDrop::BrokerBlocked => "broker_blocked",
+            EventDrop::Disconnected => "disconnected",
+            EventDrop::PublishFailed => "publish_failed",
+        }
+    }
+
+    const ALL: [EventDrop; 4] = [
+        EventDrop::BufferFull,
+        EventDrop::BrokerBlocked,
+        EventDrop::Disconnected,
+        EventDrop::PublishFailed,
+    ];
+}
+
+/// The counters of monitoring events (cheap clones of the registered counters).
+#[derive(Clone)]
+pub(crate) struct EventCounters {
+    /// Events written to the broker.
+    pub(crate) sent: Counter,
+    dropped: HashMap<EventDrop, Counter>,
+}
+
+impl EventCounters {
+    /// Counts `n` dropped events.
+    pub(crate) fn dropped(&self, why: EventDrop, n: u64) {
+        if let Some(c) = self.dropped.get(&why) {
+            c.increment(n);
+        }
+    }
+}
+
 /// All metrics of a worker, registered once at startup.
 pub(crate) struct Metrics {
     handle: PrometheusHandle,
@@ -86,6 +136,7 @@ pub(crate) struct Metrics {
     pub(crate) in_flight: Gauge,
     pub(crate) connected: Gauge,
     pub(crate) reconnects: Counter,
+    pub(crate) events: EventCounters,
 }
 
 static METADATA: Metadata<'static> = Metadata::new("celeriac_worker", Level::INFO, None);
@@ -119,6 +170,7 @@ impl Metrics {
             in_flight: recorder.register_gauge(&Key::from_static_name(IN_FLIGHT), &METADATA),
             connected: recorder.register_gauge(&Key::from_static_name(CONNECTED), &METADATA),
             reconnects: recorder.register_counter(&Key::from_static_name(RECONNECTS), &METADATA),
+            events: event_counters(&recorder),
         }
     }
 
@@ -157,8 +209,22 @@ fn task_metrics(recorder: &PrometheusRecorder, task: &str) -> TaskMetrics {
     }
 }
 
+fn event_counters(recorder: &PrometheusRecorder) -> EventCounters {
+    let dropped = EventDrop::ALL
+        .into_iter()
+        .map(|r| {
+            let key = Key::from_parts(EVENTS_DROPPED, vec![Label::new("reason", r.as_str())]);
+            (r, recorder.register_counter(&key, &METADATA))
+        })
+        .collect();
+    EventCounters {
+        sent: recorder.register_counter(&Key::from_static_name(EVENTS_SENT), &METADATA),
+        dropped,
+    }
+}
+
 fn describe(recorder: &PrometheusRecorder) {
-    let items: [(&'static str, Option<Unit>, &'static str); 10] = [
+    let items: [(&'static str, Option<Unit>, &'static str); 12] = [
         (RECEIVED, None, "Task messages received, by task name"),
         (SUCCEEDED, None, "Tasks that returned a value"),
         (
@@ -188,6 +254,16 @@ fn describe(recorder: &PrometheusRecorder) {
             RECONNECTS,
             None,
             "Broker connections lost and re-established",
+        ),
+        (
+            EVENTS_SENT,
+            None,
+            "Monitoring events (celeryev) written to the broker",
+        ),
+        (
+            EVENTS_DROPPED,
+            None,
+            "Monitoring events dropped so that tasks never wait for them, by reason",
         ),
     ];
     for (name, unit, help) in items {
@@ -231,5 +307,11 @@ mod tests {
         );
         assert!(text.contains("celeriac_tasks_in_flight 1"));
         assert!(text.contains(r#"celeriac_messages_rejected_total{reason="malformed"} 1"#));
+        m.events.sent.increment(5);
+        m.events.dropped(EventDrop::BufferFull, 2);
+        let text = m.render();
+        assert!(text.contains("celeriac_events_sent_total 5"), "{text}");
+        assert!(text.contains(r#"celeriac_events_dropped_total{reason="buffer_full"} 2"#));
+        assert!(text.contains(r#"celeriac_events_dropped_total{reason="broker_blocked"} 0"#));
     }
 }

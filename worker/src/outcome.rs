@@ -4,6 +4,7 @@
 use celeriac_protocol::{ExceptionInfo, PyException, Reply, TaskMessage};
 
 use crate::consumer::{Incoming, Shared, error_chain};
+use crate::events;
 use crate::execute::Outcome;
 use crate::metrics::RejectReason;
 use crate::reply::{ReplyTarget, time_limit_exceeded};
@@ -64,13 +65,16 @@ impl Finish<'_> {
                 metrics.failed.increment(1);
                 self.shared.metrics.rejected(RejectReason::InvalidArguments);
                 tracing::warn!(delivery_tag = self.incoming.tag, cause = %failure, "invalid task arguments: rejecting without requeue");
-                let reply = self.failure_reply(&failure.to_exception_info());
+                let exc = failure.to_exception_info();
+                events::task_failed(self.shared, self.msg, &exc, true);
+                let reply = self.failure_reply(&exc);
                 self.reply_then(&reply, Settle::Reject, Settle::Reject)
                     .await
             }
             TaskError::Reject { reason } => {
                 self.shared.metrics.rejected(RejectReason::ByTask);
                 tracing::warn!(delivery_tag = self.incoming.tag, %reason, "task rejected its message");
+                events::task_rejected(self.shared, self.msg, false);
                 Settle::Reject
             }
             TaskError::TimeLimit { limit } => self.timed_out(limit).await,
@@ -89,8 +93,10 @@ impl Finish<'_> {
             .failed
             .increment(1);
         tracing::warn!(cause = %error_chain(failure), "{what}");
-        let reply = self.failure_reply(&failure.to_exception_info());
+        let exc = failure.to_exception_info();
         let after = on_failure(self.options);
+        events::task_failed(self.shared, self.msg, &exc, after == Settle::Reject);
+        let reply = self.failure_reply(&exc);
         self.reply_then(&reply, after, after).await
     }
 
@@ -104,8 +110,10 @@ impl Finish<'_> {
             limit_secs = limit.as_secs_f64(),
             "hard time limit exceeded: task abandoned"
         );
-        let reply = self.failure_reply(&time_limit_exceeded(limit));
+        let exc = time_limit_exceeded(limit);
         let after = on_failure(self.options);
+        events::task_failed(self.shared, self.msg, &exc, after == Settle::Reject);
+        let reply = self.failure_reply(&exc);
         self.reply_then(&reply, after, after).await
     }
 
@@ -132,6 +140,8 @@ impl Finish<'_> {
             retry::republish(self.publisher, exchange, routing_key, self.msg, eta).await
         {
             tracing::error!(cause = %error_chain(&err), "could not republish the retry: rejecting without requeue");
+            let exc = ExceptionInfo::new(PyException::Retry, "could not republish the retry");
+            events::task_failed(self.shared, self.msg, &exc, true);
             self.shared
                 .metrics
                 .task(h.task.as_str())
@@ -145,11 +155,12 @@ impl Finish<'_> {
             .retried
             .increment(1);
         tracing::info!(retries = h.retries + 1, eta = %eta, cause = cause.as_ref().map(ToString::to_string), "task will be retried");
+        let exc = cause.map_or_else(
+            || ExceptionInfo::new(PyException::Retry, format!("Retry at {eta}")),
+            |c| c.to_exception_info(),
+        );
+        events::task_retried(self.shared, self.msg, &exc);
         if let Some(target) = self.target {
-            let exc = cause.map_or_else(
-                || ExceptionInfo::new(PyException::Retry, format!("Retry at {eta}")),
-                |c| c.to_exception_info(),
-            );
             let reply = Reply::retry(h.id.clone(), &exc, None);
             crate::consumer::reply_quietly(self.publisher, target, &reply).await;
         }

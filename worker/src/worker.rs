@@ -16,6 +16,7 @@ use crate::config::{Config, ConfigError};
 use crate::consumer::{self, SessionCtx, Shared, error_chain};
 use crate::control::{self, Node, WorkerState};
 use crate::eta::EtaWindow;
+use crate::events::{self, Events};
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -96,6 +97,7 @@ impl Worker {
         let _ops_guard = ops_stop.clone().drop_guard();
         start_ops(&config, &health, &metrics, &ops_stop).await?;
         let hostname: Arc<str> = config.hostname.as_str().into();
+        let (events, event_buffer) = Events::new(&config.events, metrics.events.clone());
         let shared = Arc::new(Shared {
             registry,
             state: WorkerState::new(hostname.clone()),
@@ -106,11 +108,14 @@ impl Worker {
             )),
             stop: CancellationToken::new(),
             abandon: CancellationToken::new(),
+            events,
         });
         let node = Arc::new(control_node(&config, &shared, &shutdown));
+        let events = events::Runner::start(&config, &shared, &health, event_buffer);
         let tracker = TaskTracker::new();
         let last = keep_consuming(&config, &node, &health, &tracker, &shutdown).await?;
         drain(&config, &shared, &tracker, last).await;
+        events.finish().await;
         Ok(())
     }
 }

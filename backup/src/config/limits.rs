@@ -1,5 +1,6 @@
 //! The `[limits]` table ([`RawLimits`]) and its checks, which turn it into
-//! [`PipelineOptions`] and restore [`Limits`].
+//! [`PipelineOptions`] and the validated archive-reading [`Limits`] (defined here: what extract,
+//! verify and restore refuse above).
 
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -8,9 +9,7 @@ use celeriac_crypto::ChunkSize;
 use serde::Deserialize;
 
 use super::ConfigError;
-use crate::extract::Limits;
-use crate::options::{PipelineOptions, RetryPolicy};
-use crate::pargz::GzipOptions;
+use crate::config::options::{GzipOptions, PipelineOptions, RetryPolicy};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * 1024;
@@ -48,8 +47,8 @@ impl Default for RawLimits {
         let restore = Limits::default();
         let retry = RetryPolicy::default();
         Self {
-            chunk_kib: crate::chunk::DEFAULT_CHUNK_SIZE as u64 / KIB,
-            queue_chunks: crate::chunk::DEFAULT_QUEUE_CHUNKS,
+            chunk_kib: crate::config::options::DEFAULT_CHUNK_SIZE as u64 / KIB,
+            queue_chunks: crate::config::options::DEFAULT_QUEUE_CHUNKS,
             gzip_level: 9,
             gzip_threads: None,
             encrypt_chunk_log2: ChunkSize::DEFAULT.log2(),
@@ -143,4 +142,40 @@ pub(super) fn restore_limits(l: &RawLimits) -> Result<Limits, ConfigError> {
         )? * MIB,
         ..Limits::default()
     })
+}
+
+/// Size limits; anything above is refused before it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Tar entries (manifest excluded), default 100 000.
+    pub max_entries: u64,
+    /// One file's size, default 1 GiB.
+    pub max_file_bytes: u64,
+    /// Sum of file sizes, default 4 GiB.
+    pub max_total_bytes: u64,
+    /// `MANIFEST.json` size, default 64 MiB.
+    pub max_manifest_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            max_file_bytes: 1 << 30,
+            max_total_bytes: 4 << 30,
+            max_manifest_bytes: 64 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// Decompressed bytes allowed: contents plus tar overhead for every entry (header, long-name
+    /// records, padding) plus the manifest and end-of-archive padding.
+    pub(crate) fn decompressed_cap(&self) -> u64 {
+        let per_entry = 4 * 512 + 4096;
+        self.max_total_bytes
+            .saturating_add(self.max_entries.saturating_add(2).saturating_mul(per_entry))
+            .saturating_add(self.max_manifest_bytes)
+            .saturating_add(2 << 20)
+    }
 }

@@ -26,10 +26,9 @@ use parse::TopVisitor;
 
 use super::chunked::{ChunkedVec, NameArena};
 use super::{
-    ArchivePath, Bundle, Classification, EntryJson, EntryType, MANIFEST_FORMAT, MANIFEST_VERSION,
-    Manifest, ManifestEntry, ManifestError, Sha256Digest, Totals, collision_key,
+    ArchivePath, Bundle, Category, Classification, EntryJson, EntryType, MANIFEST_FORMAT,
+    MANIFEST_VERSION, Manifest, ManifestEntry, ManifestError, Sha256Digest, Totals, collision_key,
 };
-use crate::spec::Category;
 
 /// Longest link target accepted (Linux `PATH_MAX`; `symlink(2)` refuses longer ones).
 const MAX_TARGET_LEN: usize = ArchivePath::MAX_LEN;

@@ -222,7 +222,7 @@ pub enum LinkProblem {
     /// The target is a member that is not collected into the same bundle.
     TargetElsewhere,
     /// Following the target through the other links takes more than
-    /// [`MAX_LINK_HOPS`] hops (a loop).
+    /// `MAX_LINK_HOPS` hops (a loop).
     TooManyHops,
     /// Lexically inside, but the kernel, which applies `..` after following an intermediate
     /// link, would resolve the target outside the root.
@@ -255,7 +255,7 @@ impl fmt::Display for LinkProblem {
 ///
 /// # Errors
 /// The [`LinkProblem`] that makes the target unacceptable.
-pub fn resolve_link(link: &ArchivePath, target: &str) -> Result<ArchivePath, LinkProblem> {
+pub(crate) fn resolve_link(link: &ArchivePath, target: &str) -> Result<ArchivePath, LinkProblem> {
     if target.is_empty() {
         return Err(LinkProblem::Empty);
     }

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
-use celeriac_backup::{
-    BackupStatus, Bundle, Category, Classification, CollectError, CollectSpec, EntryKind,
-    LinkProblem, RawCollectConfig, RawRoot, SkipReason, SpecialKind, UnreadablePolicy, collect,
-    collect_with_cancel,
-};
+use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot, UnreadablePolicy};
+use celeriac_backup::error::CollectError;
+use celeriac_backup::internals::collect_with_cancel;
+use celeriac_backup::manifest::LinkProblem;
+use celeriac_backup::manifest::{Bundle, Category, Classification};
+use celeriac_backup::report::{BackupStatus, SkipReason, SpecialKind};
+use celeriac_backup::{EntryKind, collect};
 
 use crate::fixture::{collect_dir, sample_copy, spec_for};
 
@@ -253,7 +255,7 @@ fn a_symlinked_directory_is_not_entered() -> Result<()> {
 
 /// Deletes `victim` the first time the collector asks whether to cancel (between the walk and
 /// the reads), so the file vanishes deterministically.
-fn vanish_on_first_check(victim: std::path::PathBuf) -> celeriac_backup::CancelCheck {
+fn vanish_on_first_check(victim: std::path::PathBuf) -> celeriac_backup::internals::CancelCheck {
     let done = Arc::new(AtomicBool::new(false));
     Arc::new(move || {
         if !done.swap(true, Ordering::SeqCst) {

@@ -7,10 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
-use celeriac_backup::{
-    Category, Classification, CollectSpec, Collection, EntryKind, RawCollectConfig, RawRoot,
-    collect,
-};
+use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot};
+use celeriac_backup::manifest::{Category, Classification};
+use celeriac_backup::{Collection, EntryKind, collect};
 
 use crate::fixture::collect_dir;
 
@@ -383,8 +382,8 @@ fn a_link_that_escapes_through_another_link_is_left_out() -> Result<()> {
         .expect("evil is a recorded skip");
     assert_eq!(
         skip.reason,
-        celeriac_backup::SkipReason::Symlink {
-            problem: celeriac_backup::LinkProblem::EscapesThroughLinks
+        celeriac_backup::report::SkipReason::Symlink {
+            problem: celeriac_backup::manifest::LinkProblem::EscapesThroughLinks
         }
     );
     Ok(())

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, ensure};
 use async_trait::async_trait;
 use bytes::Bytes;
-use celeriac_backup::Fanout;
+use celeriac_backup::internals::Fanout;
 use celeriac_store::conformance::read_all;
 use celeriac_store::{
     ByteStream, MemoryStore, ObjectInfo, ObjectKey, ObjectPrefix, Sha256Digest, Store, StoreError,

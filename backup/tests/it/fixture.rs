@@ -7,10 +7,12 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use celeriac_backup::{
-    ArchiveOptions, Bundle, CollectSpec, Collection, CommitPolicy, ExtractOptions, ExtractSummary,
-    RawCollectConfig, RawRoot, Staging, collect, commit, extract, write_archive,
+use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot};
+use celeriac_backup::internals::{
+    ArchiveOptions, ExtractOptions, ExtractSummary, Staging, commit, extract, write_archive,
 };
+use celeriac_backup::manifest::Bundle;
+use celeriac_backup::{Collection, CommitPolicy, collect};
 
 /// The sample project shipped in the repository.
 pub(crate) fn sample_project() -> PathBuf {

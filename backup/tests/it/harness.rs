@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use celeriac_backup::{
+use celeriac_backup::config::{
     BackupKeys, CollectSpec, PipelineOptions, RawCollectConfig, RawRoot, RetryPolicy,
 };
 use celeriac_crypto::{Key, Keyring};

@@ -5,11 +5,14 @@
 use std::io::Write as _;
 
 use anyhow::{Context, Result, ensure};
-use celeriac_backup::{
-    ArchivePath, Bundle, Category, Classification, EntryProblem, EntryType, ExtractError,
-    ExtractOptions, Limits, LinkProblem, Manifest, ManifestEntry, ManifestError, PathProblem,
-    RejectedType, Sha256Digest,
+use celeriac_backup::config::Limits;
+use celeriac_backup::error::{EntryProblem, ExtractError, RejectedType};
+use celeriac_backup::internals::ExtractOptions;
+use celeriac_backup::manifest::{
+    ArchivePath, EntryType, LinkProblem, Manifest, ManifestEntry, ManifestError, PathProblem,
+    Sha256Digest,
 };
+use celeriac_backup::manifest::{Bundle, Category, Classification};
 
 use crate::fixture::{listing, restore};
 

@@ -10,6 +10,7 @@ mod faults;
 mod fixture;
 mod harness;
 mod hostile;
+mod house;
 mod manifest_stream;
 mod pargz;
 mod pipeline;

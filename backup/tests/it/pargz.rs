@@ -6,7 +6,8 @@ use std::num::NonZeroUsize;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, ensure};
-use celeriac_backup::{GzipOptions, ParGzWriter};
+use celeriac_backup::config::GzipOptions;
+use celeriac_backup::internals::ParGzWriter;
 use proptest::prelude::*;
 
 const BLOCK: usize = 32 * 1024;

@@ -7,10 +7,13 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, ensure};
-use celeriac_backup::{
-    ArchiveError, ArchiveOptions, Bundle, Change, Classification, CommitPolicy, EntryKind,
-    ExtractError, ExtractOptions, Limits, Staging, commit, dry_run, extract, list, write_archive,
+use celeriac_backup::config::Limits;
+use celeriac_backup::error::{ArchiveError, Change, ExtractError};
+use celeriac_backup::internals::{
+    ArchiveOptions, ExtractOptions, Staging, commit, dry_run, extract, list, write_archive,
 };
+use celeriac_backup::manifest::{Bundle, Classification};
+use celeriac_backup::{CommitPolicy, EntryKind};
 use proptest::prelude::*;
 
 use crate::fixture::{
@@ -144,7 +147,7 @@ fn streamed_manifest_is_the_manifest_json() -> Result<()> {
         first.read_to_end(&mut json)?;
         let expected = c.manifest(bundle);
         ensure!(json == expected.to_json(), "{bundle:?}: other bytes");
-        ensure!(summary.manifest_sha256 == celeriac_backup::Sha256Digest::of(&json));
+        ensure!(summary.manifest_sha256 == celeriac_backup::manifest::Sha256Digest::of(&json));
         let moved = expected
             .entries
             .iter()
@@ -170,7 +173,7 @@ fn list_filter_and_dry_run() -> Result<()> {
         .find(|e| e.path() == "nginx/nginx.conf")
         .context("listed")?;
     ensure!(
-        nginx.category() == Some(celeriac_backup::Category::Nginx)
+        nginx.category() == Some(celeriac_backup::manifest::Category::Nginx)
             && nginx.size().is_some()
             && nginx.mode() == 0o644
     );

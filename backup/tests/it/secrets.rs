@@ -2,7 +2,8 @@
 //! every key and hides the values; the secrets bundle restores the real files byte for byte.
 
 use anyhow::Result;
-use celeriac_backup::{Bundle, Classification, ExtractOptions};
+use celeriac_backup::internals::ExtractOptions;
+use celeriac_backup::manifest::{Bundle, Classification};
 
 use crate::fixture::{archive, collect_dir, gunzip, restore, sample_copy};
 
@@ -164,6 +165,6 @@ fn secrets_bundle_restores_the_real_files_owner_only() -> Result<()> {
         expect_bundle: Some(Bundle::Main),
         ..ExtractOptions::default()
     };
-    assert!(celeriac_backup::dry_run(bundle.as_slice(), &wrong).is_err());
+    assert!(celeriac_backup::internals::dry_run(bundle.as_slice(), &wrong).is_err());
     Ok(())
 }

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use celeriac_backup::{
-    ArtifactAddress, ArtifactName, BackupConfig, Bundle, StoreTarget, sibling_key,
+use celeriac_backup::config::{
+    ArtifactAddress, ArtifactName, BackupConfig, StoreTarget, sibling_key,
 };
+use celeriac_backup::manifest::Bundle;
 use celeriac_store::{ObjectKey, Store};
 
 use crate::cmd::secrets;

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use celeriac_backup::{
-    Category, Classification, CollectSpec, Collection, EntryKind, LeftOut, Skip, collect,
-};
+use celeriac_backup::config::CollectSpec;
+use celeriac_backup::manifest::{Category, Classification};
+use celeriac_backup::report::{LeftOut, Skip};
+use celeriac_backup::{Collection, EntryKind, collect};
 use serde::Serialize;
 
 use crate::cmd::status::{self};

@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use celeriac_backup::{
-    BackupConfig, BackupKeys, CollectSpec, KeyRef, Pipeline, RawBackupConfig, RawRoot, StoreTarget,
+use celeriac_backup::Pipeline;
+use celeriac_backup::config::{
+    BackupConfig, BackupKeys, CollectSpec, KeyRef, RawBackupConfig, RawRoot, StoreTarget,
     local_roots,
 };
 use celeriac_crypto::{CryptoError, Key};

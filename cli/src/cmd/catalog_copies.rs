@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use celeriac_backup::{
-    AddressError, ArtifactAddress, BackupConfig, Bundle, Expected, local_roots, sibling_key,
+use celeriac_backup::Expected;
+use celeriac_backup::config::{
+    AddressError, ArtifactAddress, BackupConfig, local_roots, sibling_key,
 };
+use celeriac_backup::manifest::Bundle;
 use celeriac_catalog::{Backup, BackupCopy, Catalog, CatalogError, CopyStatus, StoreKind};
 use celeriac_store::{LocalStore, ObjectKey, Sha256Digest, Store, StoreId};
 use uuid::Uuid;

@@ -6,7 +6,8 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use celeriac_backup::{Bundle, ProgressEvent, ProgressSink};
+use celeriac_backup::manifest::Bundle;
+use celeriac_backup::{ProgressEvent, ProgressSink};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 

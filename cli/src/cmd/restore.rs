@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use celeriac_backup::config::{ArtifactAddress, sibling_key};
+use celeriac_backup::manifest::{Bundle, ManifestEntryRef};
+use celeriac_backup::report::CopyErrorKind;
 use celeriac_backup::{
-    ArtifactAddress, Bundle, CommitPolicy, CopyErrorKind, Expected, ManifestEntryRef, PathFilter,
-    RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource, remove_own_staging,
-    remove_stale_staging, restore, sibling_key,
+    CommitPolicy, Expected, PathFilter, RestoreError, RestoreMode, RestoreOptions, RestoreReport,
+    RestoreSource, remove_own_staging, remove_stale_staging, restore,
 };
 use celeriac_store::Sha256Digest;
 use clap::Args;

@@ -4,7 +4,9 @@
 //! no environment variable or file for configuration. Errors name the variable or the file,
 //! never the value.
 
-use celeriac_backup::{BackupConfig, KeyRef, OpenStoreError, StoreCredentials, StoreTarget};
+use celeriac_backup::config::{
+    BackupConfig, KeyRef, OpenStoreError, StoreCredentials, StoreTarget,
+};
 use celeriac_crypto::{CryptoError, Key, KeyOrigin};
 use celeriac_store::{CredentialError, S3Credentials, SecretRef, SecretString, StoreId};
 use zeroize::Zeroizing;

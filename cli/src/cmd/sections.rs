@@ -66,6 +66,10 @@ pub(crate) const SECTIONS: &[(&str, Reader)] = &[
     ("reconnect-max", Reader::Worker),
     ("metrics-listen", Reader::Worker),
     ("log-format", Reader::Worker),
+    ("events", Reader::Worker),
+    ("without-heartbeat", Reader::Worker),
+    ("events-broker-url", Reader::Worker),
+    ("events-buffer", Reader::Worker),
     ("queue", Reader::Worker),
     ("task", Reader::Worker),
     ("backup", Reader::Backup),
@@ -302,7 +306,7 @@ url = { env = "PLATFORM_DB" }
     fn errors_in_a_part_point_at_the_line_in_the_whole_file() {
         let text = "[beat]\ntimezone = \"UTC\"\n\n[backup]\nprefix = \"p\"\nprefx = \"q\"\n";
         let err = part(text, Reader::Backup)
-            .and_then(|t| deserialize::<celeriac_backup::RawBackupConfig>(text, t))
+            .and_then(|t| deserialize::<celeriac_backup::config::RawBackupConfig>(text, t))
             .unwrap_err();
         assert!(err.to_string().contains("line 6"), "{err}");
         assert!(err.to_string().contains("unknown field `prefx`"), "{err}");
@@ -347,7 +351,8 @@ url = { env = "PLATFORM_DB" }
 
     #[test]
     fn the_backup_names_are_exactly_the_backup_config_tables() {
-        let Err(err) = celeriac_backup::RawBackupConfig::from_toml("zzz-not-a-key = 1") else {
+        let Err(err) = celeriac_backup::config::RawBackupConfig::from_toml("zzz-not-a-key = 1")
+        else {
             panic!("an unknown key was accepted");
         };
         assert_eq!(expected_fields(err), names_of(Reader::Backup));

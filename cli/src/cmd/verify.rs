@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::fmt::Write as _;
 
 use anyhow::Context;
-use celeriac_backup::{
-    ArtifactAddress, Bundle, DeepOptions, Expected, Reference, VerifyReport, verify_artifact,
-};
+use celeriac_backup::config::ArtifactAddress;
+use celeriac_backup::manifest::Bundle;
+use celeriac_backup::{DeepOptions, Expected, Reference, VerifyReport, verify_artifact};
 use celeriac_store::Sha256Digest;
 use clap::Args;
 

@@ -52,6 +52,21 @@ pub(crate) struct WorkerArgs {
     /// Log format [default: text]
     #[arg(long, env = "CELERIAC_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormatArg>,
+    /// Send task events (task-received, task-succeeded, ...) for Flower and `celery events`,
+    /// as Celery's -E
+    #[arg(short = 'E', long, env = "CELERIAC_EVENTS")]
+    events: bool,
+    /// Send no worker-online / worker-heartbeat / worker-offline events
+    #[arg(long, env = "CELERIAC_WITHOUT_HEARTBEAT")]
+    without_heartbeat: bool,
+    /// Broker the events go to [default: the worker's broker]
+    #[arg(
+        long = "events-broker",
+        env = "CELERIAC_EVENTS_BROKER_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    events_broker: Option<String>,
     /// Async runtime threads; 1 runs everything but blocking work on one thread
     #[arg(long, env = "CELERIAC_THREADS", value_name = "N", default_value_t = 1)]
     threads: usize,
@@ -138,6 +153,9 @@ fn load_config(args: WorkerArgs) -> anyhow::Result<Loaded> {
             .or_else(|| raw.hostname.is_none().then(default_hostname)),
         metrics_listen: args.metrics_listen,
         log_format: args.log_format.map(LogFormat::from),
+        events: args.events.then_some(true),
+        without_heartbeat: args.without_heartbeat.then_some(true),
+        events_broker_url: args.events_broker,
     };
     let config = Config::from_parts(raw, overrides).context("invalid worker configuration")?;
     Ok(Loaded {

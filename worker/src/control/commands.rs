@@ -1,7 +1,8 @@
 //! Owns the remote-control commands: what this worker answers to each `method`, shaped as
 //! Celery's `celery/worker/control.py` answers it (`ping`, `hello`, `stats`, `active`,
 //! `reserved`, `scheduled`, `revoked`, `registered`, `active_queues`, `conf`, `query_task`,
-//! `clock`, `report`, `revoke`, `terminate`, `shutdown`, and the `dump_*` aliases). An unknown
+//! `clock`, `report`, `revoke`, `terminate`, `shutdown`, `enable_events`, `disable_events`,
+//! `heartbeat`, and the `dump_*` aliases). An unknown
 //! method answers `{"error": "KeyError('<method>')"}` and a missing argument a `TypeError`, as
 //! Python's `Node.dispatch` does.
 
@@ -125,6 +126,13 @@ impl Node {
             },
             "clock" => json!({ "clock": state.clock() }),
             "report" => ok(report()),
+            "enable_events" => self.task_events(true),
+            "disable_events" => self.task_events(false),
+            "heartbeat" => {
+                tracing::debug!("remote control: heartbeat requested");
+                crate::events::heartbeat_now(&self.shared);
+                Value::Null
+            }
             "revoke" => self.revoke(args, "revoke", truthy(args.get("terminate"))),
             "terminate" => self.revoke(args, "terminate", true),
             "shutdown" => {
@@ -139,6 +147,18 @@ impl Node {
             other => py_error("KeyError", other),
         };
         Answer::Reply(reply)
+    }
+
+    /// `enable_events` / `disable_events`: task events on or off.
+    fn task_events(&self, on: bool) -> Value {
+        let was = self.shared.events.set_task_events(on);
+        let word = if on { "enabled" } else { "disabled" };
+        if was == on {
+            ok(format!("task events already {word}"))
+        } else {
+            tracing::info!("remote control: task events {word}");
+            ok(format!("task events {word}"))
+        }
     }
 
     fn hello(&self, args: &Map<String, Value>) -> Value {
@@ -359,14 +379,20 @@ mod tests {
             .register(task_fn("t.add", options, |_, _| async { Ok(Value::Null) }))
             .unwrap();
         let hostname: Arc<str> = "n@h".into();
+        let metrics = Arc::new(Metrics::new(registry.names()));
+        let (events, _) = crate::events::Events::new(
+            &crate::events::EventSettings::default(),
+            metrics.events.clone(),
+        );
         let shared = Arc::new(Shared {
-            metrics: Arc::new(Metrics::new(registry.names())),
+            metrics,
             registry,
             state: WorkerState::new(hostname.clone()),
             hostname,
             permits: Arc::new(Semaphore::new(1)),
             stop: CancellationToken::new(),
             abandon: CancellationToken::new(),
+            events,
         });
         Node {
             shared,
@@ -461,5 +487,28 @@ mod tests {
         assert!(hello["clock"].as_u64().unwrap() >= 1);
         assert_eq!(n.dispatch("shutdown", &Map::new()), Answer::Silent);
         assert!(n.shutdown.is_cancelled());
+    }
+
+    #[test]
+    fn events_on_and_off() {
+        let n = node();
+        let events = |on| {
+            call(
+                &n,
+                if on {
+                    "enable_events"
+                } else {
+                    "disable_events"
+                },
+                &json!({}),
+            )
+        };
+        assert_eq!(events(true), json!({"ok": "task events enabled"}));
+        assert!(n.shared.events.task_events());
+        assert_eq!(events(true), json!({"ok": "task events already enabled"}));
+        assert_eq!(events(false), json!({"ok": "task events disabled"}));
+        assert_eq!(events(false), json!({"ok": "task events already disabled"}));
+        assert!(!n.shared.events.task_events());
+        assert_eq!(call(&n, "heartbeat", &json!({})), Value::Null);
     }
 }

@@ -187,6 +187,18 @@ impl WorkerState {
         self.lock().revoked.entries(unix_now())
     }
 
+    /// Requests running now, and tasks started since the worker started (the heartbeat's
+    /// `active` and `processed`).
+    pub(crate) fn active_and_processed(&self) -> (usize, u64) {
+        let inner = self.lock();
+        let active = inner
+            .requests
+            .values()
+            .filter(|t| matches!(t.phase, Phase::Active { .. }))
+            .count();
+        (active, inner.total.values().sum())
+    }
+
     /// Tasks started per name.
     pub(crate) fn totals(&self) -> BTreeMap<String, u64> {
         self.lock().total.clone()
@@ -399,6 +411,7 @@ mod tests {
         assert_eq!(active[0].0["hostname"], "n@h");
         assert_eq!(state.query(&["a".into()])["a"][0], "active");
         assert_eq!(state.totals()["t.add"], 1);
+        assert_eq!(state.active_and_processed(), (1, 1));
         assert!(!a.terminated());
         assert_eq!(state.revoke(&["a".into()], true), ["a"]);
         assert!(cancel.is_cancelled() && a.terminated());

@@ -6,6 +6,7 @@
 
 mod acks_late;
 mod control;
+mod events;
 mod interop;
 mod malformed;
 mod ops;

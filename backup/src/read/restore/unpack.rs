@@ -1,0 +1,179 @@
+//! The two blocking halves of restoring one copy: [`download`] streams it into a private temp
+//! file while hashing it, [`unpack`] decrypts that file (authenticated to the final chunk) and
+//! lists, dry-runs or extracts it through a staging directory.
+
+use std::fs::File;
+use std::io::{self, BufReader, Seek as _, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use celeriac_crypto::{CryptoError, DecryptReader, KeyId, Keyring};
+use celeriac_store::{ObjectKey, Sha256Digest, Store};
+use tokio::sync::mpsc;
+
+use super::{CopyFailure, RestoreError, RestoreMode, RestoreOptions};
+use crate::manifest::ManifestIndex;
+use crate::read::extract::{ExtractError, ExtractOptions, Staging, commit, dry_run, extract, list};
+use crate::read::verify::{DeepError, VerifyError, check_backup, classify, pump};
+use crate::stream::chunk::ChunkReader;
+use crate::stream::hashing::HashingReader;
+
+/// Streams the copy into a private temp file in `dir`, hashing it on the way.
+pub(super) async fn download(
+    store: &dyn Store,
+    key: &ObjectKey,
+    dir: &Path,
+) -> Result<(File, u64, Sha256Digest), CopyFailure> {
+    let temp = tempfile::Builder::new()
+        .prefix(".celeriac-download-")
+        .tempfile_in(dir)
+        .map_err(|source| {
+            CopyFailure::Stop(RestoreError::Scratch {
+                dir: dir.to_path_buf(),
+                source,
+            })
+        })?;
+    let stream = store
+        .open(key)
+        .await
+        .map_err(|e| CopyFailure::Skip(VerifyError::Store(e)))?;
+    let (tx, rx) = mpsc::channel(4);
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<(File, u64, Sha256Digest)> {
+        // The name goes at once; the open file lives on until the restore is done.
+        let mut file = temp.into_file();
+        let mut reader = HashingReader::new(ChunkReader::new(rx));
+        io::copy(&mut reader, &mut file)?;
+        file.sync_all()?;
+        file.seek(SeekFrom::Start(0))?;
+        let (sha256, size) = reader.finish()?;
+        Ok((file, size, sha256))
+    });
+    let pumped = pump(stream, tx).await;
+    let written = writer
+        .await
+        .map_err(|e| CopyFailure::Stop(RestoreError::Task(e)))?;
+    pumped.map_err(|e| CopyFailure::Skip(VerifyError::Store(e)))?;
+    written.map_err(|source| {
+        CopyFailure::Stop(RestoreError::Scratch {
+            dir: dir.to_path_buf(),
+            source,
+        })
+    })
+}
+
+/// What unpacking a downloaded copy gave.
+pub(super) struct Unpacked {
+    pub(super) manifest: ManifestIndex,
+    pub(super) entries: u64,
+    pub(super) selected: u64,
+    pub(super) selected_bytes: u64,
+    pub(super) key_ids: Vec<KeyId>,
+}
+
+/// Unpacking failures, before they are tied to a copy.
+pub(super) enum UnpackError {
+    Deep(DeepError),
+    Target(ExtractError),
+}
+
+impl UnpackError {
+    pub(super) fn into_failure(
+        self,
+        store: &dyn Store,
+        key: &ObjectKey,
+        had_reference: bool,
+    ) -> CopyFailure {
+        match self {
+            Self::Target(e) => CopyFailure::Stop(RestoreError::Target(e)),
+            // The bytes matched their reference, so every copy carries the same header.
+            Self::Deep(DeepError::Decrypt(CryptoError::NoMatchingKey { wanted }))
+                if had_reference =>
+            {
+                CopyFailure::Stop(RestoreError::WrongKey { wanted })
+            }
+            Self::Deep(e) => CopyFailure::Skip(e.into_verify(store, key)),
+        }
+    }
+}
+
+pub(super) fn unpack(
+    file: File,
+    keyring: &Keyring,
+    options: &RestoreOptions,
+    named: Option<uuid::Uuid>,
+) -> Result<Unpacked, UnpackError> {
+    let mut decrypt = DecryptReader::new(BufReader::with_capacity(256 * 1024, file), keyring)
+        .map_err(|e| UnpackError::Deep(DeepError::Decrypt(e)))?;
+    check_backup(named, decrypt.header().archive_id()).map_err(UnpackError::Deep)?;
+    let key_ids = decrypt.header().key_ids().collect();
+    let extract_options = ExtractOptions {
+        limits: options.limits.clone(),
+        only: options.only.clone(),
+        expect_bundle: Some(options.bundle),
+    };
+    let (manifest, entries, selected, selected_bytes) = match &options.mode {
+        RestoreMode::List => {
+            let manifest = list(&mut decrypt, &options.limits).map_err(content_error)?;
+            // Authenticate the rest before the listing is believed.
+            io::copy(&mut decrypt, &mut io::sink())
+                .map_err(|e| UnpackError::Deep(DeepError::Decrypt(CryptoError::from(e))))?;
+            if manifest.bundle() != options.bundle {
+                return Err(UnpackError::Deep(DeepError::Archive(
+                    ExtractError::WrongBundle {
+                        expected: options.bundle,
+                        found: manifest.bundle(),
+                    },
+                )));
+            }
+            (manifest, 0, 0, 0)
+        }
+        RestoreMode::DryRun => {
+            let s = dry_run(&mut decrypt, &extract_options).map_err(content_error)?;
+            (s.manifest, s.entries, s.selected, s.selected_bytes)
+        }
+        RestoreMode::Extract { target, policy } => {
+            let staging = Staging::create_in(&parent_of(target)).map_err(UnpackError::Target)?;
+            let s = extract(&mut decrypt, &staging, &extract_options).map_err(content_error)?;
+            if !decrypt.is_complete() {
+                return Err(UnpackError::Deep(DeepError::Decrypt(
+                    CryptoError::Truncated {
+                        chunks: decrypt.chunks_read(),
+                    },
+                )));
+            }
+            commit(staging, target, *policy).map_err(UnpackError::Target)?;
+            (s.manifest, s.entries, s.selected, s.selected_bytes)
+        }
+    };
+    if !decrypt.is_complete() {
+        return Err(UnpackError::Deep(DeepError::Decrypt(
+            CryptoError::Truncated {
+                chunks: decrypt.chunks_read(),
+            },
+        )));
+    }
+    Ok(Unpacked {
+        manifest,
+        entries,
+        selected,
+        selected_bytes,
+        key_ids,
+    })
+}
+
+/// Sorts an extraction error: the target's fault, or the copy's.
+fn content_error(e: ExtractError) -> UnpackError {
+    match e {
+        ExtractError::Staging { .. }
+        | ExtractError::TargetNotEmpty { .. }
+        | ExtractError::Conflict { .. }
+        | ExtractError::InvalidGlob { .. } => UnpackError::Target(e),
+        e => UnpackError::Deep(classify(e)),
+    }
+}
+
+pub(super) fn parent_of(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
