@@ -367,18 +367,10 @@ async fn beat_publishes_each_slot_once_with_its_slot_id_and_stops_on_sigterm() {
 /// is published once the broker is back, with its own task id, and no slot is lost or doubled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_outage_over_a_slot_still_delivers_it_exactly_once() {
-    use std::net::ToSocketAddrs;
-
     use celeriac_testkit::amqp::{self, TestQueues};
     use celeriac_testkit::proxy::FaultProxy;
 
-    let uri: lapin::uri::AMQPUri = amqp::amqp_url().parse().unwrap();
-    let target = (uri.authority.host.as_str(), uri.authority.port)
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = FaultProxy::start(target).await;
+    let proxy = FaultProxy::start(amqp::broker_addr()).await;
     let queues = TestQueues::new();
     let queue = queues.queue("beat-outage");
     let file = config(&format!(

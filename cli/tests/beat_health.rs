@@ -78,17 +78,9 @@ fn metric(text: &str, name: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lone_beat_reports_its_publishes_and_a_broker_outage() {
-    use std::net::ToSocketAddrs;
-
     use celeriac_testkit::proxy::FaultProxy;
 
-    let uri: lapin::uri::AMQPUri = amqp::amqp_url().parse().unwrap();
-    let target = (uri.authority.host.as_str(), uri.authority.port)
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = FaultProxy::start(target).await;
+    let proxy = FaultProxy::start(amqp::broker_addr()).await;
     let queues = TestQueues::new();
     let queue = queues.queue("beat-health");
     let port = http::free_port();

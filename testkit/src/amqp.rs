@@ -1,7 +1,7 @@
 //! RabbitMQ for tests: the broker URL, uniquely named queues, connecting with lapin, and a guard
 //! that deletes a test's queues and exchanges when it ends.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Mutex, PoisonError};
 
 use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
@@ -36,6 +36,20 @@ pub fn amqp_url_via(proxy: SocketAddr) -> String {
         Some((userinfo, _host)) => format!("{scheme}://{userinfo}@{proxy}{tail}"),
         None => format!("{scheme}://{proxy}{tail}"),
     }
+}
+
+/// The broker's socket address (from [`amqp_url`]), for a [`FaultProxy`](crate::proxy::FaultProxy)
+/// in front of it.
+///
+/// # Panics
+/// If the URL does not parse or its host does not resolve.
+pub fn broker_addr() -> SocketAddr {
+    let uri: lapin::uri::AMQPUri = amqp_url().parse().expect("the test broker URL parses");
+    (uri.authority.host.as_str(), uri.authority.port)
+        .to_socket_addrs()
+        .expect("the test broker's host resolves")
+        .next()
+        .expect("the test broker's host has an address")
 }
 
 /// A queue (or exchange) name no other test uses: `<prefix>-<uuid>`.

@@ -1,7 +1,5 @@
 //! Broker connection cut mid-stream by the fault proxy: the worker reconnects and finishes.
 
-use std::net::{SocketAddr, ToSocketAddrs};
-
 use celeriac_protocol::TaskState;
 use celeriac_testkit::amqp::{self, TestQueues};
 use celeriac_testkit::proxy::FaultProxy;
@@ -13,21 +11,12 @@ use crate::support::{
 
 const TASKS: usize = 400;
 
-fn broker_addr() -> SocketAddr {
-    let uri: lapin::uri::AMQPUri = amqp::amqp_url().parse().expect("test broker url parses");
-    (uri.authority.host.as_str(), uri.authority.port)
-        .to_socket_addrs()
-        .expect("resolve broker")
-        .next()
-        .expect("broker address")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_reconnects_after_the_connection_is_cut_and_finishes_the_queue() {
     let queues = TestQueues::new();
     let q = queues.queue("reconnect");
     let reply_q = queues.queue("reconnect-replies");
-    let proxy = FaultProxy::start(broker_addr()).await;
+    let proxy = FaultProxy::start(amqp::broker_addr()).await;
     let worker = WorkerProcess::start(WorkerSpec {
         broker_url: Some(amqp::amqp_url_via(proxy.addr())),
         concurrency: Some(2),
