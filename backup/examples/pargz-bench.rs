@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use celeriac_backup::config::GzipOptions;
+use celeriac_backup::internals::GzipOptions;
 use celeriac_backup::internals::ParGzWriter;
 
 const WORDS: &[&str] = &[

@@ -43,7 +43,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use celeriac_store::{ObjectPrefix, S3ConfigError, S3Options, StoreId, StoreIdError};
+use celeriac_store::{
+    CredentialError, ObjectPrefix, S3ConfigError, S3Options, StoreId, StoreIdError,
+};
 use serde::Deserialize;
 
 pub(crate) mod address;
@@ -58,13 +60,13 @@ pub(crate) mod stores;
 pub use address::{AddressError, ArtifactAddress, StoreTarget};
 pub use keys::BackupKeys;
 pub use limits::{Limits, RawLimits};
-pub use naming::{ArtifactName, NameError, sibling_key};
+pub use naming::{ArtifactName, NameError};
 pub use options::{GzipOptions, PipelineOptions, RetryPolicy};
 pub use spec::{
     CollectSpec, RawCollectConfig, RawRoot, RawRule, RootSpec, SpecError, SuspectedSecretPolicy,
     UnreadablePolicy,
 };
-pub use stores::{OpenStoreError, StoreCredentials, local_roots};
+pub use stores::StoreCredentials;
 
 /// The whole config file as written.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -126,7 +128,8 @@ pub struct RawKeys {
     pub previous: Vec<KeyRef>,
 }
 
-/// Why a config file was refused. Each variant names the key (TOML path) at fault.
+/// Why a config file was refused (each such variant names the key, as a TOML path, at fault),
+/// or why the stores it names could not be opened ([`BackupConfig::open_targets`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -173,6 +176,43 @@ pub enum ConfigError {
     DuplicateTarget {
         /// The repeated entry.
         target: String,
+    },
+
+    /// Opening: no `[stores.<name>]` table for this name.
+    #[error("no store named {name} in the config file")]
+    NoSuchStore {
+        /// The name.
+        name: StoreId,
+    },
+    /// No credentials were loaded for this store.
+    #[error("no credentials loaded for store {name}")]
+    NoCredentials {
+        /// The name.
+        name: StoreId,
+    },
+    /// A credential reference could not be read.
+    #[error("cannot load the credentials of store {name}")]
+    Credentials {
+        /// The name.
+        name: StoreId,
+        /// Why (names the variable or file, never the value).
+        #[source]
+        source: CredentialError,
+    },
+    /// The S3 client could not be built.
+    #[error("cannot set up store {name}")]
+    Client {
+        /// The name.
+        name: StoreId,
+        /// Why.
+        #[source]
+        source: S3ConfigError,
+    },
+    /// Two targets end up with the same id.
+    #[error("two stores share the id {name}")]
+    DuplicateId {
+        /// The id.
+        name: StoreId,
     },
 }
 

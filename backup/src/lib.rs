@@ -4,36 +4,45 @@
 //!
 //! This crate knows nothing of AMQP or SQL. Its source is laid out in rooms (see
 //! `ARCHITECTURE.md` for the map): `write/` (collect, classify, sanitize, archive, gzip, encrypt
-//! and hash, fan-out, copies, retry, the [`Pipeline`]), `read/` (verify, extract and its guards,
-//! restore), `manifest/` (the one home of `MANIFEST.json`), `config/` (raw TOML to validated,
-//! typed values), [`report`] and `progress`; `stream/` holds the byte adapters both sides use.
+//! and hash, fan-out, copies, retry, the [`Pipeline`], the dry run), `read/` (open and
+//! authenticate, verify, extract and its guards, restore), `manifest/` (the one home of
+//! `MANIFEST.json`), `config/` (raw TOML to validated, typed values), `report` and `progress`;
+//! `stream/` holds the byte adapters both sides use.
 //!
 //! # The public API
 //!
-//! - [`Pipeline`]`::new(spec, stores, keys).run()` runs one backup and returns a
-//!   [`report::BackupReport`] (serde-serialisable: collection counts and skips, per-artifact
-//!   sizes, digests and key ids, one copy report per store, stage timings, and a status:
-//!   `VERIFIED` when every store holds verified copies, `PARTIAL` when some do or when a file
-//!   holding secrets could not be read, `FAILED` when none does). [`config::PipelineOptions`]
-//!   tunes it; [`ProgressEvent`]s feed progress bars; a `CancellationToken` stops it between
-//!   files; it fails with a [`BackupError`].
-//! - [`verify_artifact`] reads a copy back (size + SHA-256, optionally decrypt and walk the
-//!   archive, [`DeepOptions`]); [`restore`] falls back from copy to copy ([`RestoreSource`],
-//!   [`RestoreOptions`], [`RestoreMode`]: extract, dry run, list; globs; the secrets bundle only
-//!   when asked).
-//! - [`collect`] is the collection step alone (what a backup would take: a [`Collection`] of
-//!   [`Entry`]s with their [`manifest::Category`] and [`manifest::Classification`]), for a dry
-//!   run.
-//! - [`config`]: the TOML file ([`config::RawBackupConfig`]) and its one validation step into a
-//!   [`config::BackupConfig`] (keys, limits, the collection spec, the stores), plus the addresses
-//!   and names the command line deals in.
-//! - [`report`]: the report types, field by field; [`manifest`]: the `MANIFEST.json` types (the
-//!   bundle, categories, archive paths, the compact index a restore lists); [`error`]: the parts
-//!   the errors carry.
+//! Everything is at the crate root (the rooms are private); 39 names, kept under 40 by the
+//! guard in `tests/it/house.rs`:
+//!
+//! - Backup: [`Pipeline`]`::new(spec, stores, keys).run()` runs one backup and returns a
+//!   [`BackupReport`] (serde-serialisable: collection counts and skips, per-artifact
+//!   sizes, digests and key ids, one copy report per store, stage timings, and a
+//!   [`BackupStatus`]: `VERIFIED` when every store holds verified copies, `PARTIAL` when some do
+//!   or when a file holding secrets could not be read, `FAILED` when none does), with its
+//!   [`ArtifactReport`]s, [`CopyReport`]s and [`CopyErrorKind`]; [`ProgressEvent`]s feed
+//!   progress bars; a `CancellationToken` stops it between files; it fails with a
+//!   [`BackupError`]. [`BackupId`] names a run, [`Bundle`] an artifact of it.
+//! - Dry run: [`Plan`]`::of(spec)` is what a backup would collect, without archiving.
+//! - Verify: [`verify_artifact`] reads a copy back (size + SHA-256 against an [`Expected`] or
+//!   the store's record, see [`Reference`]; optionally decrypt and walk the archive,
+//!   [`DeepOptions`]) into a [`VerifyReport`], or a [`VerifyError`].
+//! - Restore: [`restore`] falls back from copy to copy ([`RestoreSource`], [`RestoreOptions`],
+//!   [`RestoreMode`]: extract with a [`CommitPolicy`], dry run, list; a [`PathFilter`] of
+//!   globs; the secrets bundle only when asked) into a [`RestoreReport`] (whose listing is
+//!   [`ManifestEntryRef`]s), or a [`RestoreError`].
+//! - Configuration: the TOML file ([`RawBackupConfig`], with [`RawKeys`], [`KeyRef`] and
+//!   [`RawRoot`] for the command line's overrides) and its one validation step into a
+//!   [`BackupConfig`] (keys, limits, the [`CollectSpec`], the [`StoreTarget`]s), which opens
+//!   its stores with [`StoreCredentials`]; [`BackupKeys`]; the addresses and names the command
+//!   line deals in ([`ArtifactAddress`], [`AddressError`], [`ArtifactName`]); one
+//!   [`ConfigError`] for a refused file or a store that cannot be opened.
 //!
 //! With the `test-util` feature, `internals` exposes the stages one by one (collect, archive,
-//! extract, the gzip writer, the fan-out) for this crate's integration tests and benchmarks;
-//! it is not part of the API.
+//! extract, the gzip writer, the fan-out) and the types behind the API's fields, for this
+//! crate's integration tests and benchmarks; it is not part of the API. Without it, the types
+//! that appear only as fields, results or error sources of the names above (the report's parts,
+//! `Limits`, `PipelineOptions`, the stage errors a `BackupError` carries) can be used but not
+//! named.
 //!
 //! ```text
 //!  blocking thread                                                              async
@@ -48,19 +57,18 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
-//! use celeriac_backup::config::{BackupKeys, CollectSpec, RawCollectConfig, RawRoot};
-//! use celeriac_backup::report::BackupStatus;
-//! use celeriac_backup::manifest::Bundle;
-//! use celeriac_backup::{Pipeline, RestoreOptions, RestoreSource, restore};
+//! use celeriac_backup::{
+//!     BackupConfig, BackupKeys, BackupStatus, Bundle, Pipeline, RawBackupConfig, RawRoot,
+//!     RestoreOptions, RestoreSource, restore,
+//! };
 //! use celeriac_crypto::{Key, Keyring};
 //! use celeriac_store::{LocalStore, Store, StoreId};
 //!
 //! let project = tempfile::tempdir()?;
 //! std::fs::write(project.path().join("docker-compose.yml"), "services: {}\n")?;
-//! let spec = CollectSpec::try_from(RawCollectConfig {
-//!     roots: vec![RawRoot::new(project.path())],
-//!     ..Default::default()
-//! })?;
+//! let mut raw = RawBackupConfig::default();
+//! raw.collect.roots = vec![RawRoot::new(project.path())];
+//! let spec = BackupConfig::try_from(raw)?.collect.expect("a root is configured");
 //! let (a, b) = (tempfile::tempdir()?, tempfile::tempdir()?);
 //! let stores: Vec<Arc<dyn Store>> = vec![
 //!     Arc::new(LocalStore::new(StoreId::new("a")?, a.path())),
@@ -96,31 +104,33 @@
 // --all-targets, the tests) keep the lint at full strength.
 #![cfg_attr(not(feature = "test-util"), allow(unreachable_pub))]
 
-pub mod config;
-pub mod error;
-pub mod manifest;
-pub mod report;
-
 mod beneath;
+mod config;
 mod id;
+mod manifest;
 mod progress;
 mod read;
+mod report;
 mod stream;
 mod write;
 
+pub use config::{
+    AddressError, ArtifactAddress, ArtifactName, BackupConfig, BackupKeys, CollectSpec,
+    ConfigError, KeyRef, RawBackupConfig, RawKeys, RawRoot, StoreCredentials, StoreTarget,
+};
 pub use id::BackupId;
-pub use progress::{ProgressEvent, ProgressSink};
-pub use read::extract::{CommitPolicy, PathFilter, remove_own_staging, remove_stale_staging};
+pub use manifest::{Bundle, ManifestEntryRef};
+pub use progress::ProgressEvent;
+pub use read::extract::{CommitPolicy, PathFilter};
+pub use read::open::Expected;
 pub use read::restore::{
-    RestoreAttempt, RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource,
-    restore,
+    RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource, restore,
 };
-pub use read::verify::{
-    DeepOptions, DeepReport, Expected, Reference, VerifyError, VerifyReport, verify_artifact,
-};
-pub use write::collect::{Collection, Entry, EntryKind, collect};
+pub use read::verify::{DeepOptions, Reference, VerifyError, VerifyReport, verify_artifact};
+pub use report::{ArtifactReport, BackupReport, BackupStatus, CopyErrorKind, CopyReport};
 pub use write::error::BackupError;
 pub use write::pipeline::Pipeline;
+pub use write::plan::Plan;
 
 /// The stages one by one, for this crate's integration tests and benchmarks (feature
 /// `test-util`); not part of the API.
@@ -129,12 +139,11 @@ pub use write::pipeline::Pipeline;
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot};
 /// use celeriac_backup::internals::{
-///     ArchiveOptions, ExtractOptions, Staging, commit, extract, write_archive,
+///     ArchiveOptions, ExtractOptions, RawCollectConfig, Staging, collect, commit, extract,
+///     write_archive,
 /// };
-/// use celeriac_backup::manifest::Bundle;
-/// use celeriac_backup::{CommitPolicy, collect};
+/// use celeriac_backup::{Bundle, CollectSpec, CommitPolicy, RawRoot};
 /// let project = tempfile::tempdir()?;
 /// std::fs::write(project.path().join("docker-compose.yml"), "services: {}\n")?;
 /// std::fs::write(project.path().join(".env"), "SECRET_KEY=hunter2\nDEBUG=1\n")?;
@@ -158,14 +167,37 @@ pub use write::pipeline::Pipeline;
 /// ```
 #[cfg(feature = "test-util")]
 pub mod internals {
+    // The stages.
     pub use crate::config::allowlist::KeyAllowlist;
     pub use crate::read::extract::{
         CommitSummary, ExtractOptions, ExtractSummary, Staging, commit, dry_run, extract, list,
     };
     pub use crate::write::archive::{ArchiveOptions, ArchiveSummary, write_archive};
     pub use crate::write::cancel::CancelCheck;
-    pub use crate::write::collect::collect_with_cancel;
+    pub use crate::write::collect::{Collection, Entry, EntryKind, collect, collect_with_cancel};
     pub use crate::write::fanout::{Fanout, FanoutResult, StreamOutcome};
     pub use crate::write::pargz::{GzipSummary, ParGzWriter};
     pub use crate::write::sanitize::read_env_strict;
+
+    // The types behind the API's fields and errors, by name.
+    pub use crate::config::{
+        GzipOptions, Limits, NameError, PipelineOptions, RawBackupSection, RawCollectConfig,
+        RawLimits, RawRule, RetryPolicy, RootSpec, SpecError, SuspectedSecretPolicy,
+        UnreadablePolicy,
+    };
+    pub use crate::manifest::{
+        ArchivePath, Category, Classification, EntryType, LinkProblem, Manifest, ManifestEntry,
+        ManifestError, ManifestIndex, PathProblem, Sha256Digest, Totals,
+    };
+    pub use crate::read::extract::{EntryProblem, ExtractError, FsOp, RejectedType};
+    pub use crate::read::restore::RestoreAttempt;
+    pub use crate::read::verify::DeepReport;
+    pub use crate::report::{
+        ArtifactSizes, CategoryCount, CollectionReport, CopyError, CopyOrigin, CopyState, LeftOut,
+        Skip, SkipReason, SpecialKind, StageTimings, StoreSummary, SuspectReason, SuspectedSecret,
+    };
+    pub use crate::write::archive::{ArchiveError, Change};
+    pub use crate::write::collect::CollectError;
+    pub use crate::write::error::Stage;
+    pub use crate::write::pargz::GzipError;
 }

@@ -1,5 +1,5 @@
-//! Progress events for progress bars and logs: [`ProgressEvent`] and the [`ProgressSink`]
-//! callback the pipeline calls (from its blocking thread and from async tasks alike).
+//! Progress events for progress bars and logs: [`ProgressEvent`] and the sink (an
+//! `Arc<dyn Fn(&ProgressEvent) + Send + Sync>`) the pipeline calls (from its blocking thread and from async tasks alike).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,7 +88,7 @@ pub enum ProgressEvent {
 }
 
 /// Receives [`ProgressEvent`]s. Called synchronously on pipeline threads: keep it quick.
-pub type ProgressSink = Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
+pub(crate) type ProgressSink = Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
 
 /// An optional sink.
 #[derive(Clone, Default)]

@@ -49,7 +49,7 @@ impl BackupStatus {
     }
 
     /// The status of a run whose copies earned `self` but whose collection could not read a
-    /// file that holds secrets (see [`Skip::is_missing_secret`]): at best PARTIAL, since a
+    /// file that holds secrets (see `Skip::is_missing_secret`): at best PARTIAL, since a
     /// restore of it would miss that file.
     #[must_use]
     pub fn with_missing_secrets(self, missing: bool) -> Self {
@@ -417,6 +417,12 @@ pub(crate) fn ratio(tar_bytes: u64, gz_bytes: u64) -> f64 {
 }
 
 impl BackupReport {
+    /// `true` when collection could not read a file that holds secrets (see
+    /// [`BackupStatus::with_missing_secrets`]): a restore of this run would miss it.
+    pub fn misses_secrets(&self) -> bool {
+        self.collection.skipped.iter().any(Skip::is_missing_secret)
+    }
+
     /// The report as pretty JSON (the `--json` output).
     pub fn to_json_pretty(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))

@@ -6,7 +6,8 @@
 //! the blocking thread, then cut into chunks), [`fanout`] (one stream to every store at once),
 //! [`copies`] (read back and verify each copy) and [`retry`] (re-upload a failed copy from a
 //! verified one); [`pipeline`] composes them into the `Pipeline`, and [`error`] is its error.
-//! [`cancel`] is the cancel check that the blocking stages share.
+//! [`cancel`] is the cancel check that the blocking stages share; [`plan`] is the dry run (what
+//! [`collect`] would take, as a serialisable plan).
 
 pub(crate) mod archive;
 pub(crate) mod cancel;
@@ -17,6 +18,7 @@ pub(crate) mod error;
 pub(crate) mod fanout;
 pub(crate) mod pargz;
 pub(crate) mod pipeline;
+pub(crate) mod plan;
 pub(crate) mod produce;
 pub(crate) mod retry;
 pub(crate) mod sanitize;

@@ -3,8 +3,7 @@
 //! attempt left and by retention. A key that does not sit in its backup's folder (an older
 //! layout) loses only itself and its secrets bundle beside it, never its neighbours.
 
-use celeriac_backup::config::sibling_key;
-use celeriac_backup::manifest::Bundle;
+use celeriac_backup::{ArtifactName, Bundle};
 use celeriac_store::{ObjectKey, ObjectPrefix, Store, StoreError};
 use uuid::Uuid;
 
@@ -35,7 +34,7 @@ pub(crate) async fn delete_backup_objects(
             .map(|o| o.key)
             .collect(),
         None => std::iter::once(key.clone())
-            .chain(sibling_key(key, Bundle::Secrets).ok())
+            .chain(ArtifactName::sibling_key(key, Bundle::Secrets).ok())
             .collect(),
     };
     let mut deleted = 0;

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use celeriac_backup::BackupError;
-use celeriac_backup::manifest::Bundle;
-use celeriac_backup::report::{ArtifactReport, BackupReport, CopyErrorKind, CopyReport};
+use celeriac_backup::Bundle;
+use celeriac_backup::{ArtifactReport, BackupReport, CopyErrorKind, CopyReport};
 use celeriac_catalog::{
     AlertType, BackupMetadata, BackupStatus, BackupUpdate, CopyStatus, JsonObject, NewAlert,
     NewCopy, Severity, StoreKind,
@@ -166,11 +166,7 @@ fn judge(
         .iter()
         .filter(|c| c.status == CopyStatus::Verified)
         .count();
-    let missing_secrets = report
-        .collection
-        .skipped
-        .iter()
-        .any(celeriac_backup::report::Skip::is_missing_secret);
+    let missing_secrets = report.misses_secrets();
 
     let mut alerts = Vec::new();
     let names = |rows: &[&NewCopy]| {

@@ -257,10 +257,10 @@ impl Inner {
     /// Deletes every object under the run's folder in every store: what an interrupted attempt
     /// published, or what a failed run left. Failures are logged; the next attempt tries again.
     async fn clear_folder(&self, row: &Backup) {
-        let name = celeriac_backup::config::ArtifactName::new(
+        let name = celeriac_backup::ArtifactName::new(
             BackupId::from_uuid(row.id),
             row.created_at,
-            celeriac_backup::manifest::Bundle::Main,
+            celeriac_backup::Bundle::Main,
         );
         let Ok(prefix) = ObjectPrefix::new(name.folder(&self.pipeline.options().prefix)) else {
             return;

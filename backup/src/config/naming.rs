@@ -113,7 +113,7 @@ impl ArtifactName {
     /// `<folder>/<file name>`.
     ///
     /// # Errors
-    /// [`NameError::Key`] if the prefix leaves no room for the name (over 512 bytes).
+    /// `NameError::Key` if the prefix leaves no room for the name (over 512 bytes).
     pub fn object_key(&self, prefix: &ObjectPrefix) -> Result<ObjectKey, NameError> {
         ObjectKey::new(format!("{}/{}", self.folder(prefix), self.file_name()))
             .map_err(NameError::Key)
@@ -122,7 +122,7 @@ impl ArtifactName {
     /// Parses the last two segments of a key or path: `<backup id>/<file name>`.
     ///
     /// # Errors
-    /// [`NameError::Malformed`].
+    /// `NameError::Malformed`.
     pub fn parse(path: &str) -> Result<Self, NameError> {
         let malformed = || NameError::Malformed {
             name: path.to_owned(),
@@ -157,9 +157,22 @@ impl ArtifactName {
     /// Parses the end of `key` (see [`ArtifactName::parse`]).
     ///
     /// # Errors
-    /// [`NameError::Malformed`].
+    /// `NameError::Malformed`.
     pub fn from_key(key: &ObjectKey) -> Result<Self, NameError> {
         Self::parse(key.as_str())
+    }
+
+    /// The key of `bundle`'s artifact of the same backup as `key`, next to it (same folder).
+    ///
+    /// # Errors
+    /// `NameError` when `key` does not end in an artifact name.
+    pub fn sibling_key(key: &ObjectKey, bundle: Bundle) -> Result<ObjectKey, NameError> {
+        let name = Self::from_key(key)?.with_bundle(bundle);
+        let dir = key
+            .as_str()
+            .strip_suffix(key.basename())
+            .unwrap_or_default();
+        ObjectKey::new(format!("{dir}{}", name.file_name())).map_err(NameError::Key)
     }
 }
 
@@ -167,19 +180,6 @@ impl fmt::Display for ArtifactName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.file_name())
     }
-}
-
-/// The key of the other bundle of the same backup, next to `key` (same folder).
-///
-/// # Errors
-/// [`NameError`] when `key` does not end in an artifact name.
-pub fn sibling_key(key: &ObjectKey, bundle: Bundle) -> Result<ObjectKey, NameError> {
-    let name = ArtifactName::from_key(key)?.with_bundle(bundle);
-    let dir = key
-        .as_str()
-        .strip_suffix(key.basename())
-        .unwrap_or_default();
-    ObjectKey::new(format!("{dir}{}", name.file_name())).map_err(NameError::Key)
 }
 
 #[cfg(test)]
@@ -212,7 +212,9 @@ mod tests {
             format!("2026/11/27/{ID}/backup_configuration_20261127_073409.secrets.tar.gz.enc")
         );
         assert_eq!(
-            sibling_key(&key, Bundle::Secrets).unwrap().basename(),
+            ArtifactName::sibling_key(&key, Bundle::Secrets)
+                .unwrap()
+                .basename(),
             secrets.file_name()
         );
     }

@@ -7,58 +7,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use celeriac_store::{
-    CredentialError, LocalStore, S3ConfigError, S3Credentials, S3Store, Store, StoreId,
-};
+use celeriac_store::{LocalStore, S3Credentials, S3Store, Store, StoreId};
 
-use crate::config::BackupConfig;
 use crate::config::address::StoreTarget;
+use crate::config::{BackupConfig, ConfigError};
 
 /// Resolved credentials of S3 stores, by store name. `Debug` shows names only.
 #[derive(Debug, Default)]
 pub struct StoreCredentials(BTreeMap<StoreId, S3Credentials>);
-
-/// Why stores could not be opened.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum OpenStoreError {
-    /// No `[stores.<name>]` table for this name.
-    #[error("no store named {name} in the config file")]
-    UnknownStore {
-        /// The name.
-        name: StoreId,
-    },
-    /// No credentials were loaded for this store.
-    #[error("no credentials loaded for store {name}")]
-    NoCredentials {
-        /// The name.
-        name: StoreId,
-    },
-    /// A credential reference could not be read.
-    #[error("cannot load the credentials of store {name}")]
-    Credentials {
-        /// The name.
-        name: StoreId,
-        /// Why (names the variable or file, never the value).
-        #[source]
-        source: CredentialError,
-    },
-    /// The S3 client could not be built.
-    #[error("cannot set up store {name}")]
-    Client {
-        /// The name.
-        name: StoreId,
-        /// Why.
-        #[source]
-        source: S3ConfigError,
-    },
-    /// Two targets end up with the same id.
-    #[error("two stores share the id {name}")]
-    DuplicateId {
-        /// The id.
-        name: StoreId,
-    },
-}
 
 impl StoreCredentials {
     /// No credentials.
@@ -76,38 +32,43 @@ impl BackupConfig {
     /// Opens the S3 store `name`.
     ///
     /// # Errors
-    /// [`OpenStoreError`].
+    /// [`ConfigError`].
     pub fn open_s3(
         &self,
         name: &StoreId,
         credentials: &StoreCredentials,
-    ) -> Result<Arc<dyn Store>, OpenStoreError> {
+    ) -> Result<Arc<dyn Store>, ConfigError> {
         let options = self
             .s3
             .get(name)
-            .ok_or_else(|| OpenStoreError::UnknownStore { name: name.clone() })?;
+            .ok_or_else(|| ConfigError::NoSuchStore { name: name.clone() })?;
         let creds = credentials
             .0
             .get(name)
-            .ok_or_else(|| OpenStoreError::NoCredentials { name: name.clone() })?;
-        let store = S3Store::new(name.clone(), options, creds).map_err(|source| {
-            OpenStoreError::Client {
+            .ok_or_else(|| ConfigError::NoCredentials { name: name.clone() })?;
+        let store =
+            S3Store::new(name.clone(), options, creds).map_err(|source| ConfigError::Client {
                 name: name.clone(),
                 source,
-            }
-        })?;
+            })?;
         Ok(Arc::new(store))
     }
 
     /// Opens every target, in order.
     ///
     /// # Errors
-    /// [`OpenStoreError`].
+    /// [`ConfigError`].
     pub fn open_targets(
         &self,
         credentials: &StoreCredentials,
-    ) -> Result<Vec<Arc<dyn Store>>, OpenStoreError> {
+    ) -> Result<Vec<Arc<dyn Store>>, ConfigError> {
         open_targets(&self.targets, |name| self.open_s3(name, credentials))
+    }
+
+    /// The local targets' store ids (as [`BackupConfig::open_targets`] names them) and
+    /// directories, for callers that record where a local copy lives on disk.
+    pub fn local_roots(&self) -> Vec<(StoreId, std::path::PathBuf)> {
+        local_roots(&self.targets)
     }
 }
 
@@ -115,11 +76,11 @@ impl BackupConfig {
 /// `local-2`, ….
 ///
 /// # Errors
-/// What `open_s3` returns, or [`OpenStoreError::DuplicateId`].
+/// What `open_s3` returns, or [`ConfigError::DuplicateId`].
 pub(crate) fn open_targets(
     targets: &[StoreTarget],
-    mut open_s3: impl FnMut(&StoreId) -> Result<Arc<dyn Store>, OpenStoreError>,
-) -> Result<Vec<Arc<dyn Store>>, OpenStoreError> {
+    mut open_s3: impl FnMut(&StoreId) -> Result<Arc<dyn Store>, ConfigError>,
+) -> Result<Vec<Arc<dyn Store>>, ConfigError> {
     let mut stores: Vec<Arc<dyn Store>> = Vec::new();
     let mut locals = 0;
     for target in targets {
@@ -132,7 +93,7 @@ pub(crate) fn open_targets(
             StoreTarget::S3 { name } => open_s3(name)?,
         };
         if stores.iter().any(|s| s.id() == store.id()) {
-            return Err(OpenStoreError::DuplicateId {
+            return Err(ConfigError::DuplicateId {
                 name: store.id().clone(),
             });
         }
@@ -151,9 +112,8 @@ fn local_id(n: usize) -> StoreId {
     StoreId::new(name).unwrap_or_else(|_| unreachable!("local-<n> is a valid store id"))
 }
 
-/// The local targets' store ids (as `open_targets` names them) and directories, for callers
-/// that record where a local copy lives on disk.
-pub fn local_roots(targets: &[StoreTarget]) -> Vec<(StoreId, std::path::PathBuf)> {
+/// The local targets' store ids (as `open_targets` names them) and directories.
+fn local_roots(targets: &[StoreTarget]) -> Vec<(StoreId, std::path::PathBuf)> {
     targets
         .iter()
         .filter_map(|t| match t {
@@ -191,7 +151,7 @@ mod tests {
         })
         .err()
         .unwrap();
-        assert!(matches!(err, OpenStoreError::DuplicateId { .. }));
+        assert!(matches!(err, ConfigError::DuplicateId { .. }));
     }
 
     #[test]
@@ -204,11 +164,11 @@ mod tests {
         let nope = StoreId::new("nope").unwrap();
         assert!(matches!(
             config.open_s3(&nope, &StoreCredentials::new()),
-            Err(OpenStoreError::UnknownStore { .. })
+            Err(ConfigError::NoSuchStore { .. })
         ));
         assert!(matches!(
             config.open_s3(&r2, &StoreCredentials::new()),
-            Err(OpenStoreError::NoCredentials { .. })
+            Err(ConfigError::NoCredentials { .. })
         ));
     }
 }

@@ -66,7 +66,7 @@ pub struct ManifestIndex {
     by_key: Vec<u32>,
 }
 
-/// One entry of a [`ManifestIndex`], borrowed.
+/// One entry of a `ManifestIndex`, borrowed.
 #[derive(Clone, Copy)]
 pub struct ManifestEntryRef<'a> {
     index: &'a ManifestIndex,
@@ -80,12 +80,12 @@ impl<'a> ManifestEntryRef<'a> {
         self.position
     }
 
-    /// Member name (validated as an [`ArchivePath`]).
+    /// Member name (validated as an `ArchivePath`).
     pub fn path(&self) -> &'a str {
         self.index.name(self.slot.start, self.slot.path_len)
     }
 
-    /// Member name as an owned [`ArchivePath`].
+    /// Member name as an owned `ArchivePath`.
     ///
     /// # Panics
     /// Never: every name was validated when the index was built.

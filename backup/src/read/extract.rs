@@ -28,7 +28,8 @@ pub use commit::CommitSummary;
 pub use commit::{CommitPolicy, commit};
 pub use error::{EntryProblem, ExtractError, FsOp, RejectedType};
 pub use filter::PathFilter;
-pub use staging::{Staging, remove_own_staging, remove_stale_staging};
+pub use staging::Staging;
+pub(crate) use staging::{remove_own_staging, remove_stale_staging};
 
 use crate::manifest::{
     Bundle, EntryType, MANIFEST_NAME, ManifestEntryRef, ManifestError, ManifestIndex, Sha256Digest,

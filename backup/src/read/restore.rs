@@ -23,13 +23,14 @@ use serde::Serialize;
 
 use crate::config::limits::Limits;
 use crate::manifest::{Bundle, ManifestIndex};
-use crate::read::extract::{CommitPolicy, ExtractError};
+use crate::read::extract::{self, CommitPolicy, ExtractError};
 use crate::report::CopyError;
 mod unpack;
 
 use unpack::{download, parent_of, unpack};
 
-use crate::read::verify::{Expected, Reference, VerifyError, compare, named_backup};
+use crate::read::open::{Expected, compare, named_backup};
+use crate::read::verify::{Reference, VerifyError};
 
 /// One copy to restore from.
 #[derive(Debug, Clone)]
@@ -93,6 +94,19 @@ impl RestoreOptions {
             limits: Limits::default(),
             scratch_dir: None,
         }
+    }
+
+    /// Removes the staging directories in `parent` (an extraction target's parent) left by
+    /// restores that were killed (their process is gone) and that the current user owns;
+    /// returns what it removed. Directories of running restores are left alone.
+    pub fn remove_stale_staging(parent: &Path) -> Vec<PathBuf> {
+        extract::remove_stale_staging(parent)
+    }
+
+    /// Removes this process's own staging directories in `parent` (on SIGINT or SIGTERM,
+    /// before exiting, while extraction may still be writing); returns what it removed.
+    pub fn remove_own_staging(parent: &Path) -> Vec<PathBuf> {
+        extract::remove_own_staging(parent)
     }
 }
 
@@ -325,7 +339,8 @@ async fn try_copy(
     let scratch = scratch_dir(options).map_err(CopyFailure::Stop)?;
     let (file, size, sha256) = download(store, &source.key, &scratch).await?;
     if let Some(expected) = &expected {
-        compare(store, &source.key, expected, size, sha256).map_err(CopyFailure::Skip)?;
+        compare(store, &source.key, expected, size, sha256)
+            .map_err(|e| CopyFailure::Skip(VerifyError::Store(e)))?;
     }
     let keyring = Arc::clone(keyring);
     let opts = options.clone();

@@ -3,6 +3,9 @@
 //! recorded at upload); with [`DeepOptions`] it also decrypts the stream (authenticated to the
 //! final chunk) and walks the archive against its `MANIFEST.json`, all in the same single read.
 //!
+//! Opening and authenticating the artifact (digest, keys, header) is `read/open.rs`'s; the
+//! streaming deep check is in `verify/deep.rs`.
+//!
 //! ```text
 //! store.open ─► pump (async) ══ mpsc(4) ══► blocking: HashingReader ─► DecryptReader ─► dry_run
 //!                                                    └─ size + SHA-256 (whole stream, always)
@@ -17,9 +20,10 @@ use uuid::Uuid;
 
 mod deep;
 
-pub(crate) use deep::{
-    DeepError, KeySource, StreamCheck, check_backup, classify, named_backup, pump, read_deep,
-};
+pub(crate) use deep::StreamCheck;
+use deep::read_deep;
+
+use crate::read::open::{Expected, KeySource, OpenError, compare};
 
 use crate::config::limits::Limits;
 use crate::manifest::Bundle;
@@ -28,15 +32,6 @@ use crate::report::{CopyError, CopyErrorKind};
 
 /// Chunks queued between the download and the blocking reader.
 const READ_QUEUE: usize = 4;
-
-/// What a copy must match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Expected {
-    /// The size, when known.
-    pub size: Option<u64>,
-    /// The SHA-256 of the stored bytes.
-    pub sha256: Sha256Digest,
-}
 
 /// Where the reference digest came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -169,6 +164,21 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
+    /// `e`, a failure to open or authenticate `key` in `store`, as this copy's error.
+    pub(crate) fn opening(store: &dyn Store, key: &ObjectKey, e: OpenError) -> Self {
+        let (store, key) = (store.id().clone(), key.clone());
+        match e {
+            OpenError::Decrypt(source) => Self::Decrypt { store, key, source },
+            OpenError::Archive(source) => Self::Archive { store, key, source },
+            OpenError::WrongBackup { named, found } => Self::WrongBackup {
+                store,
+                key,
+                named,
+                found,
+            },
+        }
+    }
+
     /// The copy's bytes are damaged or are not a valid artifact: another copy may be fine.
     pub fn is_corrupt(&self) -> bool {
         match self {
@@ -232,15 +242,15 @@ pub async fn verify_artifact(
         Some(d) => {
             let keys = KeySource::Ring(Arc::clone(&d.keyring));
             let (size, sha256, deep) = read_deep(store, key, keys, &d.limits, d.bundle).await?;
-            compare(store, key, &expected, size, sha256)?;
+            compare(store, key, &expected, size, sha256).map_err(VerifyError::Store)?;
             (
                 size,
                 sha256,
-                Some(deep.map_err(|e| e.into_verify(store, key))?),
+                Some(deep.map_err(|e| VerifyError::opening(store, key, e))?),
             )
         }
     };
-    compare(store, key, &expected, size, sha256)?;
+    compare(store, key, &expected, size, sha256).map_err(VerifyError::Store)?;
     Ok(VerifyReport {
         store: store.id().clone(),
         key: key.clone(),
@@ -268,30 +278,4 @@ async fn recorded(store: &dyn Store, key: &ObjectKey) -> Result<Expected, Verify
         size: Some(info.size),
         sha256,
     })
-}
-
-pub(crate) fn compare(
-    store: &dyn Store,
-    key: &ObjectKey,
-    expected: &Expected,
-    size: u64,
-    sha256: Sha256Digest,
-) -> Result<(), VerifyError> {
-    if let Some(want) = expected.size.filter(|want| *want != size) {
-        return Err(VerifyError::Store(StoreError::SizeMismatch {
-            store: store.id().clone(),
-            key: key.clone(),
-            expected: want,
-            actual: size,
-        }));
-    }
-    if sha256 != expected.sha256 {
-        return Err(VerifyError::Store(StoreError::ChecksumMismatch {
-            store: store.id().clone(),
-            key: key.clone(),
-            expected: expected.sha256,
-            actual: sha256,
-        }));
-    }
-    Ok(())
 }

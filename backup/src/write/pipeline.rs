@@ -34,8 +34,9 @@ use crate::config::options::PipelineOptions;
 use crate::config::spec::CollectSpec;
 use crate::id::BackupId;
 use crate::manifest::Bundle;
-use crate::progress::{Progress, ProgressSink};
-use crate::read::verify::{Expected, KeySource, StreamCheck};
+use crate::progress::{Progress, ProgressEvent};
+use crate::read::open::{Expected, KeySource};
+use crate::read::verify::StreamCheck;
 use crate::report::Skip;
 use crate::report::{
     ArtifactReport, ArtifactSizes, BackupReport, BackupStatus, CopyReport, StageTimings,
@@ -62,7 +63,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline with default [`PipelineOptions`].
+    /// A pipeline with default `PipelineOptions`.
     pub fn new(spec: CollectSpec, stores: Vec<Arc<dyn Store>>, keys: BackupKeys) -> Self {
         Self {
             spec,
@@ -90,9 +91,10 @@ impl Pipeline {
         self
     }
 
-    /// Receives progress events.
+    /// Receives progress events: `sink` is called synchronously on pipeline threads, so keep
+    /// it quick.
     #[must_use]
-    pub fn with_progress(mut self, sink: ProgressSink) -> Self {
+    pub fn with_progress(mut self, sink: Arc<dyn Fn(&ProgressEvent) + Send + Sync>) -> Self {
         self.progress = Progress::new(Some(sink));
         self
     }

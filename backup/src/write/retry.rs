@@ -12,7 +12,8 @@ use futures::StreamExt as _;
 use crate::config::options::RetryPolicy;
 use crate::manifest::Bundle;
 use crate::progress::{Progress, ProgressEvent};
-use crate::read::verify::{Expected, VerifyError, verify_artifact};
+use crate::read::open::Expected;
+use crate::read::verify::{VerifyError, verify_artifact};
 use crate::report::CopyOrigin;
 
 /// A retry's end state.

@@ -6,17 +6,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
-use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot, UnreadablePolicy};
-use celeriac_backup::error::CollectError;
+use celeriac_backup::BackupStatus;
+use celeriac_backup::Bundle;
+use celeriac_backup::internals::CollectError;
+use celeriac_backup::internals::LinkProblem;
 use celeriac_backup::internals::collect_with_cancel;
-use celeriac_backup::manifest::LinkProblem;
-use celeriac_backup::manifest::{Bundle, Category, Classification};
-use celeriac_backup::report::{BackupStatus, SkipReason, SpecialKind};
-use celeriac_backup::{EntryKind, collect};
+use celeriac_backup::internals::{Category, Classification};
+use celeriac_backup::internals::{EntryKind, collect};
+use celeriac_backup::internals::{RawCollectConfig, UnreadablePolicy};
+use celeriac_backup::internals::{SkipReason, SpecialKind};
+use celeriac_backup::{CollectSpec, RawRoot};
 
 use crate::fixture::{collect_dir, sample_copy, spec_for};
 
-fn paths(entries: &[celeriac_backup::Entry], files_only: bool) -> Vec<String> {
+fn paths(entries: &[celeriac_backup::internals::Entry], files_only: bool) -> Vec<String> {
     entries
         .iter()
         .filter(|e| !files_only || e.kind != EntryKind::Dir)

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
-use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot};
-use celeriac_backup::manifest::{Category, Classification};
-use celeriac_backup::{Collection, EntryKind, collect};
+use celeriac_backup::internals::RawCollectConfig;
+use celeriac_backup::internals::{Category, Classification};
+use celeriac_backup::internals::{Collection, EntryKind, collect};
+use celeriac_backup::{CollectSpec, RawRoot};
 
 use crate::fixture::collect_dir;
 
@@ -382,8 +383,8 @@ fn a_link_that_escapes_through_another_link_is_left_out() -> Result<()> {
         .expect("evil is a recorded skip");
     assert_eq!(
         skip.reason,
-        celeriac_backup::report::SkipReason::Symlink {
-            problem: celeriac_backup::manifest::LinkProblem::EscapesThroughLinks
+        celeriac_backup::internals::SkipReason::Symlink {
+            problem: celeriac_backup::internals::LinkProblem::EscapesThroughLinks
         }
     );
     Ok(())

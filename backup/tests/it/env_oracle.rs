@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{Context as _, Result, ensure};
+use celeriac_backup::Bundle;
 use celeriac_backup::internals::{ExtractOptions, KeyAllowlist, read_env_strict};
-use celeriac_backup::manifest::Bundle;
 use celeriac_testkit::python::Python;
 
 use crate::fixture::{archive, collect_dir, restore};

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, ensure};
-use celeriac_backup::config::Limits;
-use celeriac_backup::manifest::Bundle;
-use celeriac_backup::report::{BackupReport, BackupStatus, CopyErrorKind};
+use celeriac_backup::Bundle;
+use celeriac_backup::internals::Limits;
+use celeriac_backup::{BackupReport, BackupStatus, CopyErrorKind};
 use celeriac_backup::{
     DeepOptions, Pipeline, RestoreError, RestoreMode, RestoreOptions, VerifyError, restore,
     verify_artifact,
@@ -244,7 +244,7 @@ async fn list_dry_run_and_path_globs() -> Result<()> {
         .path()
         .join("backups")
         .join(report.artifacts[0].copies[0].key.as_str());
-    let (store, key) = celeriac_backup::config::ArtifactAddress::local_store(&file)?;
+    let (store, key) = celeriac_backup::ArtifactAddress::local_store(&file)?;
     let store: Arc<dyn Store> = Arc::new(store);
     let listed = restore(
         &[celeriac_backup::RestoreSource {

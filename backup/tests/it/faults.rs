@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, ensure};
-use celeriac_backup::manifest::Bundle;
-use celeriac_backup::report::{BackupStatus, CopyErrorKind, CopyOrigin};
+use celeriac_backup::Bundle;
+use celeriac_backup::internals::CopyOrigin;
+use celeriac_backup::{BackupStatus, CopyErrorKind};
 use celeriac_backup::{Pipeline, ProgressEvent};
 use celeriac_store::Store;
 use celeriac_testkit::proxy::FaultProxy;

@@ -7,12 +7,14 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use celeriac_backup::config::{CollectSpec, RawCollectConfig, RawRoot};
+use celeriac_backup::Bundle;
+use celeriac_backup::CommitPolicy;
+use celeriac_backup::internals::RawCollectConfig;
 use celeriac_backup::internals::{
     ArchiveOptions, ExtractOptions, ExtractSummary, Staging, commit, extract, write_archive,
 };
-use celeriac_backup::manifest::Bundle;
-use celeriac_backup::{Collection, CommitPolicy, collect};
+use celeriac_backup::internals::{Collection, collect};
+use celeriac_backup::{CollectSpec, RawRoot};
 
 /// The sample project shipped in the repository.
 pub(crate) fn sample_project() -> PathBuf {

@@ -5,14 +5,15 @@
 use std::io::Write as _;
 
 use anyhow::{Context, Result, ensure};
-use celeriac_backup::config::Limits;
-use celeriac_backup::error::{EntryProblem, ExtractError, RejectedType};
+use celeriac_backup::Bundle;
 use celeriac_backup::internals::ExtractOptions;
-use celeriac_backup::manifest::{
+use celeriac_backup::internals::Limits;
+use celeriac_backup::internals::{
     ArchivePath, EntryType, LinkProblem, Manifest, ManifestEntry, ManifestError, PathProblem,
     Sha256Digest,
 };
-use celeriac_backup::manifest::{Bundle, Category, Classification};
+use celeriac_backup::internals::{Category, Classification};
+use celeriac_backup::internals::{EntryProblem, ExtractError, RejectedType};
 
 use crate::fixture::{listing, restore};
 

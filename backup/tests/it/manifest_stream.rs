@@ -5,10 +5,10 @@
 use std::io::Write as _;
 
 use anyhow::{Context as _, Result, bail, ensure};
-use celeriac_backup::config::Limits;
-use celeriac_backup::error::ExtractError;
+use celeriac_backup::Bundle;
+use celeriac_backup::internals::ExtractError;
+use celeriac_backup::internals::Limits;
 use celeriac_backup::internals::{ExtractOptions, dry_run, list};
-use celeriac_backup::manifest::Bundle;
 use celeriac_crypto::{
     ChunkSize, CryptoError, DecryptReader, EncryptOptions, EncryptWriter, Header, Key, Keyring,
 };

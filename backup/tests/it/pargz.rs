@@ -6,7 +6,7 @@ use std::num::NonZeroUsize;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, ensure};
-use celeriac_backup::config::GzipOptions;
+use celeriac_backup::internals::GzipOptions;
 use celeriac_backup::internals::ParGzWriter;
 use proptest::prelude::*;
 

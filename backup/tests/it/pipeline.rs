@@ -6,8 +6,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context as _, Result, ensure};
-use celeriac_backup::manifest::{Bundle, Classification};
-use celeriac_backup::report::{ArtifactReport, BackupReport, BackupStatus, CopyOrigin};
+use celeriac_backup::Bundle;
+use celeriac_backup::internals::Classification;
+use celeriac_backup::internals::CopyOrigin;
+use celeriac_backup::{ArtifactReport, BackupReport, BackupStatus};
 use celeriac_backup::{
     BackupId, Pipeline, ProgressEvent, RestoreError, RestoreOptions, RestoreSource, restore,
 };
@@ -189,7 +191,7 @@ async fn check_main_restore(
     let members: Vec<_> = restored
         .manifest
         .entries()
-        .filter(celeriac_backup::manifest::ManifestEntryRef::is_member)
+        .filter(celeriac_backup::ManifestEntryRef::is_member)
         .collect();
     ensure!(
         got.len() == members.len(),
@@ -426,9 +428,9 @@ async fn a_failed_deep_check_fails_every_copy() -> Result<()> {
         Arc::new(MemoryStore::new(StoreId::new("a")?)),
         Arc::new(MemoryStore::new(StoreId::new("b")?)),
     ];
-    let tight = celeriac_backup::config::Limits {
+    let tight = celeriac_backup::internals::Limits {
         max_entries: 3,
-        ..celeriac_backup::config::Limits::default()
+        ..celeriac_backup::internals::Limits::default()
     };
     let report = Pipeline::new(spec_for(source.path())?, stores, keys.backup_keys()?)
         .with_options(options()?)
@@ -444,7 +446,7 @@ async fn a_failed_deep_check_fails_every_copy() -> Result<()> {
         );
         let error = copy.error.as_ref().context("error")?;
         ensure!(
-            error.kind == celeriac_backup::report::CopyErrorKind::Corrupt
+            error.kind == celeriac_backup::CopyErrorKind::Corrupt
                 && error.message.contains("more than 3 entries"),
             "{error:?}"
         );
@@ -456,9 +458,9 @@ async fn a_failed_deep_check_fails_every_copy() -> Result<()> {
     no_deep.deep_verify = false;
     let report = Pipeline::new(spec_for(source.path())?, stores, keys.backup_keys()?)
         .with_options(no_deep)
-        .with_limits(celeriac_backup::config::Limits {
+        .with_limits(celeriac_backup::internals::Limits {
             max_entries: 3,
-            ..celeriac_backup::config::Limits::default()
+            ..celeriac_backup::internals::Limits::default()
         })
         .run()
         .await?;

@@ -7,13 +7,15 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, ensure};
-use celeriac_backup::config::Limits;
-use celeriac_backup::error::{ArchiveError, Change, ExtractError};
+use celeriac_backup::Bundle;
+use celeriac_backup::CommitPolicy;
+use celeriac_backup::internals::Classification;
+use celeriac_backup::internals::EntryKind;
+use celeriac_backup::internals::Limits;
+use celeriac_backup::internals::{ArchiveError, Change, ExtractError};
 use celeriac_backup::internals::{
     ArchiveOptions, ExtractOptions, Staging, commit, dry_run, extract, list, write_archive,
 };
-use celeriac_backup::manifest::{Bundle, Classification};
-use celeriac_backup::{CommitPolicy, EntryKind};
 use proptest::prelude::*;
 
 use crate::fixture::{
@@ -25,11 +27,11 @@ use crate::fixture::{
 fn assert_plain_members_identical(
     source: &std::path::Path,
     restored: &std::path::Path,
-    c: &celeriac_backup::Collection,
+    c: &celeriac_backup::internals::Collection,
 ) -> Result<()> {
     let src = snapshot(source)?;
     let out = snapshot(restored)?;
-    let members: Vec<&celeriac_backup::Entry> = c.main.iter().collect();
+    let members: Vec<&celeriac_backup::internals::Entry> = c.main.iter().collect();
     let restored_paths: Vec<&String> = out.keys().collect();
     let member_paths: Vec<String> = members.iter().map(|e| e.path.to_string()).collect();
     ensure!(
@@ -147,7 +149,7 @@ fn streamed_manifest_is_the_manifest_json() -> Result<()> {
         first.read_to_end(&mut json)?;
         let expected = c.manifest(bundle);
         ensure!(json == expected.to_json(), "{bundle:?}: other bytes");
-        ensure!(summary.manifest_sha256 == celeriac_backup::manifest::Sha256Digest::of(&json));
+        ensure!(summary.manifest_sha256 == celeriac_backup::internals::Sha256Digest::of(&json));
         let moved = expected
             .entries
             .iter()
@@ -173,7 +175,7 @@ fn list_filter_and_dry_run() -> Result<()> {
         .find(|e| e.path() == "nginx/nginx.conf")
         .context("listed")?;
     ensure!(
-        nginx.category() == Some(celeriac_backup::manifest::Category::Nginx)
+        nginx.category() == Some(celeriac_backup::internals::Category::Nginx)
             && nginx.size().is_some()
             && nginx.mode() == 0o644
     );

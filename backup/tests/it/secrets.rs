@@ -2,8 +2,9 @@
 //! every key and hides the values; the secrets bundle restores the real files byte for byte.
 
 use anyhow::Result;
+use celeriac_backup::Bundle;
+use celeriac_backup::internals::Classification;
 use celeriac_backup::internals::ExtractOptions;
-use celeriac_backup::manifest::{Bundle, Classification};
 
 use crate::fixture::{archive, collect_dir, gunzip, restore, sample_copy};
 
@@ -84,7 +85,7 @@ fn main_archive_plaintext_and_manifest_hold_no_secret() -> Result<()> {
     // Debug output of the collection shows no digest of a secret either.
     let debug = format!("{c:?}");
     for e in &c.secrets {
-        if let celeriac_backup::EntryKind::File { sha256, .. } = &e.kind {
+        if let celeriac_backup::internals::EntryKind::File { sha256, .. } = &e.kind {
             assert!(!debug.contains(&sha256.to_hex()));
         }
     }

@@ -6,10 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use celeriac_backup::config::{
-    ArtifactAddress, ArtifactName, BackupConfig, StoreTarget, sibling_key,
-};
-use celeriac_backup::manifest::Bundle;
+use celeriac_backup::Bundle;
+use celeriac_backup::{ArtifactAddress, ArtifactName, BackupConfig, StoreTarget};
 use celeriac_store::{ObjectKey, Store};
 
 use crate::cmd::secrets;
@@ -66,7 +64,7 @@ pub(crate) fn open(
 fn select_bundle(key: ObjectKey, bundle: Option<Bundle>) -> anyhow::Result<ObjectKey> {
     match bundle {
         None => Ok(key),
-        Some(bundle) => sibling_key(&key, bundle)
+        Some(bundle) => ArtifactName::sibling_key(&key, bundle)
             .with_context(|| format!("cannot tell which backup {key} belongs to"))
             .map_err(Coded::usage),
     }

@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use celeriac_backup::config::StoreTarget;
-use celeriac_backup::report::{BackupReport, BackupStatus};
+use celeriac_backup::StoreTarget;
 use celeriac_backup::{BackupId, Pipeline};
+use celeriac_backup::{BackupReport, BackupStatus};
 use celeriac_catalog::{Catalog, Trigger};
 use celeriac_job::{Begun, JobSettings, LocalRoots, Recorder, RunStart, outcome};
 use chrono::Utc;

@@ -14,9 +14,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use celeriac_backup::Pipeline;
-use celeriac_backup::config::{
+use celeriac_backup::{
     BackupConfig, BackupKeys, CollectSpec, KeyRef, RawBackupConfig, RawRoot, StoreTarget,
-    local_roots,
 };
 use celeriac_crypto::{CryptoError, Key};
 use celeriac_job::LocalRoots;
@@ -102,7 +101,7 @@ pub(crate) fn setup(request: &Request<'_>) -> anyhow::Result<Setup> {
         )));
     }
     let stores = open_stores(&config)?;
-    let roots = local_roots(&config.targets).into_iter().collect();
+    let roots = config.local_roots().into_iter().collect();
     Ok(Setup {
         config,
         spec,

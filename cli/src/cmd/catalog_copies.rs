@@ -10,11 +10,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use celeriac_backup::Bundle;
 use celeriac_backup::Expected;
-use celeriac_backup::config::{
-    AddressError, ArtifactAddress, BackupConfig, local_roots, sibling_key,
-};
-use celeriac_backup::manifest::Bundle;
+use celeriac_backup::{AddressError, ArtifactAddress, ArtifactName, BackupConfig};
 use celeriac_catalog::{Backup, BackupCopy, Catalog, CatalogError, CopyStatus, StoreKind};
 use celeriac_store::{LocalStore, ObjectKey, Sha256Digest, Store, StoreId};
 use uuid::Uuid;
@@ -71,7 +69,7 @@ impl NamedStores {
     pub(crate) fn from_config(config: &BackupConfig, config_path: Option<&Path>) -> Self {
         let mut stores = BTreeMap::new();
         let mut embedded = None;
-        for (id, root) in local_roots(&config.targets) {
+        for (id, root) in config.local_roots() {
             stores.insert(id.to_string(), Ok(local(id, root)));
         }
         if config_path.is_none()
@@ -275,7 +273,7 @@ pub(crate) async fn restore_sources(
         for (store, main) in located.candidates {
             let (key, expected) = match bundle {
                 Bundle::Main => (main.clone(), expected(copy)),
-                Bundle::Secrets => match sibling_key(&main, Bundle::Secrets) {
+                Bundle::Secrets => match ArtifactName::sibling_key(&main, Bundle::Secrets) {
                     Ok(key) => (key, None),
                     Err(_) => continue,
                 },

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use celeriac_backup::config::{BackupConfig, ConfigError, RawBackupConfig};
+use celeriac_backup::{BackupConfig, ConfigError, RawBackupConfig};
 
 use crate::cmd::sections::{self, Reader};
 use crate::cmd::status::Coded;

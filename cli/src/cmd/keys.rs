@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use celeriac_backup::config::{BackupKeys, KeyRef, RawKeys};
+use celeriac_backup::{BackupKeys, KeyRef, RawKeys};
 use celeriac_crypto::{Key, Keyring};
 
 use crate::cmd::secrets;

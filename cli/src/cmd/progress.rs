@@ -6,8 +6,11 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use celeriac_backup::manifest::Bundle;
-use celeriac_backup::{ProgressEvent, ProgressSink};
+use celeriac_backup::Bundle;
+use celeriac_backup::ProgressEvent;
+
+/// What `Pipeline::with_progress` takes: called on pipeline threads for each event.
+pub(crate) type Sink = Arc<dyn Fn(&ProgressEvent) + Send + Sync>;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 
@@ -47,7 +50,7 @@ impl Display {
 }
 
 /// A sink for the pipeline's progress events, drawing in the chosen way.
-pub(crate) fn sink(display: Display) -> Option<ProgressSink> {
+pub(crate) fn sink(display: Display) -> Option<Sink> {
     match display {
         Display::Quiet => None,
         Display::Lines => Some(Arc::new(|event: &ProgressEvent| {

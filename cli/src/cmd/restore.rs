@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use celeriac_backup::config::{ArtifactAddress, sibling_key};
-use celeriac_backup::manifest::{Bundle, ManifestEntryRef};
-use celeriac_backup::report::CopyErrorKind;
+use celeriac_backup::CopyErrorKind;
+use celeriac_backup::{ArtifactAddress, ArtifactName};
+use celeriac_backup::{Bundle, ManifestEntryRef};
 use celeriac_backup::{
     CommitPolicy, Expected, PathFilter, RestoreError, RestoreMode, RestoreOptions, RestoreReport,
-    RestoreSource, remove_own_staging, remove_stale_staging, restore,
+    RestoreSource, restore,
 };
 use celeriac_store::Sha256Digest;
 use clap::Args;
@@ -98,7 +98,7 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
         RestoreMode::DryRun | RestoreMode::List => None,
     };
     if let Some(parent) = &staging_parent {
-        for stale in remove_stale_staging(parent) {
+        for stale in RestoreOptions::remove_stale_staging(parent) {
             eprintln!(
                 "celeriac: removed {}, left by an interrupted restore",
                 stale.display()
@@ -108,7 +108,7 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
     let report = runtime::block_on(async {
         if let Some(parent) = staging_parent.clone() {
             runtime::exit_on_interrupt(move || {
-                let removed = remove_own_staging(&parent);
+                let removed = RestoreOptions::remove_own_staging(&parent);
                 eprintln!(
                     "celeriac: interrupted; nothing was restored ({} staging directory removed)",
                     removed.len()
@@ -119,7 +119,7 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
             What::Artifacts(addresses) => artifact::copies(addresses, &config, Some(bundle))?
                 .into_iter()
                 .map(|c| Source {
-                    main_key: sibling_key(&c.key, Bundle::Main).ok(),
+                    main_key: ArtifactName::sibling_key(&c.key, Bundle::Main).ok(),
                     store: reading.watch(c.store),
                     key: c.key,
                     expected,

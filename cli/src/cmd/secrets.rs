@@ -4,9 +4,7 @@
 //! no environment variable or file for configuration. Errors name the variable or the file,
 //! never the value.
 
-use celeriac_backup::config::{
-    BackupConfig, KeyRef, OpenStoreError, StoreCredentials, StoreTarget,
-};
+use celeriac_backup::{BackupConfig, ConfigError, KeyRef, StoreCredentials, StoreTarget};
 use celeriac_crypto::{CryptoError, Key, KeyOrigin};
 use celeriac_store::{CredentialError, S3Credentials, SecretRef, SecretString, StoreId};
 use zeroize::Zeroizing;
@@ -56,13 +54,13 @@ pub(crate) fn load_secret(reference: &SecretRef) -> Result<SecretString, Credent
 pub(crate) fn store_credentials<'a>(
     config: &BackupConfig,
     names: impl IntoIterator<Item = &'a StoreId>,
-) -> Result<StoreCredentials, OpenStoreError> {
+) -> Result<StoreCredentials, ConfigError> {
     let mut out = StoreCredentials::new();
     for name in names {
         let options = config
             .s3
             .get(name)
-            .ok_or_else(|| OpenStoreError::UnknownStore { name: name.clone() })?;
+            .ok_or_else(|| ConfigError::NoSuchStore { name: name.clone() })?;
         let credentials = load_secret(&options.access_key_id)
             .and_then(|id| {
                 Ok(S3Credentials::new(
@@ -70,7 +68,7 @@ pub(crate) fn store_credentials<'a>(
                     load_secret(&options.secret_access_key)?,
                 ))
             })
-            .map_err(|source| OpenStoreError::Credentials {
+            .map_err(|source| ConfigError::Credentials {
                 name: name.clone(),
                 source,
             })?;
@@ -80,9 +78,7 @@ pub(crate) fn store_credentials<'a>(
 }
 
 /// The credentials of every S3 store among `config.targets`.
-pub(crate) fn target_credentials(
-    config: &BackupConfig,
-) -> Result<StoreCredentials, OpenStoreError> {
+pub(crate) fn target_credentials(config: &BackupConfig) -> Result<StoreCredentials, ConfigError> {
     let names: Vec<&StoreId> = config
         .targets
         .iter()
@@ -148,7 +144,7 @@ mod tests {
         let nope = StoreId::new("nope").unwrap();
         assert!(matches!(
             store_credentials(&config, [&nope]),
-            Err(OpenStoreError::UnknownStore { .. })
+            Err(ConfigError::NoSuchStore { .. })
         ));
     }
 }

@@ -306,7 +306,7 @@ url = { env = "PLATFORM_DB" }
     fn errors_in_a_part_point_at_the_line_in_the_whole_file() {
         let text = "[beat]\ntimezone = \"UTC\"\n\n[backup]\nprefix = \"p\"\nprefx = \"q\"\n";
         let err = part(text, Reader::Backup)
-            .and_then(|t| deserialize::<celeriac_backup::config::RawBackupConfig>(text, t))
+            .and_then(|t| deserialize::<celeriac_backup::RawBackupConfig>(text, t))
             .unwrap_err();
         assert!(err.to_string().contains("line 6"), "{err}");
         assert!(err.to_string().contains("unknown field `prefx`"), "{err}");
@@ -351,8 +351,7 @@ url = { env = "PLATFORM_DB" }
 
     #[test]
     fn the_backup_names_are_exactly_the_backup_config_tables() {
-        let Err(err) = celeriac_backup::config::RawBackupConfig::from_toml("zzz-not-a-key = 1")
-        else {
+        let Err(err) = celeriac_backup::RawBackupConfig::from_toml("zzz-not-a-key = 1") else {
             panic!("an unknown key was accepted");
         };
         assert_eq!(expected_fields(err), names_of(Reader::Backup));

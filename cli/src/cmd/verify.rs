@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::fmt::Write as _;
 
 use anyhow::Context;
-use celeriac_backup::config::ArtifactAddress;
-use celeriac_backup::manifest::Bundle;
+use celeriac_backup::ArtifactAddress;
+use celeriac_backup::Bundle;
 use celeriac_backup::{DeepOptions, Expected, Reference, VerifyReport, verify_artifact};
 use celeriac_store::Sha256Digest;
 use clap::Args;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use celeriac_backup::config::BackupConfig;
+use celeriac_backup::BackupConfig;
 
 /// Tables that mark a TOML block as a backup config example.
 const BACKUP_TABLES: [&str; 5] = ["[backup]", "[keys]", "[limits]", "[collect", "[stores."];

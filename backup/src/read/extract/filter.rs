@@ -16,7 +16,7 @@ impl PathFilter {
     /// Compiles `globs`; no globs selects everything.
     ///
     /// # Errors
-    /// [`ExtractError::InvalidGlob`] naming the first pattern that does not compile.
+    /// `ExtractError::InvalidGlob` naming the first pattern that does not compile.
     pub fn new(globs: &[String]) -> Result<Self, ExtractError> {
         if globs.is_empty() {
             return Ok(Self::default());

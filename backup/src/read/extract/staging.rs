@@ -61,7 +61,7 @@ fn alive(pid: u32) -> bool {
 /// Removes the staging directories in `parent` left by restores that were killed (their
 /// process is gone) and that the current user owns; returns what it removed. Directories of
 /// running restores are left alone.
-pub fn remove_stale_staging(parent: &Path) -> Vec<PathBuf> {
+pub(crate) fn remove_stale_staging(parent: &Path) -> Vec<PathBuf> {
     let me = std::process::id();
     let stale = staging_dirs(parent, |pid| pid != me && !alive(pid));
     stale
@@ -72,7 +72,7 @@ pub fn remove_stale_staging(parent: &Path) -> Vec<PathBuf> {
 
 /// Removes this process's own staging directories in `parent` (on SIGINT or SIGTERM, before
 /// exiting, while extraction may still be writing); returns what it removed.
-pub fn remove_own_staging(parent: &Path) -> Vec<PathBuf> {
+pub(crate) fn remove_own_staging(parent: &Path) -> Vec<PathBuf> {
     let me = std::process::id();
     staging_dirs(parent, |pid| pid == me)
         .into_iter()

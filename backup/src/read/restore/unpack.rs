@@ -1,19 +1,20 @@
 //! The two blocking halves of restoring one copy: [`download`] streams it into a private temp
-//! file while hashing it, [`unpack`] decrypts that file (authenticated to the final chunk) and
-//! lists, dry-runs or extracts it through a staging directory.
+//! file while hashing it, [`unpack`] opens and authenticates that file (`read/open.rs`: keys,
+//! header, to the final chunk) and lists, dry-runs or extracts it through a staging directory.
 
 use std::fs::File;
 use std::io::{self, BufReader, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use celeriac_crypto::{CryptoError, DecryptReader, KeyId, Keyring};
+use celeriac_crypto::{CryptoError, KeyId, Keyring};
 use celeriac_store::{ObjectKey, Sha256Digest, Store};
 use tokio::sync::mpsc;
 
 use super::{CopyFailure, RestoreError, RestoreMode, RestoreOptions};
 use crate::manifest::ManifestIndex;
 use crate::read::extract::{ExtractError, ExtractOptions, Staging, commit, dry_run, extract, list};
-use crate::read::verify::{DeepError, VerifyError, check_backup, classify, pump};
+use crate::read::open::{OpenError, authenticate, classify, ensure_complete, pump};
+use crate::read::verify::VerifyError;
 use crate::stream::chunk::ChunkReader;
 use crate::stream::hashing::HashingReader;
 
@@ -71,7 +72,7 @@ pub(super) struct Unpacked {
 
 /// Unpacking failures, before they are tied to a copy.
 pub(super) enum UnpackError {
-    Deep(DeepError),
+    Open(OpenError),
     Target(ExtractError),
 }
 
@@ -85,12 +86,12 @@ impl UnpackError {
         match self {
             Self::Target(e) => CopyFailure::Stop(RestoreError::Target(e)),
             // The bytes matched their reference, so every copy carries the same header.
-            Self::Deep(DeepError::Decrypt(CryptoError::NoMatchingKey { wanted }))
+            Self::Open(OpenError::Decrypt(CryptoError::NoMatchingKey { wanted }))
                 if had_reference =>
             {
                 CopyFailure::Stop(RestoreError::WrongKey { wanted })
             }
-            Self::Deep(e) => CopyFailure::Skip(e.into_verify(store, key)),
+            Self::Open(e) => CopyFailure::Skip(VerifyError::opening(store, key, e)),
         }
     }
 }
@@ -101,9 +102,8 @@ pub(super) fn unpack(
     options: &RestoreOptions,
     named: Option<uuid::Uuid>,
 ) -> Result<Unpacked, UnpackError> {
-    let mut decrypt = DecryptReader::new(BufReader::with_capacity(256 * 1024, file), keyring)
-        .map_err(|e| UnpackError::Deep(DeepError::Decrypt(e)))?;
-    check_backup(named, decrypt.header().archive_id()).map_err(UnpackError::Deep)?;
+    let mut decrypt = authenticate(BufReader::with_capacity(256 * 1024, file), keyring, named)
+        .map_err(UnpackError::Open)?;
     let key_ids = decrypt.header().key_ids().collect();
     let extract_options = ExtractOptions {
         limits: options.limits.clone(),
@@ -115,9 +115,9 @@ pub(super) fn unpack(
             let manifest = list(&mut decrypt, &options.limits).map_err(content_error)?;
             // Authenticate the rest before the listing is believed.
             io::copy(&mut decrypt, &mut io::sink())
-                .map_err(|e| UnpackError::Deep(DeepError::Decrypt(CryptoError::from(e))))?;
+                .map_err(|e| UnpackError::Open(OpenError::Decrypt(CryptoError::from(e))))?;
             if manifest.bundle() != options.bundle {
-                return Err(UnpackError::Deep(DeepError::Archive(
+                return Err(UnpackError::Open(OpenError::Archive(
                     ExtractError::WrongBundle {
                         expected: options.bundle,
                         found: manifest.bundle(),
@@ -133,24 +133,12 @@ pub(super) fn unpack(
         RestoreMode::Extract { target, policy } => {
             let staging = Staging::create_in(&parent_of(target)).map_err(UnpackError::Target)?;
             let s = extract(&mut decrypt, &staging, &extract_options).map_err(content_error)?;
-            if !decrypt.is_complete() {
-                return Err(UnpackError::Deep(DeepError::Decrypt(
-                    CryptoError::Truncated {
-                        chunks: decrypt.chunks_read(),
-                    },
-                )));
-            }
+            ensure_complete(&decrypt).map_err(UnpackError::Open)?;
             commit(staging, target, *policy).map_err(UnpackError::Target)?;
             (s.manifest, s.entries, s.selected, s.selected_bytes)
         }
     };
-    if !decrypt.is_complete() {
-        return Err(UnpackError::Deep(DeepError::Decrypt(
-            CryptoError::Truncated {
-                chunks: decrypt.chunks_read(),
-            },
-        )));
-    }
+    ensure_complete(&decrypt).map_err(UnpackError::Open)?;
     Ok(Unpacked {
         manifest,
         entries,
@@ -167,7 +155,7 @@ fn content_error(e: ExtractError) -> UnpackError {
         | ExtractError::TargetNotEmpty { .. }
         | ExtractError::Conflict { .. }
         | ExtractError::InvalidGlob { .. } => UnpackError::Target(e),
-        e => UnpackError::Deep(classify(e)),
+        e => UnpackError::Open(classify(e)),
     }
 }
 
