@@ -6,10 +6,12 @@
 
 mod acks_late;
 mod control;
+mod control_queues;
 mod events;
 mod interop;
 mod malformed;
 mod ops;
+mod rate_limits;
 mod reconnect;
 mod retries;
 mod shutdown;
