@@ -29,12 +29,14 @@ impl Limits {
         Self::over(header, task)
     }
 
-    /// Celery's rule over the task's current limits (`task`): the message's value wins when set.
+    /// Celery's rule over the task's current limits (`task`): the message's value wins when set;
+    /// zero means no limit on either side.
     pub(crate) fn over(header: TimeLimit, task: Limits) -> Self {
         let from_header = |v: Option<f64>| v.and_then(positive_seconds).filter(|d| !d.is_zero());
+        let set = |d: Option<Duration>| d.filter(|d| !d.is_zero());
         Self {
-            hard: from_header(header.hard).or(task.hard),
-            soft: from_header(header.soft).or(task.soft),
+            hard: from_header(header.hard).or(set(task.hard)),
+            soft: from_header(header.soft).or(set(task.soft)),
         }
     }
 }
@@ -134,6 +136,9 @@ mod tests {
                 soft: None
             }
         );
+        // `time-limit = 0` in the file means no limit, as in Celery (not "already exceeded")
+        let l = Limits::resolve(TimeLimit::default(), &opts(Some(0), Some(0)));
+        assert_eq!(l, Limits::default());
     }
 
     #[tokio::test(start_paused = true)]

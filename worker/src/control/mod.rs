@@ -13,7 +13,8 @@
 //!
 //! A malformed request is logged and dropped; nothing here can stop the worker. Requests are
 //! handled one at a time (at most `MAILBOX_PREFETCH` are delivered and waiting), each command on
-//! a blocking thread since some answers (`active` with large arguments) take real work.
+//! a blocking thread since some answers (`active` with large arguments) take real work; only
+//! `add_consumer` / `cancel_consumer` are async (they wait for the delivery loop and the broker).
 
 mod commands;
 mod consumers;
