@@ -13,6 +13,7 @@ mod malformed;
 mod ops;
 mod rate_limits;
 mod reconnect;
+mod replies;
 mod retries;
 mod shutdown;
 mod support;
