@@ -59,6 +59,16 @@ pub enum BrokerError {
         #[source]
         source: lapin::Error,
     },
+    /// A quorum queue cannot join a consuming channel whose QoS is global (RabbitMQ allows
+    /// only per-consumer QoS with quorum queues).
+    #[error(
+        "cannot consume quorum queue {queue:?} on this connection: its prefetch is global to the \
+         channel (start the worker with a quorum queue to get per-consumer prefetch)"
+    )]
+    QuorumNeedsPerConsumerQos {
+        /// The queue.
+        queue: String,
+    },
     /// The broker refused a publish (basic.nack).
     #[error("broker refused (nacked) a publish to {routing_key:?}")]
     Nacked {
@@ -76,7 +86,9 @@ impl BrokerError {
             | BrokerError::Publish { .. }
             | BrokerError::Setup { .. } => true,
             BrokerError::Declare { source, .. } => !is_precondition_failed(source),
-            BrokerError::QueueMismatch { .. } | BrokerError::Nacked { .. } => false,
+            BrokerError::QueueMismatch { .. }
+            | BrokerError::Nacked { .. }
+            | BrokerError::QuorumNeedsPerConsumerQos { .. } => false,
         }
     }
 }

@@ -82,7 +82,7 @@ impl EventChannel {
         routing_key: &str,
         message: &WireMessage,
     ) -> Result<(), BrokerError> {
-        publish_on(&self.channel, EVENT_EXCHANGE, routing_key, message).await?;
+        publish_on(&self.channel, EVENT_EXCHANGE, routing_key, message, false).await?;
         Ok(())
     }
 

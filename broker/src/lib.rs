@@ -33,7 +33,7 @@ pub use lapin::Connection;
 pub use error::BrokerError;
 pub use events::{EVENT_EXCHANGE, EventChannel};
 pub use pidbox::{CONTROL_EXCHANGE, MAILBOX_PREFETCH, Mailbox, pidbox_queue_name};
-pub use publisher::Publisher;
+pub use publisher::{Publisher, Routing};
 pub use session::{BrokerOptions, Deliveries, Session, connect};
 pub use topology::{QueueSpec, QueueType, declare_durable_queue, declare_queue, has_quorum_queue};
 pub use url::{BrokerInfo, BrokerUrl, BrokerUrlError, DEFAULT_BROKER_URL, DEFAULT_FRAME_MAX};

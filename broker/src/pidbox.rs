@@ -148,7 +148,7 @@ impl Mailbox {
                 name: exchange.to_owned(),
                 source,
             })?;
-        publish_on(&self.channel, exchange, routing_key, message).await?;
+        publish_on(&self.channel, exchange, routing_key, message, false).await?;
         Ok(())
     }
 

@@ -1,5 +1,7 @@
 //! Owns the confirmed publisher: a channel in confirm mode on which each publish waits for the
-//! broker's ack. The worker publishes replies and retries with it, beat its task messages.
+//! broker's ack. The worker publishes replies and retries with it, beat its task messages. A
+//! `mandatory` publish ([`Publisher::publish_mandatory`]) also tells whether the message reached
+//! a queue: RabbitMQ confirms an unroutable message all the same.
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{Channel, Confirmation, Connection};
@@ -53,13 +55,48 @@ impl Publisher {
         routing_key: &str,
         message: &WireMessage,
     ) -> Result<(), BrokerError> {
-        match publish_on(&self.channel, exchange, routing_key, message).await? {
-            Confirmation::Ack(_) | Confirmation::NotRequested => Ok(()),
+        self.publish_with(exchange, routing_key, message, false)
+            .await
+            .map(|_| ())
+    }
+
+    /// Publishes `message` as `mandatory` and returns, once the broker has confirmed it, whether
+    /// it reached a queue ([`Routing::Unroutable`] when no queue is bound to `routing_key`, e.g.
+    /// a reply queue that is being re-created).
+    pub async fn publish_mandatory(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message: &WireMessage,
+    ) -> Result<Routing, BrokerError> {
+        self.publish_with(exchange, routing_key, message, true)
+            .await
+    }
+
+    async fn publish_with(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message: &WireMessage,
+        mandatory: bool,
+    ) -> Result<Routing, BrokerError> {
+        match publish_on(&self.channel, exchange, routing_key, message, mandatory).await? {
+            Confirmation::Ack(Some(_)) => Ok(Routing::Unroutable),
+            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(Routing::Routed),
             Confirmation::Nack(_) => Err(BrokerError::Nacked {
                 routing_key: routing_key.to_owned(),
             }),
         }
     }
+}
+
+/// Whether a confirmed `mandatory` publish reached a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    /// At least one queue took it.
+    Routed,
+    /// No queue matched: the broker returned it (and confirmed it all the same).
+    Unroutable,
 }
 
 /// Publishes `message` on `channel` and waits for its confirmation (`NotRequested` on a channel
@@ -69,6 +106,7 @@ pub(crate) async fn publish_on(
     exchange: &str,
     routing_key: &str,
     message: &WireMessage,
+    mandatory: bool,
 ) -> Result<Confirmation, BrokerError> {
     let failed = |source| BrokerError::Publish {
         routing_key: routing_key.to_owned(),
@@ -79,7 +117,10 @@ pub(crate) async fn publish_on(
         .basic_publish(
             exchange.into(),
             routing_key.into(),
-            BasicPublishOptions::default(),
+            BasicPublishOptions {
+                mandatory,
+                ..BasicPublishOptions::default()
+            },
             &message.body,
             properties,
         )

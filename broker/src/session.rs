@@ -1,7 +1,11 @@
 //! Owns the broker session: one connection with a consuming channel (QoS, one consumer per
 //! queue) and a publishing channel (publisher confirms), set up from a [`BrokerOptions`] after
 //! declaring kombu's topology. Reconnecting is the caller's job (the worker's session loop); a
-//! [`Session`] lives for one connection.
+//! [`Session`] lives for one connection. Queues can be added to and removed from a live session
+//! ([`Session::consume_queue`], [`Session::cancel_queue`]) for remote control's
+//! `add_consumer` / `cancel_consumer`.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use futures::stream::SelectAll;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
@@ -46,7 +50,10 @@ pub type Deliveries = SelectAll<Consumer>;
 pub struct Session {
     connection: Connection,
     consume: Channel,
-    consumers: Vec<Consumer>,
+    /// The live consumers, one per consumed queue.
+    consumers: Mutex<Vec<Consumer>>,
+    /// Whether QoS is global to the consuming channel (no quorum queue at open).
+    global_qos: bool,
     publisher: Publisher,
 }
 
@@ -74,25 +81,76 @@ impl Session {
         let publisher = Publisher::confirming(publish).await?;
         let mut consumers = Vec::with_capacity(options.queues.len());
         for spec in options.queues {
-            let consumer = consume
-                .basic_consume(
-                    spec.name.as_str().into(),
-                    ShortString::from(""),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .map_err(setup("consumer (basic.consume)"))?;
-            consumers.push(consumer);
+            consumers.push(start_consumer(&consume, &spec.name).await?);
         }
         let deliveries = futures::stream::select_all(consumers.iter().cloned());
         let session = Self {
             connection,
             consume: consume.clone(),
-            consumers,
+            consumers: Mutex::new(consumers),
+            global_qos: global,
             publisher,
         };
         Ok((session, deliveries))
+    }
+
+    /// Declares `spec` as kombu would (on a channel of its own, so that a refusal such as an
+    /// argument mismatch does not close the consuming channel), then starts consuming it on the
+    /// consuming channel. The caller feeds the returned consumer into the session's delivery
+    /// stream (e.g. `SelectAll::push`).
+    ///
+    /// # Errors
+    /// [`BrokerError::QuorumNeedsPerConsumerQos`] for a quorum queue on a session whose QoS is
+    /// global; a declare or consume failure otherwise.
+    pub async fn consume_queue(&self, spec: &QueueSpec) -> Result<Consumer, BrokerError> {
+        if self.global_qos && spec.queue_type == crate::topology::QueueType::Quorum {
+            return Err(BrokerError::QuorumNeedsPerConsumerQos {
+                queue: spec.name.clone(),
+            });
+        }
+        let scratch =
+            self.connection
+                .create_channel()
+                .await
+                .map_err(|source| BrokerError::Setup {
+                    what: "declaring channel",
+                    source,
+                })?;
+        let declared = declare_queue(&scratch, spec).await;
+        if scratch.status().connected() {
+            let _ = scratch.close(200, "declared".into()).await;
+        }
+        declared?;
+        let consumer = start_consumer(&self.consume, &spec.name).await?;
+        self.lock_consumers().push(consumer.clone());
+        Ok(consumer)
+    }
+
+    /// Stops consuming `queue` (basic.cancel). Deliveries the broker already sent stay with the
+    /// caller: the consumer's stream yields them, then ends. False if no consumer of this
+    /// session consumes `queue`.
+    pub async fn cancel_queue(&self, queue: &str) -> bool {
+        let consumer = {
+            let mut consumers = self.lock_consumers();
+            let Some(at) = consumers.iter().position(|c| c.queue().as_str() == queue) else {
+                return false;
+            };
+            consumers.remove(at)
+        };
+        if let Err(err) = self
+            .consume
+            .basic_cancel(consumer.tag(), BasicCancelOptions::default())
+            .await
+        {
+            tracing::debug!(cause = %err, queue, "basic.cancel failed");
+        }
+        true
+    }
+
+    fn lock_consumers(&self) -> MutexGuard<'_, Vec<Consumer>> {
+        self.consumers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The publishing side of this connection.
@@ -115,7 +173,8 @@ impl Session {
 
     /// Stops the broker from sending more deliveries (basic.cancel on every consumer).
     pub async fn cancel_consumers(&self) {
-        for consumer in &self.consumers {
+        let consumers = std::mem::take(&mut *self.lock_consumers());
+        for consumer in &consumers {
             if let Err(err) = self
                 .consume
                 .basic_cancel(consumer.tag(), BasicCancelOptions::default())
@@ -133,4 +192,19 @@ impl Session {
             tracing::debug!(cause = %err, "connection close failed");
         }
     }
+}
+
+async fn start_consumer(channel: &Channel, queue: &str) -> Result<Consumer, BrokerError> {
+    channel
+        .basic_consume(
+            queue.into(),
+            ShortString::from(""),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(|source| BrokerError::Setup {
+            what: "consumer (basic.consume)",
+            source,
+        })
 }

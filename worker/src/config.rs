@@ -41,6 +41,17 @@ pub enum ConfigError {
         /// The offending name.
         name: String,
     },
+    /// A task's `rate-limit` is not of the form `"10/s"`, `"100/m"` or `"5/h"` with a count > 0.
+    #[error(
+        "setting `{setting}` must be a rate such as \"10/s\", \"100/m\" or \"5/h\" (count > 0)"
+    )]
+    RateLimit {
+        /// The setting's name as written in the file.
+        setting: String,
+        /// What is wrong with it.
+        #[source]
+        source: crate::rate_limit::RateLimitError,
+    },
     /// No queue to consume from.
     #[error("no queue to consume from")]
     NoQueues,
@@ -105,6 +116,9 @@ pub struct RawTask {
     pub track_started: Option<bool>,
     /// Never reply.
     pub ignore_result: Option<bool>,
+    /// Most runs started per second, minute or hour: `"10/s"`, `"100/m"`, `"5/h"` (Celery's
+    /// `rate_limit`).
+    pub rate_limit: Option<String>,
 }
 
 /// The configuration file, mirrored field for field (kebab-case keys, unknown keys refused).
@@ -189,6 +203,9 @@ pub struct Config {
     pub broker: BrokerUrl,
     /// Queues to consume, in order.
     pub queues: Vec<QueueSpec>,
+    /// The file's `[queue.<name>]` declaration arguments, also for queues added later through
+    /// remote control's `add_consumer` (see [`Config::queue_spec`]).
+    pub queue_arguments: BTreeMap<String, RawQueue>,
     /// Tasks run at once.
     pub concurrency: u32,
     /// Prefetch = concurrency × multiplier (0 = unlimited, as in Celery).
@@ -232,6 +249,7 @@ impl Config {
             .or(raw.queues)
             .unwrap_or_else(|| vec![DEFAULT_QUEUE.to_owned()]);
         let queues = queue_specs(names, &raw.queue)?;
+        let queue_arguments = raw.queue.clone();
         let concurrency = flags
             .concurrency
             .or(raw.concurrency)
@@ -263,6 +281,7 @@ impl Config {
         Ok(Self {
             broker,
             queues,
+            queue_arguments,
             concurrency,
             prefetch_multiplier,
             hostname: flags
@@ -284,6 +303,12 @@ impl Config {
     /// The AMQP prefetch count: concurrency × multiplier (0 means no limit).
     pub fn prefetch(&self) -> u16 {
         u16::try_from(self.concurrency * self.prefetch_multiplier).unwrap_or(u16::MAX)
+    }
+
+    /// How queue `name` is declared: with its `[queue.<name>]` arguments if the file has them,
+    /// else as a plain classic queue (Celery's defaults).
+    pub fn queue_spec(&self, name: &str) -> QueueSpec {
+        spec_of(name.to_owned(), &self.queue_arguments)
     }
 
     /// True when any consumed queue is a quorum queue, which forbids global QoS.
@@ -331,17 +356,22 @@ fn queue_specs(
         if specs.iter().any(|s| s.name == name) {
             continue;
         }
-        let args = raw.get(&name).cloned().unwrap_or_default();
-        specs.push(QueueSpec {
-            name,
-            max_priority: args.x_max_priority,
-            queue_type: args.x_queue_type.unwrap_or_default(),
-        });
+        specs.push(spec_of(name, raw));
     }
     if specs.is_empty() {
         return Err(ConfigError::NoQueues);
     }
     Ok(specs)
+}
+
+/// Queue `name` declared with its `raw` arguments, if any.
+pub(crate) fn spec_of(name: String, raw: &BTreeMap<String, RawQueue>) -> QueueSpec {
+    let args = raw.get(&name).cloned().unwrap_or_default();
+    QueueSpec {
+        name,
+        max_priority: args.x_max_priority,
+        queue_type: args.x_queue_type.unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]
@@ -391,6 +421,9 @@ mod tests {
         assert_eq!(c.queues[0].queue_type, QueueType::Quorum);
         assert_eq!(c.queues[1].max_priority, Some(10));
         assert!(c.has_quorum_queue());
+        assert_eq!(c.queue_spec("a"), c.queues[1]);
+        assert_eq!(c.queue_spec("zz").queue_type, QueueType::Classic);
+        assert_eq!(c.queue_spec("zz").max_priority, None);
         assert_eq!(c.concurrency, 8);
         assert_eq!(c.prefetch(), 32);
         assert_eq!(c.metrics_listen, Some("127.0.0.1:9000".parse().unwrap()));
@@ -450,6 +483,22 @@ mod tests {
         assert!(Config::from_parts(raw, Overrides::default()).is_err());
         let raw = RawConfig::from_toml("[task.x]\ntime-limit = -5").unwrap();
         assert!(Config::from_parts(raw, Overrides::default()).is_err());
+        for bad in ["10/d", "ten/s", "0/s", "-1/m", ""] {
+            let raw = RawConfig::from_toml(&format!("[task.x]\nrate-limit = {bad:?}")).unwrap();
+            let err = Config::from_parts(raw, Overrides::default()).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::RateLimit { setting, .. } if setting == "task.x.rate-limit"),
+                "{bad}: {err:?}"
+            );
+            assert!(err.to_string().contains("\"10/s\""), "{err}");
+        }
+        assert!(matches!(
+            RawConfig::from_toml("[task.x]\nrate-limit = 10"),
+            Err(ConfigError::Toml(_))
+        ));
+        let raw = RawConfig::from_toml("[task.x]\nrate-limit = \"5/h\"").unwrap();
+        let c = Config::from_parts(raw, Overrides::default()).unwrap();
+        assert_eq!(c.task_overrides["x"].rate_limit.as_deref(), Some("5/h"));
         let empty = Overrides {
             queues: Some(vec![" ".into()]),
             ..Overrides::default()

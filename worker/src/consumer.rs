@@ -36,6 +36,7 @@ use crate::outcome::{self, Settle};
 use crate::registry::{Entry, Registry};
 use crate::reply::{ReplyTarget, not_registered};
 use crate::task::{TaskArgs, TaskContext};
+use crate::task_limits::{TaskLimits, Turn};
 use celeriac_broker::{Publisher, wire_from_amqp};
 
 /// What every delivery handler shares, for the worker's lifetime.
@@ -53,6 +54,8 @@ pub(crate) struct Shared {
     pub(crate) abandon: CancellationToken,
     /// Monitoring events (`celeryev`).
     pub(crate) events: Events,
+    /// Rate limits and remote-control time limits, per task.
+    pub(crate) limits: TaskLimits,
 }
 
 /// What the handlers of one broker connection share.
@@ -195,6 +198,15 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
         }
         tracking.reserved();
     }
+    // Rate limit (task_limits.rs): wait for a token still reserved, holding no permit.
+    if shared
+        .limits
+        .wait_turn(msg.headers.task.as_str(), &session.gone)
+        .await
+        == Turn::Stopped
+    {
+        return settle(session, &incoming, Settle::Requeue).await;
+    }
     let Some(permit) = acquire(shared, &session.gone).await else {
         return settle(session, &incoming, Settle::Requeue).await;
     };
@@ -267,7 +279,10 @@ async fn run(
         args: msg.body.plain_args(),
         kwargs: msg.body.plain_kwargs(),
     };
-    let limits = Limits::resolve(msg.headers.timelimit, options);
+    let task_limits = shared
+        .limits
+        .time_limits(msg.headers.task.as_str(), options);
+    let limits = Limits::over(msg.headers.timelimit, task_limits);
     let metrics = shared.metrics.task(msg.headers.task.as_str());
     shared.metrics.in_flight.increment(1.0);
     tracing::debug!(

@@ -9,7 +9,7 @@ use futures::FutureExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::positive_seconds;
-use crate::task::{TaskError, TaskFuture, TaskOptions, TaskResult};
+use crate::task::{TaskError, TaskFuture, TaskResult};
 
 /// The limits one run is held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -20,11 +20,23 @@ pub(crate) struct Limits {
 
 impl Limits {
     /// Celery's rule: the message's `timelimit` value if set (and non-zero), else the task's.
-    pub(crate) fn resolve(header: TimeLimit, options: &TaskOptions) -> Self {
+    #[cfg(test)]
+    pub(crate) fn resolve(header: TimeLimit, options: &crate::task::TaskOptions) -> Self {
+        let task = Self {
+            hard: options.time_limit,
+            soft: options.soft_time_limit,
+        };
+        Self::over(header, task)
+    }
+
+    /// Celery's rule over the task's current limits (`task`): the message's value wins when set;
+    /// zero means no limit on either side.
+    pub(crate) fn over(header: TimeLimit, task: Limits) -> Self {
         let from_header = |v: Option<f64>| v.and_then(positive_seconds).filter(|d| !d.is_zero());
+        let set = |d: Option<Duration>| d.filter(|d| !d.is_zero());
         Self {
-            hard: from_header(header.hard).or(options.time_limit),
-            soft: from_header(header.soft).or(options.soft_time_limit),
+            hard: from_header(header.hard).or(set(task.hard)),
+            soft: from_header(header.soft).or(set(task.soft)),
         }
     }
 }
@@ -88,6 +100,7 @@ pub(crate) async fn run(
 #[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
+    use crate::task::TaskOptions;
     use serde_json::json;
 
     fn opts(hard: Option<u64>, soft: Option<u64>) -> TaskOptions {
@@ -123,6 +136,9 @@ mod tests {
                 soft: None
             }
         );
+        // `time-limit = 0` in the file means no limit, as in Celery (not "already exceeded")
+        let l = Limits::resolve(TimeLimit::default(), &opts(Some(0), Some(0)));
+        assert_eq!(l, Limits::default());
     }
 
     #[tokio::test(start_paused = true)]

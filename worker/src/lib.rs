@@ -16,6 +16,9 @@
 //!   go through a bounded buffer to a publisher with a connection of its own, and are dropped
 //!   (and counted) rather than ever slow a task down. Remote control answers on the node's
 //!   pidbox (`celery inspect` / `celery control`, `enable_events`, `disable_events`, ...).
+//! * Rate limits ([`RateLimit`], Celery's `"10/s"` syntax) per task, from the config file or
+//!   remote control's `rate_limit`: a message waits for its token reserved and unacked, without
+//!   holding a concurrency slot.
 //! * [`wait_for_signals`]: SIGTERM/SIGINT handling for binaries (first = warm, second = now).
 //! * Built-in tasks: `celery.accumulate`, `celery.backend_cleanup` ([`tasks`]).
 //!
@@ -66,12 +69,14 @@ mod execute;
 mod health;
 mod metrics;
 mod outcome;
+mod rate_limit;
 mod registry;
 mod reply;
 mod retry;
 mod shutdown;
 mod task;
 mod task_error;
+mod task_limits;
 pub mod tasks;
 mod worker;
 
@@ -81,6 +86,7 @@ pub use config::{
     RawQueue, RawTask,
 };
 pub use events::{DEFAULT_EVENTS_BUFFER, EventSettings};
+pub use rate_limit::{RateLimit, RateLimitError};
 pub use registry::{Registry, RegistryError};
 pub use shutdown::wait_for_signals;
 pub use task::{

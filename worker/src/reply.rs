@@ -1,9 +1,33 @@
 //! rpc:// replies: where a reply goes (the request's `reply_to`, correlated by its
 //! `correlation_id`) and sending one on the confirm channel.
+//!
+//! A reply is published `mandatory`, and when no queue takes it, published again a few times
+//! over about two seconds ([`UNROUTABLE_PAUSES`]) before it is given up. The reason is Celery
+//! 5.6.3's rpc result consumer: while `result.get()` waits, every second without a message
+//! counts as a lost connection (its 1 s drain timeout is a `socket.timeout`, an `OSError`), so
+//! it cancels its consumer, which makes RabbitMQ delete the auto-delete reply queue, reconnects
+//! and declares the queue again. A reply published in that gap is unroutable and silently lost
+//! (RabbitMQ confirms it anyway), and the client waits until its timeout with the task PENDING;
+//! a Python worker's reply is lost the same way. The queue is back within milliseconds.
+
+use std::time::Duration;
 
 use celeriac_protocol::{ExceptionInfo, PyException, Reply, TaskId, TaskMessage, WireMessage};
 
-use celeriac_broker::{BrokerError, Publisher};
+use celeriac_broker::{BrokerError, Publisher, Routing};
+
+/// The pauses before publishing an unroutable reply again (about 2.4 s in all): long enough for
+/// a client's reply queue to be declared again, short enough that a reply to a client that is
+/// gone for good does not hold its delivery for long.
+pub(crate) const UNROUTABLE_PAUSES: [Duration; 7] = [
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+    Duration::from_millis(800),
+];
 
 /// Where a task's replies go; absent when the client wants none.
 #[derive(Debug, Clone)]
@@ -43,14 +67,31 @@ impl ReplyTarget {
         &self.task_id
     }
 
-    /// Publishes `reply` and waits for the broker's confirm.
+    /// Publishes `reply` and waits for the broker's confirm; while no queue takes it, publishes
+    /// it again after each of [`UNROUTABLE_PAUSES`], then gives it up (logged: the client is
+    /// gone, which is no reason to run the task again).
     pub(crate) async fn send(
         &self,
         publisher: &Publisher,
         reply: &Reply,
     ) -> Result<(), BrokerError> {
         let wire = reply.to_wire(self.correlation_id.as_deref());
-        publisher.publish("", &self.reply_to, &wire).await
+        let mut pauses = UNROUTABLE_PAUSES.iter();
+        loop {
+            if publisher
+                .publish_mandatory("", &self.reply_to, &wire)
+                .await?
+                == Routing::Routed
+            {
+                return Ok(());
+            }
+            let Some(pause) = pauses.next() else {
+                tracing::warn!(reply_to = %self.reply_to, status = %reply.status, "reply queue missing: reply given up (the client is gone)");
+                return Ok(());
+            };
+            tracing::debug!(reply_to = %self.reply_to, status = %reply.status, retry_in_ms = pause.as_millis(), "reply queue missing: publishing the reply again");
+            tokio::time::sleep(*pause).await;
+        }
     }
 
     /// FAILURE with `exc`.

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::config::{ConfigError, RawTask, positive_seconds};
+use crate::rate_limit::RateLimit;
 pub use crate::task_error::{Failure, RetryDelay, TaskError};
 
 /// What a task returns: a JSON value for SUCCESS, or why it did not succeed.
@@ -130,6 +131,8 @@ pub struct TaskOptions {
     pub track_started: bool,
     /// Never send a reply.
     pub ignore_result: bool,
+    /// Most runs started per unit of time (Celery's `rate_limit`); `None` = no limit.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl Default for TaskOptions {
@@ -144,6 +147,7 @@ impl Default for TaskOptions {
             backoff: BackoffPolicy::default(),
             track_started: false,
             ignore_result: false,
+            rate_limit: None,
         }
     }
 }
@@ -183,6 +187,13 @@ impl TaskOptions {
         out.backoff.jitter = raw.retry_jitter.unwrap_or(out.backoff.jitter);
         out.track_started = raw.track_started.unwrap_or(out.track_started);
         out.ignore_result = raw.ignore_result.unwrap_or(out.ignore_result);
+        if let Some(text) = &raw.rate_limit {
+            let rate = text.parse().map_err(|source| ConfigError::RateLimit {
+                setting: format!("task.{name}.rate-limit"),
+                source,
+            })?;
+            out.rate_limit = Some(rate);
+        }
         Ok(out)
     }
 }
@@ -366,6 +377,13 @@ mod tests {
         assert_eq!(o.time_limit, Some(Duration::from_millis(1500)));
         assert!(!o.backoff.jitter);
         assert_eq!(o.soft_time_limit, None);
+        assert_eq!(o.rate_limit, None);
+        let raw = RawTask {
+            rate_limit: Some("100/m".into()),
+            ..RawTask::default()
+        };
+        let o = TaskOptions::default().apply("t", &raw).unwrap();
+        assert_eq!(o.rate_limit.unwrap().to_string(), "100/m");
     }
 
     #[tokio::test]

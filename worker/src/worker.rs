@@ -14,12 +14,13 @@ use crate::acks::Acks;
 use crate::backoff::{random_pick, reconnect_delay};
 use crate::config::{Config, ConfigError};
 use crate::consumer::{self, SessionCtx, Shared, error_chain};
-use crate::control::{self, Node, WorkerState};
+use crate::control::{self, Node, Queues, WorkerState};
 use crate::eta::EtaWindow;
 use crate::events::{self, Events};
 use crate::health::{self, Health};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
+use crate::task_limits::TaskLimits;
 use celeriac_broker::{BrokerError, BrokerOptions, Deliveries, Session};
 
 /// Why the worker stopped with an error (a clean shutdown is `Ok`).
@@ -98,7 +99,9 @@ impl Worker {
         start_ops(&config, &health, &metrics, &ops_stop).await?;
         let hostname: Arc<str> = config.hostname.as_str().into();
         let (events, event_buffer) = Events::new(&config.events, metrics.events.clone());
+        let limits = TaskLimits::new(&registry);
         let shared = Arc::new(Shared {
+            limits,
             registry,
             state: WorkerState::new(hostname.clone()),
             metrics: metrics.clone(),
@@ -123,6 +126,10 @@ impl Worker {
 /// What remote control answers about this worker.
 fn control_node(config: &Config, shared: &Arc<Shared>, shutdown: &CancellationToken) -> Node {
     let queues: Vec<&str> = config.queues.iter().map(|q| q.name.as_str()).collect();
+    let arguments = config.queue_arguments.clone();
+    let consumed = Queues::new(config.queues.clone(), move |name| {
+        crate::config::spec_of(name.to_owned(), &arguments)
+    });
     let conf = serde_json::json!({
         "broker_url": config.broker.safe_url(),
         "result_backend": "rpc://",
@@ -137,7 +144,7 @@ fn control_node(config: &Config, shared: &Arc<Shared>, shutdown: &CancellationTo
         shared: shared.clone(),
         concurrency: config.concurrency,
         prefetch_count: config.prefetch(),
-        queues: config.queues.clone(),
+        queues: consumed,
         broker: config.broker.info(),
         conf,
         shutdown: shutdown.clone(),
@@ -219,15 +226,17 @@ async fn keep_consuming(
 ) -> Result<Option<Live>, WorkerError> {
     let shared = &node.shared;
     let connection_name = format!("celeriac worker {}", config.hostname);
-    let options = BrokerOptions {
-        url: &config.broker,
-        connection_name: &connection_name,
-        queues: &config.queues,
-        prefetch: config.prefetch(),
-    };
     let mut failures: u32 = 0;
     let mut connected_before = false;
     loop {
+        // what remote control's add_consumer / cancel_consumer left to consume
+        let queues = node.queues.current();
+        let options = BrokerOptions {
+            url: &config.broker,
+            connection_name: &connection_name,
+            queues: &queues,
+            prefetch: config.prefetch(),
+        };
         let opened = tokio::select! {
             () = shutdown.cancelled() => return Ok(None),
             opened = Session::open(&options) => opened,
@@ -279,8 +288,8 @@ fn set_online(health: &Health, shared: &Shared, online: bool) {
     shared.metrics.connected.set(if online { 1.0 } else { 0.0 });
 }
 
-fn log_connected(config: &Config) {
-    let queues: Vec<&str> = config.queues.iter().map(|q| q.name.as_str()).collect();
+fn log_connected(config: &Config, queues: &Queues) {
+    let queues: Vec<String> = queues.current().into_iter().map(|q| q.name).collect();
     tracing::info!(
         broker = %config.broker,
         queues = ?queues,
@@ -331,21 +340,32 @@ async fn consume(
             "remote control unavailable on this connection (celery inspect/control will not see this worker)"
         ),
     }
-    log_connected(config);
-    loop {
+    log_connected(config, &node.queues);
+    let mut changes = node.queues.attach();
+    let end = loop {
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => return LoopEnd::Stop,
-            next = deliveries.next() => match next {
+            () = shutdown.cancelled() => break LoopEnd::Stop,
+            Some(change) = changes.recv() => {
+                control::apply_queue_change(session, &mut deliveries, change).await;
+            }
+            next = deliveries.next(), if !deliveries.is_empty() => match next {
                 Some(Ok(delivery)) => {
                     live.acks.register(delivery.delivery_tag);
                     tracker.spawn(consumer::handle(shared.clone(), ctx.clone(), delivery));
                 }
-                Some(Err(err)) => return LoopEnd::Lost(Some(err)),
-                None => return LoopEnd::Lost(None),
+                Some(Err(err)) => break LoopEnd::Lost(Some(err)),
+                // every consumer ended: cancelled through remote control (wait for an
+                // add_consumer), or by the broker (reconnect)
+                None if node.queues.is_empty() => {
+                    tracing::warn!("consuming from no queue (all cancelled by remote control)");
+                }
+                None => break LoopEnd::Lost(None),
             },
         }
-    }
+    };
+    node.queues.detach();
+    end
 }
 
 /// Graceful shutdown: cancel consumers, requeue unstarted work, wait for running tasks up to the

@@ -2,7 +2,8 @@
 //! Celery's `celery/worker/control.py` answers it (`ping`, `hello`, `stats`, `active`,
 //! `reserved`, `scheduled`, `revoked`, `registered`, `active_queues`, `conf`, `query_task`,
 //! `clock`, `report`, `revoke`, `terminate`, `shutdown`, `enable_events`, `disable_events`,
-//! `heartbeat`, and the `dump_*` aliases). An unknown
+//! `heartbeat`, `rate_limit`, `time_limit`, and the `dump_*` aliases; `add_consumer` and
+//! `cancel_consumer` are in `consumers.rs`). An unknown
 //! method answers `{"error": "KeyError('<method>')"}` and a missing argument a `TypeError`, as
 //! Python's `Node.dispatch` does.
 
@@ -12,8 +13,11 @@ use celeriac_broker::{BrokerInfo, QueueSpec, QueueType};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
+use super::consumers::Queues;
 use super::state::Phase;
+use crate::config::positive_seconds;
 use crate::consumer::Shared;
+use crate::rate_limit::{RateLimit, RateLimitError};
 
 /// What a command leads to.
 #[derive(Debug, PartialEq)]
@@ -30,7 +34,8 @@ pub(crate) struct Node {
     pub(crate) shared: Arc<Shared>,
     pub(crate) concurrency: u32,
     pub(crate) prefetch_count: u16,
-    pub(crate) queues: Vec<QueueSpec>,
+    /// The queues consumed (changed by `add_consumer` / `cancel_consumer`).
+    pub(crate) queues: Queues,
     pub(crate) broker: BrokerInfo,
     /// The `conf` answer.
     pub(crate) conf: Value,
@@ -43,20 +48,30 @@ fn ok(text: impl Into<String>) -> Value {
 }
 
 /// Python's `repr(exc)` of an exception with one string argument.
-fn py_error(class: &str, message: &str) -> Value {
+fn py_repr(class: &str, message: &str) -> String {
     let quoted = if message.contains('\'') && !message.contains('"') {
         format!("\"{message}\"")
     } else {
         format!("'{}'", message.replace('\'', "\\'"))
     };
-    json!({ "error": format!("{class}({quoted})") })
+    format!("{class}({quoted})")
 }
 
-fn missing(method: &str, argument: &str) -> Value {
+/// `{"error": repr(exc)}`, as kombu's `Node.dispatch` answers a command that raised.
+fn py_error(class: &str, message: &str) -> Value {
+    json!({ "error": py_repr(class, message) })
+}
+
+/// Python's `TypeError` for a call without a required argument.
+pub(super) fn missing(method: &str, argument: &str) -> Value {
     py_error(
         "TypeError",
         &format!("{method}() missing 1 required positional argument: '{argument}'"),
     )
+}
+
+fn nok(text: impl Into<String>) -> Value {
+    json!({ "error": text.into() })
 }
 
 /// A string or a list of strings (Celery's `maybe_list`), else `None`.
@@ -118,7 +133,11 @@ impl Node {
                     .collect(),
             ),
             "registered" | "dump_tasks" => self.registered(args),
-            "active_queues" => Value::Array(self.queues.iter().map(queue_as_dict).collect()),
+            "active_queues" => {
+                Value::Array(self.queues.current().iter().map(queue_as_dict).collect())
+            }
+            "rate_limit" => self.rate_limit(args),
+            "time_limit" => self.time_limit(args),
             "conf" | "dump_conf" => self.conf.clone(),
             "query_task" => match string_list(args.get("ids")) {
                 Some(ids) => Value::Object(state.query(&ids)),
@@ -251,7 +270,8 @@ impl Node {
                         .iter()
                         .filter_map(|item| {
                             let options = &registry.get(name)?.options;
-                            task_attribute(name, options, item).map(|v| format!("{item}={v}"))
+                            self.task_attribute(name, options, item)
+                                .map(|v| format!("{item}={v}"))
                         })
                         .collect();
                     if fields.is_empty() {
@@ -262,6 +282,90 @@ impl Node {
                 })
                 .collect(),
         )
+    }
+
+    /// `str(getattr(task, item))` for the task attributes we have; `None` for those we do not
+    /// (or that are `None`, which Celery leaves out too).
+    fn task_attribute(
+        &self,
+        name: &str,
+        o: &crate::task::TaskOptions,
+        item: &str,
+    ) -> Option<String> {
+        let py_bool = |b: bool| if b { "True" } else { "False" }.to_owned();
+        let secs = |d: std::time::Duration| format!("{:?}", d.as_secs_f64());
+        let limits = &self.shared.limits;
+        match item {
+            "name" => Some(name.to_owned()),
+            "acks_late" => Some(py_bool(o.acks_late)),
+            "ignore_result" => Some(py_bool(o.ignore_result)),
+            "track_started" => Some(py_bool(o.track_started)),
+            "max_retries" => o.max_retries.map(|n| n.to_string()),
+            "time_limit" => limits.time_limits(name, o).hard.map(secs),
+            "soft_time_limit" => limits.time_limits(name, o).soft.map(secs),
+            "rate_limit" => limits.rate_text(name),
+            "default_retry_delay" => Some(secs(o.default_retry_delay)),
+            _ => None,
+        }
+    }
+
+    /// `rate_limit`: a new rate limit for a task (`"10/s"`, `"100/m"`, `"5/h"`; `0`, `""` or
+    /// `null` removes it), with Celery's answers.
+    fn rate_limit(&self, args: &Map<String, Value>) -> Value {
+        let (task, rate) = match (args.get("task_name"), args.get("rate_limit")) {
+            (Some(task), Some(rate)) => (task, rate),
+            (None, None) => {
+                return py_error(
+                    "TypeError",
+                    "rate_limit() missing 2 required positional arguments: 'task_name' and 'rate_limit'",
+                );
+            }
+            (None, Some(_)) => return missing("rate_limit", "task_name"),
+            (Some(_), None) => return missing("rate_limit", "rate_limit"),
+        };
+        let (parsed, text) = match rate_of(rate) {
+            Ok(parsed) => parsed,
+            Err(answer) => return answer,
+        };
+        let Some(task) = task
+            .as_str()
+            .filter(|t| self.shared.registry.get(t).is_some())
+        else {
+            tracing::error!(task = %task, "remote control: rate limit attempt for unknown task");
+            return nok("unknown task");
+        };
+        self.shared.limits.set_rate(task, parsed.as_ref(), text);
+        if python_falsy(rate) {
+            tracing::info!(task, "remote control: rate limits disabled for task");
+            return ok("rate limit disabled successfully");
+        }
+        if let Some(r) = &parsed {
+            tracing::info!(task, rate = %r, "remote control: new rate limit");
+        } else {
+            tracing::info!(task, "remote control: rate limit of zero (no limit)");
+        }
+        ok("new rate limit set successfully")
+    }
+
+    /// `time_limit`: new soft and hard time limits for a task (a missing or null one: none).
+    fn time_limit(&self, args: &Map<String, Value>) -> Value {
+        let task = args.get("task_name").and_then(Value::as_str);
+        let Some(task) = task.filter(|t| self.shared.registry.get(t).is_some()) else {
+            tracing::error!(task = ?args.get("task_name"), "remote control: time limit change for unknown task");
+            return nok("unknown task");
+        };
+        let (soft, hard) = match (seconds_of(args.get("soft")), seconds_of(args.get("hard"))) {
+            (Ok(soft), Ok(hard)) => (soft, hard),
+            (Err(bad), _) | (_, Err(bad)) => {
+                return py_error(
+                    "ValueError",
+                    &format!("time limit must be a number of seconds ≥ 0, got {bad}"),
+                );
+            }
+        };
+        self.shared.limits.set_time_limits(task, soft, hard);
+        tracing::info!(task, ?soft, ?hard, "remote control: new time limits");
+        ok("time limits set successfully")
     }
 
     fn revoke(&self, args: &Map<String, Value>, method: &str, terminate: bool) -> Value {
@@ -287,21 +391,49 @@ fn requests(infos: Vec<(Value, Option<String>)>) -> Value {
     Value::Array(infos.into_iter().map(|(info, _)| info).collect())
 }
 
-/// `str(getattr(task, item))` for the task attributes we have; `None` for those we do not.
-fn task_attribute(name: &str, o: &crate::task::TaskOptions, item: &str) -> Option<String> {
-    let py_bool = |b: bool| if b { "True" } else { "False" }.to_owned();
-    let secs = |d: std::time::Duration| format!("{:?}", d.as_secs_f64());
-    match item {
-        "name" => Some(name.to_owned()),
-        "acks_late" => Some(py_bool(o.acks_late)),
-        "ignore_result" => Some(py_bool(o.ignore_result)),
-        "track_started" => Some(py_bool(o.track_started)),
-        "max_retries" => o.max_retries.map(|n| n.to_string()),
-        "time_limit" => o.time_limit.map(secs),
-        "soft_time_limit" => o.soft_time_limit.map(secs),
-        "default_retry_delay" => Some(secs(o.default_retry_delay)),
-        _ => None,
+/// A `rate_limit` argument: the limit (`None`: no limit) and the text `registered` shows, or
+/// Celery's error answer.
+fn rate_of(rate: &Value) -> Result<(Option<RateLimit>, Option<String>), Value> {
+    let text = match rate {
+        Value::Null | Value::Bool(false) => return Ok((None, None)),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    };
+    match RateLimit::parse(&text) {
+        Ok(parsed) => Ok((parsed, Some(text))),
+        Err(RateLimitError::Unit { unit }) => Err(py_error("KeyError", &unit)),
+        Err(err) => Err(nok(format!(
+            "Invalid rate limit string: {}",
+            py_repr("ValueError", &err.to_string())
+        ))),
     }
+}
+
+/// Python's `not value` for a JSON value.
+fn python_falsy(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64().is_none_or(|f| f == 0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// A `soft`/`hard` argument in seconds: `None` for none (missing, null or zero, as Celery
+/// treats a zero limit), or the offending value.
+fn seconds_of(value: Option<&Value>) -> Result<Option<std::time::Duration>, String> {
+    let secs = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        Some(_) => None,
+    };
+    let bad = || value.map(ToString::to_string).unwrap_or_default();
+    let duration = secs.and_then(positive_seconds).ok_or_else(bad)?;
+    Ok((!duration.is_zero()).then_some(duration))
 }
 
 /// kombu's `Queue.as_dict(recurse=True)` for a queue declared as the worker declares it.
@@ -386,6 +518,7 @@ mod tests {
         );
         let shared = Arc::new(Shared {
             metrics,
+            limits: crate::task_limits::TaskLimits::new(&registry),
             registry,
             state: WorkerState::new(hostname.clone()),
             hostname,
@@ -398,11 +531,18 @@ mod tests {
             shared,
             concurrency: 4,
             prefetch_count: 16,
-            queues: vec![QueueSpec {
-                name: "q".into(),
-                max_priority: Some(10),
-                queue_type: QueueType::Classic,
-            }],
+            queues: Queues::new(
+                vec![QueueSpec {
+                    name: "q".into(),
+                    max_priority: Some(10),
+                    queue_type: QueueType::Classic,
+                }],
+                |name| QueueSpec {
+                    name: name.into(),
+                    max_priority: None,
+                    queue_type: QueueType::Classic,
+                },
+            ),
             broker: celeriac_broker::BrokerUrl::parse("amqp://u:p@b:5672/%2f")
                 .unwrap()
                 .info(),
@@ -510,5 +650,98 @@ mod tests {
         assert_eq!(events(false), json!({"ok": "task events already disabled"}));
         assert!(!n.shared.events.task_events());
         assert_eq!(call(&n, "heartbeat", &json!({})), Value::Null);
+    }
+
+    #[test]
+    fn rate_and_time_limits_like_celery() {
+        let n = node();
+        let rate = |task: Value, rate: Value| {
+            call(
+                &n,
+                "rate_limit",
+                &json!({"task_name": task, "rate_limit": rate}),
+            )
+        };
+        assert_eq!(
+            rate(json!("t.add"), json!("10/s")),
+            json!({"ok": "new rate limit set successfully"})
+        );
+        assert_eq!(
+            call(&n, "registered", &json!({}))[0],
+            json!("t.add [rate_limit=10/s]")
+        );
+        assert_eq!(
+            rate(json!("t.add"), json!("abc/m")),
+            json!({"error": "Invalid rate limit string: ValueError(\"could not convert string to float: 'abc'\")"})
+        );
+        assert_eq!(
+            rate(json!("t.add"), json!("5/d")),
+            json!({"error": "KeyError('d')"})
+        );
+        assert_eq!(
+            rate(json!("nope"), json!("5/m")),
+            json!({"error": "unknown task"})
+        );
+        assert_eq!(
+            rate(json!("nope"), json!("x")),
+            json!({"error": "Invalid rate limit string: ValueError(\"could not convert string to float: 'x'\")"}),
+            "the rate is checked before the task, as in Celery"
+        );
+        assert_eq!(
+            rate(json!("t.add"), json!("0")),
+            json!({"ok": "new rate limit set successfully"}),
+            "Celery: the string \"0\" is truthy, yet means no limit"
+        );
+        assert_eq!(
+            call(&n, "registered", &json!({}))[0],
+            json!("t.add [rate_limit=0]")
+        );
+        assert_eq!(
+            rate(json!("t.add"), Value::Null),
+            json!({"ok": "rate limit disabled successfully"})
+        );
+        assert_eq!(call(&n, "registered", &json!({}))[0], json!("t.add"));
+        assert_eq!(
+            call(&n, "rate_limit", &json!({"task_name": "t.add"})),
+            json!({"error": "TypeError(\"rate_limit() missing 1 required positional argument: 'rate_limit'\")"})
+        );
+
+        let limits = |args: Value| call(&n, "time_limit", &args);
+        assert_eq!(
+            limits(json!({"task_name": "t.add", "soft": 1.5, "hard": 3.0})),
+            json!({"ok": "time limits set successfully"})
+        );
+        assert_eq!(
+            call(
+                &n,
+                "registered",
+                &json!({"taskinfoitems": ["soft_time_limit", "time_limit"]})
+            ),
+            json!(["t.add [soft_time_limit=1.5 time_limit=3.0]"])
+        );
+        assert_eq!(
+            limits(json!({"task_name": "t.add", "soft": 2})),
+            json!({"ok": "time limits set successfully"})
+        );
+        assert_eq!(
+            call(
+                &n,
+                "registered",
+                &json!({"taskinfoitems": ["soft_time_limit", "time_limit"]})
+            ),
+            json!(["t.add [soft_time_limit=2.0]"]),
+            "a missing hard limit removes it, as in Celery"
+        );
+        assert_eq!(
+            limits(json!({"task_name": "nope", "soft": 2})),
+            json!({"error": "unknown task"})
+        );
+        assert_eq!(limits(json!({})), json!({"error": "unknown task"}));
+        assert!(
+            limits(json!({"task_name": "t.add", "hard": -1}))["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("ValueError(")
+        );
     }
 }

@@ -6,15 +6,18 @@
 //!
 //! * `request.rs`: decoding a request, destination matching, the reply message, [`ControlError`].
 //! * `commands.rs`: the commands and their answers ([`Node`]).
+//! * `consumers.rs`: the consumed queues ([`Queues`]), `add_consumer` and `cancel_consumer`.
 //! * `state.rs`: [`WorkerState`], the requests, totals, clock and revoked ids the commands read
 //!   and the delivery path keeps up to date.
 //! * `revoked.rs`: the bounded, expiring set of revoked ids.
 //!
 //! A malformed request is logged and dropped; nothing here can stop the worker. Requests are
 //! handled one at a time (at most `MAILBOX_PREFETCH` are delivered and waiting), each command on
-//! a blocking thread since some answers (`active` with large arguments) take real work.
+//! a blocking thread since some answers (`active` with large arguments) take real work; only
+//! `add_consumer` / `cancel_consumer` are async (they wait for the delivery loop and the broker).
 
 mod commands;
+mod consumers;
 mod request;
 mod revoked;
 mod state;
@@ -30,6 +33,7 @@ use celeriac_broker::{Mailbox, wire_from_amqp};
 use lapin::Consumer;
 
 pub(crate) use commands::Node;
+pub(crate) use consumers::{Queues, apply as apply_queue_change};
 pub(crate) use request::ControlError;
 pub(crate) use state::{DeliveryInfo, Revoked, Tracking, WorkerState};
 
@@ -94,14 +98,23 @@ async fn run(node: &Arc<Node>, mailbox: &Mailbox, request: ControlRequest) {
     let (method, ticket, reply_to) = (method.clone(), ticket.clone(), reply_to.clone());
     tracing::debug!(%method, ticket = ticket.as_deref().unwrap_or("-"), "remote control request");
     let arguments = request.arguments();
-    let worker = node.clone();
-    let name = method.clone();
-    let answer = tokio::task::spawn_blocking(move || worker.dispatch(&name, &arguments))
-        .await
-        .unwrap_or_else(|err| {
-            tracing::error!(%method, cause = %err, "remote control: command panicked");
-            Answer::Reply(serde_json::json!({ "error": format!("command {method} failed") }))
-        });
+    let answer = match method.as_str() {
+        // these talk to the broker (through the delivery loop): async, not on a blocking thread
+        "add_consumer" => Answer::Reply(node.queues.add(&arguments).await),
+        "cancel_consumer" => Answer::Reply(node.queues.cancel(&arguments).await),
+        _ => {
+            let worker = node.clone();
+            let name = method.clone();
+            tokio::task::spawn_blocking(move || worker.dispatch(&name, &arguments))
+                .await
+                .unwrap_or_else(|err| {
+                    tracing::error!(%method, cause = %err, "remote control: command panicked");
+                    Answer::Reply(
+                        serde_json::json!({ "error": format!("command {method} failed") }),
+                    )
+                })
+        }
+    };
     let (Answer::Reply(value), Some(reply_to)) = (answer, reply_to) else {
         return;
     };

@@ -138,6 +138,7 @@ mod tests {
         let (events, rx) = crate::events::Events::new(&settings, metrics.events.clone());
         let hostname: Arc<str> = "n@h".into();
         let shared = Shared {
+            limits: crate::task_limits::TaskLimits::new(&registry),
             registry,
             state: crate::control::WorkerState::new(hostname.clone()),
             metrics,

@@ -12,13 +12,13 @@ use serde_json::{Value, json};
 
 use crate::support::{PATIENCE, WorkerProcess, WorkerSpec, client_script};
 
-fn python_dir() -> PathBuf {
+pub fn python_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python")
 }
 
 /// `celery -A control_app <args> --json -d <node>`; the parsed output, or `None` when the run
 /// failed (no node replied).
-async fn remote(python: &Python, queue: &str, node: &str, args: &[&str]) -> Option<Value> {
+pub async fn remote(python: &Python, queue: &str, node: &str, args: &[&str]) -> Option<Value> {
     let out = python
         .celery(python_dir())
         .args(["-A", "control_app"])

@@ -6,11 +6,14 @@
 
 mod acks_late;
 mod control;
+mod control_queues;
 mod events;
 mod interop;
 mod malformed;
 mod ops;
+mod rate_limits;
 mod reconnect;
+mod replies;
 mod retries;
 mod shutdown;
 mod support;
