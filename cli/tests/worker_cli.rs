@@ -65,7 +65,7 @@ async fn worker_subcommand_serves_a_python_client_and_stops_on_sigterm() {
     python.require("celery");
     let client = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../worker/tests/python/client.py"
+        "/../tests/worker/python/client.py"
     );
     let out = python
         .script(client)

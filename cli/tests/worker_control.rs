@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::process::{Child, Command};
 
 const PATIENCE: Duration = Duration::from_mins(1);
-const PYTHON_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../worker/tests/python");
+const PYTHON_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/worker/python");
 
 /// A `celeriac worker` on `queue` named `hostname`; killed on drop.
 fn start_worker(queue: &str, hostname: &str) -> Child {
@@ -97,7 +97,7 @@ async fn worker_answers_celery_inspect_and_control_revoke() {
     assert_eq!(ping, serde_json::json!({ node.clone(): {"ok": "pong"} }));
 
     // without a config file this worker has only the built-in celery.* tasks, which `inspect
-    // registered` hides as Celery does (worker/tests/it/control.rs checks a worker with more)
+    // registered` hides as Celery does (tests/worker/it/control.rs checks a worker with more)
     let registered = ask(&python, &q, &node, "inspect", &["registered"]).await;
     assert_eq!(registered, serde_json::json!([]), "{registered}");
 

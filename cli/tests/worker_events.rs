@@ -22,7 +22,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 const PATIENCE: Duration = Duration::from_mins(1);
-const PYTHON_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../worker/tests/python");
+const PYTHON_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/worker/python");
 
 /// A free loopback port.
 fn free_port() -> u16 {
@@ -56,7 +56,7 @@ fn sigterm(child: &Child) {
     assert!(status.success());
 }
 
-/// Sends `calls` with the real Python client (`worker/tests/python/client.py`) and returns
+/// Sends `calls` with the real Python client (`tests/worker/python/client.py`) and returns
 /// their outcomes.
 async fn python_calls(python: &Python, queue: &str, calls: &Value) -> Vec<Value> {
     let out = python

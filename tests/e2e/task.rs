@@ -91,13 +91,13 @@ pub(crate) fn start_worker(w: &World, queue: &str, db: &str) -> tokio::process::
         .unwrap()
 }
 
-/// The Python client (worker/tests/python/client.py) sending `calls` to `queue`.
+/// The Python client (tests/worker/python/client.py) sending `calls` to `queue`.
 pub(crate) fn python_client(queue: &str, calls: &Value) -> celeriac_testkit::python::PythonCommand {
     let python = Python::find();
     python.require("celery");
     let client = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../worker/tests/python/client.py"
+        "/../tests/worker/python/client.py"
     );
     python
         .script(client)

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::support::{PATIENCE, WorkerProcess, WorkerSpec, client_script};
 
 pub fn python_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
 }
 
 /// `celery -A control_app <args> --json -d <node>`; the parsed output, or `None` when the run

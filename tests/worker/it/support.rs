@@ -190,7 +190,7 @@ impl WorkerProcess {
 }
 
 pub fn client_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/client.py")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/client.py")
 }
 
 /// Runs the Python Celery client app's `calls` command against `queue` and returns its outcomes.

@@ -1,6 +1,6 @@
 """Listens to the `celeryev` exchange with Celery's own event receiver and feeds every event to
 Celery's own state machine (`celery.events.state.State`, what Flower and `celery events` use),
-for the worker-events tests (cli/tests/worker_events.rs, worker/tests/it/events.rs).
+for the worker-events tests (cli/tests/worker_events.rs, tests/worker/it/events.rs).
 
 Usage: events_probe.py --broker URL --node NODE [--until TYPE] [--timeout SECONDS]
 

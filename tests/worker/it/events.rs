@@ -1,5 +1,5 @@
 //! Events of retries and terminations, and their remote control, seen by Celery's own event
-//! receiver and state machine (`worker/tests/python/events_probe.py`): a worker started without
+//! receiver and state machine (`tests/worker/python/events_probe.py`): a worker started without
 //! task events sends none until `celery control enable_events`; a task that retries twice shows
 //! two `task-retried` and three `task-received` (retries 0, 1, 2) and ends SUCCESS; a running
 //! task stopped by `control terminate` is `task-revoked` with `terminated`; `disable_events`
@@ -17,7 +17,7 @@ use tokio::process::Child;
 use crate::support::{PATIENCE, WorkerProcess, WorkerSpec, client_script, python_calls};
 
 fn python_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
 }
 
 /// `celery -A control_app control <args> --json -d <node>`: the node's reply.

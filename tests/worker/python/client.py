@@ -31,7 +31,7 @@ def _drain_events_without_spurious_reconnects(self, timeout=None):
     with the task PENDING (it hit about one test run in two on a loaded machine, whatever the
     worker). Here a timeout is only a timeout, as before Celery 5.6; real connection errors still
     reconnect. The worker's side of it (republishing a reply whose queue is missing) is tested
-    without this client (worker/tests/it/replies.rs)."""
+    without this client (tests/worker/it/replies.rs)."""
     if not self._connection:
         if timeout:
             time.sleep(timeout)
