@@ -60,12 +60,9 @@ pub(crate) mod stores;
 pub use address::{AddressError, ArtifactAddress, StoreTarget};
 pub use keys::BackupKeys;
 pub use limits::{Limits, RawLimits};
-pub use naming::{ArtifactName, NameError};
-pub use options::{GzipOptions, PipelineOptions, RetryPolicy};
-pub use spec::{
-    CollectSpec, RawCollectConfig, RawRoot, RawRule, RootSpec, SpecError, SuspectedSecretPolicy,
-    UnreadablePolicy,
-};
+pub use naming::ArtifactName;
+pub use options::PipelineOptions;
+pub use spec::{CollectSpec, RawCollectConfig, RawRoot, SpecError};
 pub use stores::StoreCredentials;
 
 /// The whole config file as written.

@@ -180,10 +180,11 @@ pub mod internals {
     pub use crate::write::sanitize::read_env_strict;
 
     // The types behind the API's fields and errors, by name.
+    pub use crate::config::naming::NameError;
+    pub use crate::config::options::{GzipOptions, RetryPolicy};
+    pub use crate::config::spec::{RawRule, RootSpec, SuspectedSecretPolicy, UnreadablePolicy};
     pub use crate::config::{
-        GzipOptions, Limits, NameError, PipelineOptions, RawBackupSection, RawCollectConfig,
-        RawLimits, RawRule, RetryPolicy, RootSpec, SpecError, SuspectedSecretPolicy,
-        UnreadablePolicy,
+        Limits, PipelineOptions, RawBackupSection, RawCollectConfig, RawLimits, SpecError,
     };
     pub use crate::manifest::{
         ArchivePath, Category, Classification, EntryType, LinkProblem, Manifest, ManifestEntry,

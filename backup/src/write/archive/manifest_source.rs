@@ -11,9 +11,10 @@ use serde::Serialize;
 
 use crate::manifest::writer::append_manifest;
 use crate::manifest::{
-    Bundle, Classification, EntryJson, EntryType, Manifest, ManifestEntry, Sha256Digest, Totals,
-    serialize_manifest,
+    Bundle, Classification, EntryJson, EntryType, Sha256Digest, Totals, serialize_manifest,
 };
+#[cfg(feature = "test-util")]
+use crate::manifest::{Manifest, ManifestEntry};
 use crate::write::collect::{Collection, Entry, EntryKind};
 
 impl Collection {
@@ -26,7 +27,9 @@ impl Collection {
     }
 
     /// The manifest of `bundle`. The main manifest also lists each secrets-bundle file or
-    /// symlink that has no sanitized copy as `moved-to-secrets`, without size or digest.
+    /// symlink that has no sanitized copy as `moved-to-secrets`, without size or digest. (The
+    /// archive stage streams the same entries; this whole value is for tests.)
+    #[cfg(feature = "test-util")]
     pub fn manifest(&self, bundle: Bundle) -> Manifest {
         let entries = Listed::new(self, bundle)
             .map(|(e, moved)| manifest_entry(e, moved))
@@ -104,6 +107,7 @@ fn classification(e: &Entry, moved: bool) -> Classification {
     }
 }
 
+#[cfg(feature = "test-util")]
 fn manifest_entry(e: &Entry, moved: bool) -> ManifestEntry {
     let (kind, size, sha256, target) = parts(e, moved);
     ManifestEntry {
