@@ -69,10 +69,12 @@ mod outcome;
 mod registry;
 mod reply;
 mod retry;
+mod shared;
 mod shutdown;
 mod task;
 mod task_error;
 pub mod tasks;
+mod window;
 mod worker;
 
 pub use celeriac_broker::{BrokerError, BrokerUrl, QueueSpec, QueueType};

@@ -15,3 +15,4 @@ mod retries;
 mod shutdown;
 mod support;
 mod topology;
+mod window;
