@@ -11,6 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 use celeriac_crypto::KeyId;
+use celeriac_error_chain::error_chain;
 use celeriac_store::{ObjectKey, Sha256Digest, StoreError, StoreId, StoreKind};
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
@@ -343,21 +344,6 @@ impl CopyError {
             message: error_chain(e),
         }
     }
-}
-
-/// `error: cause: cause…`, skipping causes whose text the previous message already contains.
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out
 }
 
 /// Whether a store ended the run with verified copies of every artifact.

@@ -1,5 +1,6 @@
 """Harness of bench/worker-throughput: celery.accumulate throughput with rpc replies, celeriac
-vs the Python Celery prefork worker, measured the same way in the same run.
+(one run per set of flags) vs the Python Celery prefork worker and vs the raw AMQP echo ceiling
+(bench_echo: deliver, confirmed reply, ack, nothing else), measured the same way in the same run.
 
 For each worker: publish N `celery.accumulate` tasks with the real Celery client to a fresh
 queue (no worker yet), start a lean reply reader (Rust, no_ack), start the worker, and time
@@ -187,21 +188,25 @@ def children_cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-def worker_command(kind, args, queue):
+def worker_command(kind, args, queue, flags):
+    """The command line, its environment, and the flags to show for a run."""
+    if kind == "echo":
+        cmd = [args.echo, args.broker, queue, str(args.echo_prefetch)]
+        return cmd, dict(os.environ), f"prefetch {args.echo_prefetch}"
     if kind == "celeriac":
         cmd = [args.celeriac, "worker", "--broker", args.broker, "-Q", queue]
-        cmd += args.celeriac_args.split() if args.celeriac_args else []
-        return cmd, dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+        cmd += flags.split()
+        return cmd, dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn")), flags or "(defaults)"
     here = os.path.dirname(os.path.abspath(__file__))
     cmd = [sys.executable, "-m", "celery", "-A", "bench_app", "worker",
            "-Q", queue, "-P", "prefork", "-c", "2", "--loglevel", "WARNING",
            "--without-gossip", "--without-mingle", "--without-heartbeat"]
     cmd += args.prefork_args.split() if args.prefork_args else []
     env = dict(os.environ, PYTHONPATH=here, BENCH_BROKER=args.broker, BENCH_QUEUE=queue)
-    return cmd, env
+    return cmd, env, " ".join(cmd[cmd.index("-Q") + 2:])
 
 
-def run_one(kind, args):
+def run_one(kind, args, flags=""):
     tag = uuid.uuid4().hex[:12]
     queue, reply_queue = f"bench-{kind}-{tag}", f"bench-replies-{kind}-{tag}"
     conn = amqp_connection(args.broker)
@@ -218,7 +223,7 @@ def run_one(kind, args):
         broker_before, busy_before, self_before = (
             broker_cpu_seconds(), busy_cpu_seconds(), self_cpu_seconds())
         reader = start_reader(args.reader, args.broker, reply_queue, args.count)
-        cmd, env = worker_command(kind, args, queue)
+        cmd, env, shown = worker_command(kind, args, queue, flags)
         worker = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
         poller = RssPoller(worker.pid)
         poller.start()
@@ -242,7 +247,7 @@ def run_one(kind, args):
         result = json.loads(out.strip().splitlines()[-1])
         result.update(
             kind=kind,
-            args=" ".join(cmd[cmd.index("-Q") + 2:]),
+            args=shown,
             tasks_per_s=(result["replies"] - 1) / result["seconds"] if result["seconds"] > 0 else 0.0,
             rss_root_mib=poller.root_mib(),
             rss_total_mib=poller.total_mib(),
@@ -300,13 +305,19 @@ def main():
     p.add_argument("--reader", required=True)
     p.add_argument("--count", type=int, default=20000)
     p.add_argument("--timeout", type=int, default=900)
-    p.add_argument("--celeriac-args", default="")
+    p.add_argument("--echo", required=True)
+    p.add_argument("--echo-prefetch", type=int, default=500)
+    p.add_argument("--celeriac-args", action="append",
+                   help="celeriac worker flags for one run (repeat for more runs; empty = defaults)")
     p.add_argument("--prefork-args", default="")
-    p.add_argument("--only", choices=["celeriac", "prefork"])
+    p.add_argument("--only", choices=["celeriac", "prefork", "echo"])
     args = p.parse_args()
     capacity = reader_capacity(args)
     log(f"reply reader alone drains {capacity:,.0f} replies/s")
-    results = [run_one(kind, args) for kind in ("celeriac", "prefork") if args.only in (None, kind)]
+    runs = [("echo", "")]
+    runs += [("celeriac", flags.strip()) for flags in (args.celeriac_args or [""])]
+    runs += [("prefork", "")]
+    results = [run_one(kind, args, flags) for kind, flags in runs if args.only in (None, kind)]
     print(json.dumps({"count": args.count, "reader_capacity_per_s": capacity, "results": results}))
 
 

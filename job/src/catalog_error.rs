@@ -5,12 +5,13 @@
 use celeriac_catalog::CatalogError;
 use celeriac_worker::{Failure, TaskError};
 
-use crate::outcome::chain;
+use celeriac_error_chain::error_chain;
 
 /// `err` as the task's error.
 pub(crate) fn catalog_error(err: CatalogError) -> TaskError {
     let transient = err.is_transient();
-    let failure = Failure::new("CatalogError", "celeriac.catalog", chain(&err)).with_source(err);
+    let failure =
+        Failure::new("CatalogError", "celeriac.catalog", error_chain(&err)).with_source(err);
     if transient {
         TaskError::retry_with_backoff(Some(failure))
     } else {

@@ -21,6 +21,7 @@ use celeriac_catalog::{
     AlertType, BackupMetadata, BackupStatus, BackupUpdate, CopyStatus, JsonObject, NewAlert,
     NewCopy, Severity, StoreKind,
 };
+use celeriac_error_chain::error_chain;
 use celeriac_store::StoreId;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -46,11 +47,14 @@ pub struct Outcome {
 pub fn of_error(backup_id: Uuid, error: &BackupError, at: DateTime<Utc>) -> Outcome {
     let (message, reason) = match error {
         BackupError::NothingCollected { .. } => (
-            format!("no configuration files found: {}", chain(error)),
+            format!("no configuration files found: {}", error_chain(error)),
             "nothing-collected",
         ),
         BackupError::Cancelled => ("the backup was cancelled".to_owned(), "cancelled"),
-        _ => (format!("the backup failed: {}", chain(error)), "error"),
+        _ => (
+            format!("the backup failed: {}", error_chain(error)),
+            "error",
+        ),
     };
     failed_without_copies(
         backup_id,
@@ -414,16 +418,4 @@ fn alert(
         },
         created_at: at,
     }
-}
-
-/// An error and its causes on one line.
-pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }

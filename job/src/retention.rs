@@ -17,7 +17,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::folder::delete_backup_objects;
-use crate::outcome::chain;
+use celeriac_error_chain::error_chain;
 
 /// How long copies are kept, per store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,5 +153,5 @@ async fn delete(store: &dyn Store, key: &str, backup: Uuid) -> Result<usize, Str
     let key = ObjectKey::new(key).map_err(|e| format!("the recorded key is invalid: {e}"))?;
     delete_backup_objects(store, &key, backup)
         .await
-        .map_err(|e| chain(&e))
+        .map_err(|e| error_chain(&e))
 }

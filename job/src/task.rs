@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use celeriac_backup::{BackupError, BackupId, Pipeline};
 use celeriac_catalog::{AdminQuery, AlertType, Backup, NewAlert, Severity, Trigger};
+use celeriac_error_chain::error_chain;
 use celeriac_store::ObjectPrefix;
 use celeriac_worker::{
     Failure, Task, TaskArgs, TaskContext, TaskError, TaskFuture, TaskOptions, TaskResult,
@@ -164,7 +165,7 @@ impl Inner {
             Err(err) => Err(catalog_error(err)),
         };
         if let Err(err) = lock.release().await {
-            tracing::warn!(error = %outcome::chain(&err), "releasing the backup lock failed; it goes with its connection");
+            tracing::warn!(error = %error_chain(&err), "releasing the backup lock failed; it goes with its connection");
         }
         result
     }
@@ -179,7 +180,7 @@ impl Inner {
                 Some(reason) => reason.to_owned(),
             },
             Err(err) if err.is_transient() => return Err(catalog_error(err)),
-            Err(err) => format!("the administrator check failed: {}", outcome::chain(&err)),
+            Err(err) => format!("the administrator check failed: {}", error_chain(&err)),
         };
         let alert = NewAlert {
             alert_type: AlertType::AccessDenied,
@@ -242,7 +243,7 @@ impl Inner {
             match self.recorder.finish(row.id, outcome).await {
                 Ok(stored) => break stored,
                 Err(err) if err.is_transient() && attempt < FINISH_ATTEMPTS => {
-                    tracing::warn!(backup = %row.id, attempt, error = %outcome::chain(&err), "recording the outcome failed; trying again");
+                    tracing::warn!(backup = %row.id, attempt, error = %error_chain(&err), "recording the outcome failed; trying again");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(8));
                     attempt += 1;
@@ -272,7 +273,7 @@ impl Inner {
                     tracing::info!(store = %store.id(), objects = n, "removed an earlier attempt's objects");
                 }
                 Err(err) => {
-                    tracing::warn!(store = %store.id(), error = %outcome::chain(&err), "cannot remove an earlier attempt's objects");
+                    tracing::warn!(store = %store.id(), error = %error_chain(&err), "cannot remove an earlier attempt's objects");
                 }
             }
         }

@@ -159,17 +159,11 @@ pub(crate) fn expect_exists<T: std::fmt::Debug>(
 }
 
 pub(crate) fn ok<T>(store: &dyn Store, what: impl Display, r: Result<T, StoreError>) -> T {
-    r.unwrap_or_else(|e| panic!("{}: {what} failed: {}", store.id(), chain(&e)))
-}
-
-/// The error and all its sources, for a readable panic message.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    r.unwrap_or_else(|e| {
+        panic!(
+            "{}: {what} failed: {}",
+            store.id(),
+            celeriac_error_chain::error_chain(&e)
+        )
+    })
 }

@@ -34,23 +34,8 @@ pub fn unavailable(service: &str, address: &str, cause: &dyn Error) -> ! {
     panic!(
         "required test service unavailable: {service} at {address}: {}\n\
          hint: {START_HINT}",
-        chain(cause)
+        celeriac_error_chain::error_chain(cause)
     )
-}
-
-/// `cause: source: source…`, skipping sources whose text the message already contains.
-fn chain(cause: &dyn Error) -> String {
-    let mut text = cause.to_string();
-    let mut next = cause.source();
-    while let Some(source) = next {
-        let line = source.to_string();
-        if !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        next = source.source();
-    }
-    text
 }
 
 /// Returns `url` with any password replaced by `***`, for messages.
@@ -71,27 +56,7 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{chain, redact_url};
-
-    #[test]
-    fn chain_appends_new_sources_only() {
-        #[derive(Debug)]
-        struct Outer(std::io::Error);
-        impl std::fmt::Display for Outer {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("sending request")
-            }
-        }
-        impl std::error::Error for Outer {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
-            }
-        }
-        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        assert_eq!(chain(&Outer(refused)), "sending request: refused");
-        let plain = std::io::Error::other("already says it all");
-        assert_eq!(chain(&plain), "already says it all");
-    }
+    use super::redact_url;
 
     #[test]
     fn redact_url_hides_only_the_password() {

@@ -35,21 +35,13 @@ fn main() -> ExitCode {
     match runtime.block_on(run()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("test worker failed: {}", chain(err.as_ref()));
+            eprintln!(
+                "test worker failed: {}",
+                celeriac_error_chain::error_chain(err.as_ref())
+            );
             ExitCode::from(1)
         }
     }
-}
-
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        cur = e.source();
-    }
-    out
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {

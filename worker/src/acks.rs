@@ -8,6 +8,10 @@
 //! was recorded. Deliveries are registered in tag order by the consume loop before their handler
 //! runs, and removed only once settled, so "every registered tag ≤ T is ready" is exactly that.
 //! Ready deliveries stuck behind a long-running one are acked individually after a short delay.
+//!
+//! The ledger also knows how many deliveries are unsettled and how many of them are settling
+//! (outcome decided, awaiting a reply confirm or the ack); it tells the prefetch [`Window`] after
+//! every change.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -19,6 +23,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::window::{Load, Window};
+
 /// How long ready deliveries may wait behind an unfinished one before being acked one by one.
 const STRAGGLER_DELAY: Duration = Duration::from_millis(20);
 
@@ -27,12 +33,26 @@ pub(crate) struct Acks {
     channel: Channel,
     ledger: Mutex<Ledger>,
     wake: Notify,
+    window: Arc<Window>,
+}
+
+/// Where an unsettled delivery is, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// Waiting, or its task running.
+    Reserved,
+    /// Its outcome is decided; its reply (or retry) awaits the broker's confirm.
+    Settling,
+    /// Its outcome is recorded: ack wanted.
+    Ready,
 }
 
 #[derive(Default)]
 struct Ledger {
-    /// Unsettled deliveries by tag: `true` once their outcome is recorded (ack wanted).
-    open: BTreeMap<u64, bool>,
+    /// Unsettled deliveries by tag.
+    open: BTreeMap<u64, Phase>,
+    /// How many of `open` are `Settling` or `Ready`.
+    settling: u32,
     /// The unfinished delivery at the head of `open`, and since when it has been there.
     head: Option<(u64, Instant)>,
 }
@@ -47,11 +67,38 @@ struct Batch {
 }
 
 impl Ledger {
+    fn load(&self) -> Load {
+        Load {
+            unsettled: u32::try_from(self.open.len()).unwrap_or(u32::MAX),
+            settling: self.settling,
+        }
+    }
+
+    /// Moves `tag` forward to `phase` (if still open; a phase never goes back).
+    fn set(&mut self, tag: u64, phase: Phase) {
+        if let Some(p) = self.open.get_mut(&tag)
+            && *p < phase
+        {
+            if *p == Phase::Reserved {
+                self.settling += 1;
+            }
+            *p = phase;
+        }
+    }
+
+    fn remove(&mut self, tag: u64) {
+        if let Some(p) = self.open.remove(&tag)
+            && p != Phase::Reserved
+        {
+            self.settling = self.settling.saturating_sub(1);
+        }
+    }
+
     fn take_batch(&mut self, now: Instant) -> Batch {
         let head = self
             .open
             .iter()
-            .find(|(_, ready)| !**ready)
+            .find(|(_, phase)| **phase != Phase::Ready)
             .map(|(tag, _)| *tag);
         let mut batch = Batch::default();
         let prefix_end = head.unwrap_or(u64::MAX);
@@ -59,7 +106,7 @@ impl Ledger {
         if let Some(&last) = prefix.last() {
             batch.up_to = Some(last);
             for tag in prefix {
-                self.open.remove(&tag);
+                self.remove(tag);
             }
         }
         match (head, self.head) {
@@ -68,11 +115,11 @@ impl Ledger {
                     batch.singles = self
                         .open
                         .iter()
-                        .filter(|(_, r)| **r)
+                        .filter(|(_, p)| **p == Phase::Ready)
                         .map(|(t, _)| *t)
                         .collect();
-                    for tag in &batch.singles {
-                        self.open.remove(tag);
+                    for &tag in &batch.singles {
+                        self.remove(tag);
                     }
                 }
             }
@@ -83,17 +130,26 @@ impl Ledger {
     }
 
     fn has_stragglers(&self) -> bool {
-        self.open.values().any(|ready| *ready)
+        self.open.values().any(|p| *p == Phase::Ready)
     }
 }
 
 impl Acks {
-    pub(crate) fn new(channel: Channel) -> Arc<Self> {
+    pub(crate) fn new(channel: Channel, window: Arc<Window>) -> Arc<Self> {
         Arc::new(Self {
             channel,
             ledger: Mutex::new(Ledger::default()),
             wake: Notify::new(),
+            window,
         })
+    }
+
+    /// Changes the ledger and tells the window, under the ledger's lock.
+    fn change<T>(&self, f: impl FnOnce(&mut Ledger) -> T) -> T {
+        let mut ledger = self.ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        let out = f(&mut ledger);
+        self.window.ledger_changed(ledger.load());
+        out
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
@@ -102,26 +158,30 @@ impl Acks {
 
     /// A delivery arrived (called by the consume loop, in tag order).
     pub(crate) fn register(&self, tag: u64) {
-        self.ledger().open.insert(tag, false);
+        self.change(|l| l.open.insert(tag, Phase::Reserved));
+    }
+
+    /// Its outcome is decided; the reply (or retry) is on its way to the broker. It no longer
+    /// counts as reserved for the prefetch window.
+    pub(crate) fn settling(&self, tag: u64) {
+        self.change(|l| l.set(tag, Phase::Settling));
     }
 
     /// Its outcome is recorded: ack it with the next batch.
     pub(crate) fn ready(&self, tag: u64) {
-        if let Some(ready) = self.ledger().open.get_mut(&tag) {
-            *ready = true;
-        }
+        self.change(|l| l.set(tag, Phase::Ready));
         self.wake.notify_one();
     }
 
     /// It was settled individually (rejected or requeued) or abandoned with its channel.
     pub(crate) fn forget(&self, tag: u64) {
-        self.ledger().open.remove(&tag);
+        self.change(|l| l.remove(tag));
         self.wake.notify_one();
     }
 
     /// Acks what can be acked now.
     pub(crate) async fn flush(&self) {
-        let batch = self.ledger().take_batch(Instant::now());
+        let batch = self.change(|l| l.take_batch(Instant::now()));
         if let Some(tag) = batch.up_to {
             self.send(tag, true).await;
         }
@@ -167,10 +227,14 @@ mod tests {
     use super::*;
 
     fn ledger(entries: &[(u64, bool)]) -> Ledger {
-        Ledger {
-            open: entries.iter().copied().collect(),
-            head: None,
+        let mut l = Ledger::default();
+        for &(tag, ready) in entries {
+            l.open.insert(tag, Phase::Reserved);
+            if ready {
+                l.set(tag, Phase::Ready);
+            }
         }
+        l
     }
 
     #[test]
@@ -187,7 +251,7 @@ mod tests {
         assert_eq!(l.open.keys().copied().collect::<Vec<_>>(), [3, 4]);
         // nothing new: the unfinished head blocks, stragglers wait
         assert_eq!(l.take_batch(now), Batch::default());
-        l.open.insert(3, true);
+        l.set(3, Phase::Ready);
         assert_eq!(
             l.take_batch(now),
             Batch {
@@ -196,6 +260,32 @@ mod tests {
             }
         );
         assert!(l.open.is_empty());
+    }
+
+    #[test]
+    fn counts_settling_deliveries_until_they_are_settled() {
+        let now = Instant::now();
+        let mut l = ledger(&[(1, false), (2, false), (3, false), (4, false)]);
+        l.set(1, Phase::Settling);
+        l.set(2, Phase::Ready);
+        let load = |unsettled, settling| Load {
+            unsettled,
+            settling,
+        };
+        assert_eq!(l.load(), load(4, 2));
+        // settling then ready counts once, and ready never goes back
+        l.set(1, Phase::Ready);
+        l.set(2, Phase::Settling);
+        assert_eq!(l.load(), load(4, 2));
+        assert_eq!(l.open.get(&2), Some(&Phase::Ready));
+        // acked: gone from both counts
+        assert_eq!(l.take_batch(now).up_to, Some(2));
+        assert_eq!(l.load(), load(2, 0));
+        // rejected while settling, or requeued while reserved
+        l.set(3, Phase::Settling);
+        l.remove(3);
+        l.remove(4);
+        assert_eq!(l.load(), load(0, 0));
     }
 
     #[test]
@@ -221,7 +311,7 @@ mod tests {
         let now = Instant::now();
         let mut l = ledger(&[(1, false), (2, false), (3, true)]);
         l.take_batch(now);
-        l.open.insert(1, true);
+        l.set(1, Phase::Ready);
         // head moved to 2 after acking 1: the delay starts over
         assert_eq!(
             l.take_batch(now + STRAGGLER_DELAY),

@@ -1,6 +1,6 @@
 //! The delivery pipeline: decode → registry → expiry/eta → concurrency permit → execute under
-//! time limits → reply → ack/reject/retry. One spawned task per delivery; bad input is answered
-//! and rejected here and never reaches a task.
+//! time limits, then hand the outcome to [`crate::outcome`], which replies and settles. One
+//! spawned task per delivery; bad input is answered and rejected there and never reaches a task.
 //!
 //! ```text
 //! delivery ─decode─┬─ malformed ──────────────► FAILURE? + reject(requeue=false)
@@ -11,82 +11,35 @@
 //!                                                 └ terminated (revoke --terminate) ─► REVOKED ─► ack
 //!
 //! Each registered request is tracked in the worker state ([`crate::control`]) from receipt to
-//! its end, so that `inspect active/reserved/scheduled` list it and `revoke` can stop it.
+//! its end, so that `inspect active/reserved/scheduled` list it and `revoke` can stop it. The
+//! task's metrics entry is looked up once, on receipt, and passed along.
 //! ```
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use celeriac_protocol::{DecodeError, ExceptionInfo, PyException, Reply, TaskMessage, WireMessage};
+use celeriac_protocol::{DecodeError, Reply, TaskMessage, WireMessage};
 use chrono::Utc;
-use lapin::Acker;
 use lapin::message::Delivery;
-use lapin::options::{BasicNackOptions, BasicRejectOptions};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::acks::Acks;
-use crate::control::{DeliveryInfo, Revoked, Tracking, WorkerState};
+use crate::control::{Revoked, Tracking};
 use crate::eta::{EtaWindow, Hold};
-use crate::events::{self, Events, Revocation};
+use crate::events;
 use crate::execute::{self, Limits};
-use crate::metrics::{Metrics, RejectReason};
-use crate::outcome::{self, Settle};
-use crate::registry::{Entry, Registry};
-use crate::reply::{ReplyTarget, not_registered};
+use crate::metrics::TaskMetrics;
+use crate::outcome::{self, Finish, Incoming, NotRun, Refusal, Settle, reply_quietly, settle};
+use crate::registry::Entry;
+use crate::reply::ReplyTarget;
 use crate::task::{TaskArgs, TaskContext};
-use crate::task_limits::{TaskLimits, Turn};
-use celeriac_broker::{Publisher, wire_from_amqp};
+use crate::task_limits::Turn;
+use celeriac_broker::wire_from_amqp;
 
-/// What every delivery handler shares, for the worker's lifetime.
-pub(crate) struct Shared {
-    pub(crate) registry: Registry,
-    /// What remote control reads: requests held, totals, clock, revoked ids.
-    pub(crate) state: WorkerState,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) hostname: Arc<str>,
-    /// Concurrency limit: a permit per running task.
-    pub(crate) permits: Arc<Semaphore>,
-    /// Shutdown requested: start nothing new, requeue what has not started.
-    pub(crate) stop: CancellationToken,
-    /// Grace period over: drop running tasks (their messages are requeued).
-    pub(crate) abandon: CancellationToken,
-    /// Monitoring events (`celeryev`).
-    pub(crate) events: Events,
-    /// Rate limits and remote-control time limits, per task.
-    pub(crate) limits: TaskLimits,
-}
-
-/// What the handlers of one broker connection share.
-pub(crate) struct SessionCtx {
-    pub(crate) publisher: Publisher,
-    /// The ack ledger of the consuming channel.
-    pub(crate) acks: Arc<Acks>,
-    pub(crate) eta: EtaWindow,
-    /// Cancelled when this connection is lost or the worker stops (a child of `Shared::stop`):
-    /// held and waiting deliveries give up; the broker redelivers them.
-    pub(crate) gone: CancellationToken,
-}
-
-/// A delivery taken apart.
-pub(crate) struct Incoming {
-    pub(crate) tag: u64,
-    pub(crate) exchange: String,
-    pub(crate) routing_key: String,
-    pub(crate) redelivered: bool,
-    pub(crate) acker: Acker,
-}
-
-impl Incoming {
-    fn delivery_info(&self) -> DeliveryInfo {
-        DeliveryInfo {
-            exchange: self.exchange.clone(),
-            routing_key: self.routing_key.clone(),
-            redelivered: self.redelivered,
-        }
-    }
-}
+// Remote control and the session loop name these through this module.
+pub(crate) use crate::shared::{SessionCtx, Shared};
+pub(crate) use celeriac_error_chain::error_chain;
 
 /// Handles one delivery to the end (settled, or left to the broker if the channel died).
 ///
@@ -104,7 +57,10 @@ pub(crate) async fn handle(shared: Arc<Shared>, session: Arc<SessionCtx>, delive
                 .await;
         }
         Decoded::Malformed(wire, err) => {
-            Box::pin(malformed(&shared, &session, &incoming, &wire, &err)).await;
+            Box::pin(outcome::malformed(
+                &shared, &session, &incoming, &wire, &err,
+            ))
+            .await;
         }
     }
 }
@@ -133,53 +89,32 @@ fn decode(delivery: Delivery) -> (Incoming, Decoded) {
     (incoming, decoded)
 }
 
-/// An undecodable message: answered FAILURE when possible, rejected without requeue.
-async fn malformed(
-    shared: &Shared,
-    session: &SessionCtx,
-    incoming: &Incoming,
-    wire: &WireMessage,
-    err: &DecodeError,
-) {
-    let target = ReplyTarget::of_undecodable(wire);
-    let task_id = target.as_ref().map(|t| t.task_id().to_string());
-    tracing::warn!(
-        delivery_tag = incoming.tag,
-        task_id = task_id.as_deref().unwrap_or("-"),
-        cause = %error_chain(err),
-        "rejecting undecodable message without requeue"
-    );
-    shared.metrics.rejected(RejectReason::Malformed);
-    if let Some(target) = target {
-        reply_quietly(
-            &session.publisher,
-            &target,
-            &target.failure(&malformed_exception(err)),
-        )
-        .await;
-    }
-    settle(session, incoming, Settle::Reject).await;
-}
-
 async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg: Box<TaskMessage>) {
     let name = msg.headers.task.as_str();
     let Some(entry) = shared.registry.get(name) else {
-        return Box::pin(unknown_task(shared, session, &incoming, &msg)).await;
+        return Box::pin(outcome::unknown_task(shared, session, &incoming, &msg)).await;
     };
     let metrics = shared.metrics.task(name);
     metrics.received.increment(1);
     let target = ReplyTarget::of(&msg, entry.options.ignore_result);
     let msg: Arc<TaskMessage> = Arc::from(msg);
-    let refuse = |why| not_run(shared, session, &incoming, &msg, target.as_ref(), why);
+    let refusal = Refusal {
+        shared,
+        session,
+        incoming: &incoming,
+        msg: &msg,
+        metrics,
+        target: target.as_ref(),
+    };
     let delivery = incoming.delivery_info();
     let Ok(tracking) = shared
         .state
         .receive(msg.clone(), delivery, entry.options.acks_late)
     else {
-        return Box::pin(refuse(NotRun::Revoked)).await;
+        return Box::pin(refusal.not_run(NotRun::Revoked)).await;
     };
     if is_expired(&msg) {
-        return Box::pin(refuse(NotRun::Expired)).await;
+        return Box::pin(refusal.not_run(NotRun::Expired)).await;
     }
     events::task_received(shared, &msg);
     if let Some(wait) = msg
@@ -211,7 +146,7 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
         return settle(session, &incoming, Settle::Requeue).await;
     };
     if is_expired(&msg) {
-        return Box::pin(refuse(NotRun::Expired)).await;
+        return Box::pin(refusal.not_run(NotRun::Expired)).await;
     }
     if !incoming.acker.usable() {
         tracing::debug!(
@@ -221,14 +156,20 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
         session.acks.forget(incoming.tag);
         return;
     }
-    let admitted = Admitted { permit, tracking };
+    let admitted = Admitted {
+        permit,
+        tracking,
+        metrics,
+    };
     run(shared, session, &incoming, &msg, entry, target, admitted).await;
 }
 
-/// A request allowed to run: its concurrency slot and its entry in the worker state.
+/// A request allowed to run: its concurrency slot, its entry in the worker state, and its
+/// task's metrics.
 struct Admitted<'a> {
     permit: OwnedSemaphorePermit,
     tracking: Tracking<'a>,
+    metrics: &'a TaskMetrics,
 }
 
 async fn run(
@@ -240,22 +181,25 @@ async fn run(
     target: Option<ReplyTarget>,
     admitted: Admitted<'_>,
 ) {
-    let Admitted { permit, tracking } = admitted;
+    let Admitted {
+        permit,
+        tracking,
+        metrics,
+    } = admitted;
     // Fired by `execute::run` at the soft limit, the hard limit, when the worker gives up, or by
     // `revoke --terminate`.
     let cancel = CancellationToken::new();
     if tracking.start(&cancel) == Err(Revoked) {
         drop(permit);
-        let why = NotRun::Revoked;
-        return Box::pin(not_run(
+        let refusal = Refusal {
             shared,
             session,
             incoming,
             msg,
-            target.as_ref(),
-            why,
-        ))
-        .await;
+            metrics,
+            target: target.as_ref(),
+        };
+        return Box::pin(refusal.not_run(NotRun::Revoked)).await;
     }
     events::task_started(shared, msg);
     let options = &entry.options;
@@ -283,7 +227,6 @@ async fn run(
         .limits
         .time_limits(msg.headers.task.as_str(), options);
     let limits = Limits::over(msg.headers.timelimit, task_limits);
-    let metrics = shared.metrics.task(msg.headers.task.as_str());
     shared.metrics.in_flight.increment(1.0);
     tracing::debug!(
         delivery_tag = incoming.tag,
@@ -292,60 +235,20 @@ async fn run(
     );
     let started = Instant::now();
     let out = execute::run(entry.task.run(ctx, args), &cancel, limits, &shared.abandon).await;
-    metrics.observe_runtime(started.elapsed());
+    let runtime = started.elapsed();
+    metrics.observe_runtime(runtime);
     shared.metrics.in_flight.decrement(1.0);
     drop(permit);
-    let settle_as = if tracking.terminated() {
-        Box::pin(terminated(shared, session, msg, target.as_ref())).await
-    } else {
-        events::task_ran(shared, msg, &out, started.elapsed());
-        let done = outcome::Finish {
-            shared,
-            publisher: &session.publisher,
-            incoming,
-            msg,
-            options,
-            target: target.as_ref(),
-        };
-        done.conclude(out).await
+    let finish = Finish {
+        shared,
+        session,
+        incoming,
+        msg,
+        options,
+        metrics,
+        target: target.as_ref(),
     };
-    drop(tracking);
-    if options.acks_late {
-        settle(session, incoming, settle_as).await;
-    }
-}
-
-/// A run stopped by `revoke --terminate`: answered REVOKED (`terminated`), acked, whatever the
-/// task returned once cancelled.
-async fn terminated(
-    shared: &Shared,
-    session: &SessionCtx,
-    msg: &TaskMessage,
-    target: Option<&ReplyTarget>,
-) -> Settle {
-    tracing::info!("task terminated by remote control: answered REVOKED");
-    events::task_revoked(shared, msg, Revocation::Terminated);
-    answer_revoked(shared, session, msg, target, "terminated").await;
-    Settle::Ack
-}
-
-/// Counts a REVOKED outcome and answers it (`TaskRevokedError(reason)`) if a reply is wanted.
-async fn answer_revoked(
-    shared: &Shared,
-    session: &SessionCtx,
-    msg: &TaskMessage,
-    target: Option<&ReplyTarget>,
-    reason: &str,
-) {
-    shared
-        .metrics
-        .task(msg.headers.task.as_str())
-        .revoked
-        .increment(1);
-    if let Some(t) = target {
-        let reply = Reply::revoked(msg.headers.id.clone(), reason);
-        reply_quietly(&session.publisher, t, &reply).await;
-    }
+    finish.conclude(out, runtime, tracking).await;
 }
 
 async fn acquire(shared: &Shared, gone: &CancellationToken) -> Option<OwnedSemaphorePermit> {
@@ -358,137 +261,4 @@ async fn acquire(shared: &Shared, gone: &CancellationToken) -> Option<OwnedSemap
 
 fn is_expired(msg: &TaskMessage) -> bool {
     msg.headers.expires.is_some_and(|at| at <= Utc::now())
-}
-
-async fn unknown_task(
-    shared: &Shared,
-    session: &SessionCtx,
-    incoming: &Incoming,
-    msg: &TaskMessage,
-) {
-    // task id and name are on the enclosing span
-    tracing::error!(
-        delivery_tag = incoming.tag,
-        "received unregistered task: rejecting without requeue"
-    );
-    let metrics = shared.metrics.task(crate::metrics::UNREGISTERED);
-    metrics.received.increment(1);
-    metrics.failed.increment(1);
-    shared.metrics.rejected(RejectReason::Unregistered);
-    events::task_unregistered(shared, msg);
-    if let Some(t) = ReplyTarget::of(msg, false) {
-        reply_quietly(
-            &session.publisher,
-            &t,
-            &t.failure(&not_registered(msg.headers.task.as_str())),
-        )
-        .await;
-    }
-    settle(session, incoming, Settle::Reject).await;
-}
-
-/// Why a task is not run although it is registered.
-#[derive(Debug, Clone, Copy)]
-enum NotRun {
-    /// Its `expires` passed.
-    Expired,
-    /// Its id was revoked through remote control.
-    Revoked,
-}
-
-impl NotRun {
-    fn revocation(self) -> Revocation {
-        match self {
-            NotRun::Expired => Revocation::Expired,
-            NotRun::Revoked => Revocation::Revoked,
-        }
-    }
-}
-
-/// Answers REVOKED (reason `expired` or `revoked`, as Celery) and acks, without running.
-async fn not_run(
-    shared: &Shared,
-    session: &SessionCtx,
-    incoming: &Incoming,
-    msg: &TaskMessage,
-    target: Option<&ReplyTarget>,
-    why: NotRun,
-) {
-    events::task_revoked(shared, msg, why.revocation());
-    let reason = match why {
-        NotRun::Expired => {
-            tracing::info!(delivery_tag = incoming.tag, expires = ?msg.headers.expires, "task expired: not run");
-            "expired"
-        }
-        NotRun::Revoked => {
-            tracing::info!(delivery_tag = incoming.tag, "task revoked: not run");
-            "revoked"
-        }
-    };
-    answer_revoked(shared, session, msg, target, reason).await;
-    settle(session, incoming, Settle::Ack).await;
-}
-
-/// Sends a reply whose loss only costs the client its answer (logged, not propagated).
-pub(crate) async fn reply_quietly(publisher: &Publisher, target: &ReplyTarget, reply: &Reply) {
-    if let Err(err) = target.send(publisher, reply).await {
-        tracing::warn!(cause = %error_chain(&err), status = %reply.status, "could not publish reply");
-    }
-}
-
-/// Acks (through the session's coalescing ledger), rejects or requeues. A dead channel means
-/// the broker redelivers, which is logged only.
-pub(crate) async fn settle(session: &SessionCtx, incoming: &Incoming, how: Settle) {
-    let result = match how {
-        Settle::Ack => return session.acks.ready(incoming.tag),
-        Settle::Reject => {
-            incoming
-                .acker
-                .reject(BasicRejectOptions { requeue: false })
-                .await
-        }
-        Settle::Requeue => {
-            let requeue = BasicNackOptions {
-                requeue: true,
-                multiple: false,
-            };
-            incoming.acker.nack(requeue).await
-        }
-    };
-    session.acks.forget(incoming.tag);
-    match result {
-        Ok(true) => {}
-        Ok(false) => tracing::debug!(
-            delivery_tag = incoming.tag,
-            "delivery already settled or channel gone"
-        ),
-        Err(err) => {
-            tracing::warn!(delivery_tag = incoming.tag, cause = %err, "could not settle delivery; the broker redelivers it");
-        }
-    }
-}
-
-fn malformed_exception(err: &DecodeError) -> ExceptionInfo {
-    match err {
-        DecodeError::RefusedContentType { .. } | DecodeError::UnknownContentType { .. } => {
-            ExceptionInfo::custom(
-                "kombu.exceptions",
-                "ContentDisallowed",
-                vec![err.to_string().into()],
-            )
-        }
-        _ => ExceptionInfo::new(PyException::InvalidTaskError, error_chain(err)),
-    }
-}
-
-/// `err` and its sources joined with ": ", for one log field.
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        cur = e.source();
-    }
-    out
 }

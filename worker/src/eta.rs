@@ -1,15 +1,16 @@
 //! ETA/countdown holding: a message whose `eta` is in the future stays unacked in memory until it
 //! is due. Like Celery, each held message widens the channel's prefetch window by one (global QoS
-//! on classic queues), up to `eta_limit`, so held messages do not starve the worker; beyond the
-//! limit they occupy ordinary prefetch slots, which bounds how many can be held.
+//! on classic queues), up to `eta_limit` (the [`Window`] does the sums and sends `basic.qos`), so
+//! held messages do not starve the worker; beyond the limit they occupy ordinary prefetch slots,
+//! which bounds how many can be held.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lapin::Channel;
-use lapin::options::BasicQosOptions;
-use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
+
+use crate::window::Window;
 
 /// Whether a held message became due or the worker is stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,32 +21,17 @@ pub(crate) enum Hold {
     Stopped,
 }
 
-/// The per-session ETA bookkeeping and the QoS adjustments that go with it.
+/// The per-session ETA holding.
 pub(crate) struct EtaWindow {
-    channel: Channel,
-    base_prefetch: u16,
-    limit: u32,
-    adjust_qos: bool,
+    window: Arc<Window>,
     consumer_timeout: Duration,
-    held: Mutex<u32>,
 }
 
 impl EtaWindow {
-    /// `adjust_qos` is false on quorum queues (no global QoS) and when prefetch is unlimited.
-    pub(crate) fn new(
-        channel: Channel,
-        base_prefetch: u16,
-        limit: u32,
-        global_qos: bool,
-        consumer_timeout: Duration,
-    ) -> Self {
+    pub(crate) fn new(window: Arc<Window>, consumer_timeout: Duration) -> Self {
         Self {
-            channel,
-            base_prefetch,
-            limit,
-            adjust_qos: global_qos && base_prefetch > 0 && limit > 0,
+            window,
             consumer_timeout,
-            held: Mutex::new(0),
         }
     }
 
@@ -64,31 +50,13 @@ impl EtaWindow {
                  before it is due and the message will be redelivered"
             );
         }
-        self.change(1).await;
+        self.window.eta_held(true);
         let outcome = tokio::select! {
             () = tokio::time::sleep(wait) => Hold::Due,
             () = stop.cancelled() => Hold::Stopped,
         };
-        self.change(-1).await;
+        self.window.eta_held(false);
         outcome
-    }
-
-    async fn change(&self, delta: i32) {
-        let mut held = self.held.lock().await;
-        *held = held.saturating_add_signed(delta);
-        if !self.adjust_qos {
-            return;
-        }
-        let extra = u16::try_from((*held).min(self.limit)).unwrap_or(u16::MAX);
-        let prefetch = self.base_prefetch.saturating_add(extra);
-        // The lock is held across the RPC so QoS updates reach the broker in order.
-        if let Err(err) = self
-            .channel
-            .basic_qos(prefetch, BasicQosOptions { global: true })
-            .await
-        {
-            tracing::debug!(cause = %err, prefetch, "could not adjust prefetch for held eta messages");
-        }
     }
 }
 

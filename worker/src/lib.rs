@@ -73,11 +73,13 @@ mod rate_limit;
 mod registry;
 mod reply;
 mod retry;
+mod shared;
 mod shutdown;
 mod task;
 mod task_error;
 mod task_limits;
 pub mod tasks;
+mod window;
 mod worker;
 
 pub use celeriac_broker::{BrokerError, BrokerUrl, QueueSpec, QueueType};

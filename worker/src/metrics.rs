@@ -1,6 +1,7 @@
 //! Prometheus metrics of one worker: per-task counters and run-time histogram, the in-flight
-//! gauge, broker/rejection counters, and the monitoring events sent and dropped. The recorder is owned here (no global recorder), so
-//! several workers can live in one process.
+//! gauge, broker/rejection counters, the prefetch window, and the monitoring events sent and
+//! dropped. The recorder is owned here (no global recorder), so several workers can live in one
+//! process.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -9,6 +10,8 @@ use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder, 
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
+
+use crate::window::WindowMetrics;
 
 const RECEIVED: &str = "celeriac_tasks_received_total";
 const SUCCEEDED: &str = "celeriac_tasks_succeeded_total";
@@ -22,6 +25,8 @@ const CONNECTED: &str = "celeriac_broker_connected";
 const RECONNECTS: &str = "celeriac_broker_reconnects_total";
 const EVENTS_SENT: &str = "celeriac_events_sent_total";
 const EVENTS_DROPPED: &str = "celeriac_events_dropped_total";
+const PREFETCH: &str = "celeriac_prefetch_count";
+const PREFETCH_UPDATES: &str = "celeriac_prefetch_updates_total";
 
 /// Label value used for messages naming a task this worker does not know (the name itself is
 /// client input and would make the label set unbounded).
@@ -137,6 +142,8 @@ pub(crate) struct Metrics {
     pub(crate) connected: Gauge,
     pub(crate) reconnects: Counter,
     pub(crate) events: EventCounters,
+    /// The consuming channel's prefetch window.
+    pub(crate) window: WindowMetrics,
 }
 
 static METADATA: Metadata<'static> = Metadata::new("celeriac_worker", Level::INFO, None);
@@ -171,6 +178,11 @@ impl Metrics {
             connected: recorder.register_gauge(&Key::from_static_name(CONNECTED), &METADATA),
             reconnects: recorder.register_counter(&Key::from_static_name(RECONNECTS), &METADATA),
             events: event_counters(&recorder),
+            window: WindowMetrics {
+                prefetch: recorder.register_gauge(&Key::from_static_name(PREFETCH), &METADATA),
+                updates: recorder
+                    .register_counter(&Key::from_static_name(PREFETCH_UPDATES), &METADATA),
+            },
         }
     }
 
@@ -224,7 +236,7 @@ fn event_counters(recorder: &PrometheusRecorder) -> EventCounters {
 }
 
 fn describe(recorder: &PrometheusRecorder) {
-    let items: [(&'static str, Option<Unit>, &'static str); 12] = [
+    let items: [(&'static str, Option<Unit>, &'static str); 14] = [
         (RECEIVED, None, "Task messages received, by task name"),
         (SUCCEEDED, None, "Tasks that returned a value"),
         (
@@ -256,6 +268,17 @@ fn describe(recorder: &PrometheusRecorder) {
             "Broker connections lost and re-established",
         ),
         (
+            PREFETCH,
+            None,
+            "The consuming channel's prefetch count now: the base, widened for held eta \
+             messages and for deliveries awaiting their reply confirm and ack",
+        ),
+        (
+            PREFETCH_UPDATES,
+            None,
+            "Changes of the prefetch count sent to the broker (basic.qos)",
+        ),
+        (
             EVENTS_SENT,
             None,
             "Monitoring events (celeryev) written to the broker",
@@ -269,7 +292,7 @@ fn describe(recorder: &PrometheusRecorder) {
     for (name, unit, help) in items {
         if name == RUNTIME {
             recorder.describe_histogram(name.into(), unit, help.into());
-        } else if name == IN_FLIGHT || name == CONNECTED {
+        } else if name == IN_FLIGHT || name == CONNECTED || name == PREFETCH {
             recorder.describe_gauge(name.into(), unit, help.into());
         } else {
             recorder.describe_counter(name.into(), unit, help.into());

@@ -21,6 +21,7 @@ use crate::health::{self, Health};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::task_limits::TaskLimits;
+use crate::window::{Plan, SETTLE_LIMIT, Window};
 use celeriac_broker::{BrokerError, BrokerOptions, Deliveries, Session};
 
 /// Why the worker stopped with an error (a clean shutdown is `Ok`).
@@ -183,22 +184,34 @@ async fn start_ops(
     Ok(())
 }
 
-/// A connected session and the ack flusher of its consuming channel.
+/// A connected session, the ack flusher and the prefetch window of its consuming channel.
 struct Live {
     session: Session,
     acks: Arc<Acks>,
+    window: Arc<Window>,
     flush_stop: CancellationToken,
     flusher: tokio::task::JoinHandle<()>,
 }
 
 impl Live {
-    fn new(session: Session) -> Self {
-        let acks = Acks::new(session.consume_channel().clone());
+    fn new(session: Session, config: &Config, shared: &Shared) -> Self {
+        let channel = session.consume_channel();
+        let plan = Plan::new(config.prefetch(), config.eta_limit, SETTLE_LIMIT);
+        let window_metrics = shared.metrics.window.clone();
+        let window = Window::new(
+            channel.clone(),
+            plan,
+            !config.has_quorum_queue(),
+            window_metrics,
+        );
+        let acks = Acks::new(channel.clone(), window.clone());
         let flush_stop = CancellationToken::new();
         let flusher = tokio::spawn(acks.clone().run(flush_stop.clone()));
+        tokio::spawn(window.clone().run(flush_stop.clone()));
         Self {
             session,
             acks,
+            window,
             flush_stop,
             flusher,
         }
@@ -247,7 +260,7 @@ async fn keep_consuming(
                     shared.metrics.reconnects.increment(1);
                 }
                 (connected_before, failures) = (true, 0);
-                let live = Live::new(session);
+                let live = Live::new(session, config, shared);
                 set_online(health, shared, true);
                 let end = consume(config, &live, deliveries, node, tracker, shutdown).await;
                 set_online(health, shared, false);
@@ -317,13 +330,7 @@ async fn consume(
     let ctx = Arc::new(SessionCtx {
         publisher: session.publisher(),
         acks: live.acks.clone(),
-        eta: EtaWindow::new(
-            session.consume_channel().clone(),
-            config.prefetch(),
-            config.eta_limit,
-            !config.has_quorum_queue(),
-            config.consumer_timeout,
-        ),
+        eta: EtaWindow::new(live.window.clone(), config.consumer_timeout),
         gone: gone.clone(),
     });
     match session.open_mailbox(&config.hostname).await {

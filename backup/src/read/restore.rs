@@ -284,7 +284,7 @@ async fn restore_from(
             }
             Err(CopyFailure::Stop(e)) => return Err(e),
             Err(CopyFailure::Skip(e)) => {
-                tracing::warn!(store = %source.store.id(), key = %source.key, error = %crate::report::error_chain(&e), "copy not usable, trying the next");
+                tracing::warn!(store = %source.store.id(), key = %source.key, error = %celeriac_error_chain::error_chain(&e), "copy not usable, trying the next");
                 skipped.push(RestoreAttempt {
                     store: source.store.id().clone(),
                     key: source.key.clone(),

@@ -239,6 +239,6 @@ async fn upload(
 async fn abort(upload: Upload) {
     let (store, key) = (upload.store().clone(), upload.key().clone());
     if let Err(e) = upload.abort().await {
-        tracing::warn!(%store, %key, error = %crate::report::error_chain(&e), "aborting an upload failed");
+        tracing::warn!(%store, %key, error = %celeriac_error_chain::error_chain(&e), "aborting an upload failed");
     }
 }

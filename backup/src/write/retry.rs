@@ -127,7 +127,7 @@ impl RetryJob<'_> {
 
 async fn abort(upload: Upload) {
     if let Err(e) = upload.abort().await {
-        tracing::warn!(error = %crate::report::error_chain(&e), "aborting a retried upload failed");
+        tracing::warn!(error = %celeriac_error_chain::error_chain(&e), "aborting a retried upload failed");
     }
 }
 

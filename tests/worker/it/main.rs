@@ -18,3 +18,4 @@ mod retries;
 mod shutdown;
 mod support;
 mod topology;
+mod window;
