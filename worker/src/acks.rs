@@ -5,15 +5,18 @@
 //!
 //! Invariant (acks_late): a `multiple` ack for tag T is only sent when every delivery this
 //! channel handed out with a tag ≤ T is either already settled or marked ready, i.e. its outcome
-//! was recorded. Deliveries are registered in tag order by the consume loop before their handler
-//! runs, and removed only once settled, so "every registered tag ≤ T is ready" is exactly that.
+//! was recorded. Deliveries are registered by the consume loop before their handler runs and
+//! removed only once settled. The broker numbers a channel's deliveries 1, 2, 3...; with several
+//! queues the loop merges their consumers' streams and may see a later tag before an earlier
+//! one, so the ledger also keeps which tags have arrived ([`Arrivals`]): a `multiple` ack never
+//! reaches past a tag that has not, and "every tag ≤ T arrived and is ready" is exactly the rule.
 //! Ready deliveries stuck behind a long-running one are acked individually after a short delay.
 //!
 //! The ledger also knows how many deliveries are unsettled and how many of them are settling
 //! (outcome decided, awaiting a reply confirm or the ack); it tells the prefetch [`Window`] after
 //! every change.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -47,10 +50,38 @@ enum Phase {
     Ready,
 }
 
+/// Which delivery tags the consume loop has registered: every tag up to `through`, plus the
+/// ones in `early` that came before an earlier tag did.
+#[derive(Debug, Default)]
+struct Arrivals {
+    through: u64,
+    early: BTreeSet<u64>,
+}
+
+impl Arrivals {
+    fn arrived(&mut self, tag: u64) {
+        if tag == self.through + 1 {
+            self.through = tag;
+            while self.early.remove(&(self.through + 1)) {
+                self.through += 1;
+            }
+        } else if tag > self.through {
+            self.early.insert(tag);
+        }
+    }
+
+    /// The first tag not registered yet while a later one is: no `multiple` ack may cover it.
+    fn gap(&self) -> Option<u64> {
+        (!self.early.is_empty()).then_some(self.through + 1)
+    }
+}
+
 #[derive(Default)]
 struct Ledger {
     /// Unsettled deliveries by tag.
     open: BTreeMap<u64, Phase>,
+    /// The tags registered so far.
+    arrivals: Arrivals,
     /// How many of `open` are `Settling` or `Ready`.
     settling: u32,
     /// The unfinished delivery at the head of `open`, and since when it has been there.
@@ -94,12 +125,22 @@ impl Ledger {
         }
     }
 
+    fn register(&mut self, tag: u64) {
+        self.arrivals.arrived(tag);
+        self.open.insert(tag, Phase::Reserved);
+    }
+
     fn take_batch(&mut self, now: Instant) -> Batch {
-        let head = self
+        let unfinished = self
             .open
             .iter()
             .find(|(_, phase)| **phase != Phase::Ready)
             .map(|(tag, _)| *tag);
+        // The barrier: the first delivery not finished, or the first not even registered.
+        let head = match (unfinished, self.arrivals.gap()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let mut batch = Batch::default();
         let prefix_end = head.unwrap_or(u64::MAX);
         let prefix: Vec<u64> = self.open.range(..prefix_end).map(|(t, _)| *t).collect();
@@ -156,9 +197,9 @@ impl Acks {
         self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A delivery arrived (called by the consume loop, in tag order).
+    /// A delivery arrived (called by the consume loop, before its handler starts).
     pub(crate) fn register(&self, tag: u64) {
-        self.change(|l| l.open.insert(tag, Phase::Reserved));
+        self.change(|l| l.register(tag));
     }
 
     /// Its outcome is decided; the reply (or retry) is on its way to the broker. It no longer
@@ -286,6 +327,33 @@ mod tests {
         l.remove(3);
         l.remove(4);
         assert_eq!(l.load(), load(0, 0));
+    }
+
+    #[test]
+    fn never_covers_a_tag_that_has_not_arrived() {
+        // two queues: the loop sees tag 2 (queue b) before tag 1 (queue a)
+        let now = Instant::now();
+        let mut l = Ledger::default();
+        l.register(2);
+        l.set(2, Phase::Ready);
+        l.register(3);
+        l.set(3, Phase::Ready);
+        assert_eq!(l.take_batch(now), Batch::default(), "tag 1 not seen yet");
+        // a gap that lasts is treated like an unfinished head: singles after the delay
+        l.register(4);
+        l.set(4, Phase::Ready);
+        let b = l.take_batch(now + STRAGGLER_DELAY);
+        assert_eq!(b.up_to, None);
+        assert_eq!(b.singles, [2, 3, 4]);
+        l.register(1);
+        assert_eq!(l.arrivals.through, 4);
+        assert!(l.arrivals.gap().is_none());
+        assert_eq!(l.take_batch(now), Batch::default(), "tag 1 is not finished");
+        l.register(5);
+        l.set(1, Phase::Ready);
+        l.set(5, Phase::Ready);
+        assert_eq!(l.take_batch(now).up_to, Some(5));
+        assert!(l.open.is_empty());
     }
 
     #[test]
