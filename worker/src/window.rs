@@ -11,10 +11,15 @@
 //!            SETTLE_LIMIT, quantized and widened only while the window is full
 //! ```
 //!
-//! The settling part moves in steps with hysteresis ([`Plan::settle_extra`]): it is raised when
-//! deliveries are settling beyond it *and* the window is full (otherwise the broker is not held
-//! back and a `basic.qos` would buy nothing), and lowered only once it exceeds the settling
-//! count by two steps, or to zero when nothing is settling. One task sends the frames
+//! The settling part moves in steps with hysteresis ([`Plan::settle_extra`]): it is raised at
+//! once, to at least double, when deliveries are settling beyond it *and* the window is full
+//! (otherwise the broker is not held back and a `basic.qos` would buy nothing). It is lowered only by the decay tick
+//! ([`Plan::decayed_extra`], every [`DECAY`] while the extra is above zero), to fit the most
+//! deliveries seen settling since the previous tick, or to zero when none were. Narrowing on
+//! every ack instead made the window swing between the base and its peak hundreds of times a
+//! second with tiny tasks (each swing a `basic.qos` round trip, and a broker that idles while
+//! the window is narrow), while a long-running task gains nothing from a quicker narrowing: the
+//! messages the broker already sent stay reserved either way. One task sends the frames
 //! ([`Window::run`]): changes made while a `basic.qos` is in flight coalesce into the next one.
 //! Memory stays bounded: at most `base + eta-limit + SETTLE_LIMIT` deliveries are held.
 //!
@@ -22,6 +27,7 @@
 //! apply to consumers started after it, so with a quorum queue the window stays at its base.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use lapin::Channel;
 use lapin::options::BasicQosOptions;
@@ -33,6 +39,9 @@ use tokio_util::sync::CancellationToken;
 /// limit (the broker refills what settles), so it sets the default-flag throughput and the
 /// worst-case memory: each held delivery costs a few KiB.
 pub(crate) const SETTLE_LIMIT: u32 = 256;
+
+/// How often a widened settling extra is fitted down to the deliveries seen settling since.
+pub(crate) const DECAY: Duration = Duration::from_millis(250);
 
 /// The arithmetic of the window: fixed for a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,21 +76,34 @@ impl Plan {
         }
     }
 
-    /// The extra slots for settling deliveries, from the current extra `current`, the ledger's
-    /// `load` and the ETA messages `held`.
+    /// The extra slots for settling deliveries after a ledger change: the current extra
+    /// `current`, raised (never lowered) when the ledger's `load` has more deliveries settling
+    /// than it and fills the window widened for `held` ETA messages: to fit them, and to at
+    /// least twice the current extra.
     pub(crate) fn settle_extra(&self, current: u32, load: Load, held: u32) -> u32 {
-        let settling = load.settling;
-        if settling == 0 {
-            return 0;
-        }
         let window = self.base + self.eta_extra(held) + current;
         let full = load.unsettled >= window;
-        let fitted = (settling.div_ceil(self.step) * self.step + self.step).min(self.settle_limit);
-        if (settling > current && full) || current > settling + 2 * self.step {
-            fitted
+        if load.settling > current && full {
+            // at least doubled, so a stream of tiny tasks reaches its width in a few frames
+            self.fitted(load.settling.max(current.saturating_mul(2)))
         } else {
             current.min(self.settle_limit)
         }
+    }
+
+    /// The extra at a decay tick: fitted to `peak`, the most deliveries seen settling since the
+    /// previous tick, when that is lower than `current` (zero when none settled).
+    pub(crate) fn decayed_extra(&self, current: u32, peak: u32) -> u32 {
+        if peak == 0 {
+            0
+        } else {
+            current.min(self.fitted(peak))
+        }
+    }
+
+    /// Room for `settling` deliveries: whole steps past it, within the limit.
+    fn fitted(&self, settling: u32) -> u32 {
+        (settling.div_ceil(self.step) * self.step + self.step).min(self.settle_limit)
     }
 
     fn eta_extra(&self, held: u32) -> u32 {
@@ -108,6 +130,8 @@ struct State {
     held: u32,
     /// The current settling extra.
     extra: u32,
+    /// The most deliveries seen settling since the previous decay tick.
+    peak: u32,
     /// The prefetch count wanted now; the sender makes the broker's equal to it.
     wanted: u16,
 }
@@ -154,6 +178,7 @@ impl Window {
     pub(crate) fn ledger_changed(&self, load: Load) {
         let mut state = self.state();
         state.load = load;
+        state.peak = state.peak.max(load.settling);
         self.replan(&mut state);
     }
 
@@ -173,6 +198,18 @@ impl Window {
             return;
         }
         state.extra = self.plan.settle_extra(state.extra, state.load, state.held);
+        self.want(state);
+    }
+
+    /// The decay tick: narrows the settling extra to what the last period needed.
+    fn decay(&self) {
+        let mut state = self.state();
+        state.extra = self.plan.decayed_extra(state.extra, state.peak);
+        state.peak = state.load.settling;
+        self.want(&mut state);
+    }
+
+    fn want(&self, state: &mut State) {
         let wanted = self.plan.prefetch(state.held, state.extra);
         if wanted != state.wanted {
             state.wanted = wanted;
@@ -184,15 +221,37 @@ impl Window {
     /// channel fails (the session is then going away).
     pub(crate) async fn run(self: Arc<Self>, stop: CancellationToken) {
         let mut sent = self.plan.prefetch(0, 0);
+        let mut next_decay = tokio::time::Instant::now() + DECAY;
         loop {
-            let (wanted, load, held) = {
+            let (wanted, load, held, extra) = {
                 let s = self.state();
-                (s.wanted, s.load, s.held)
+                (s.wanted, s.load, s.held, s.extra)
             };
+            if tokio::time::Instant::now() >= next_decay {
+                next_decay = tokio::time::Instant::now() + DECAY;
+                if extra > 0 {
+                    self.decay();
+                    continue;
+                }
+            }
             if wanted == sent {
+                // Idle (nothing widened) the task sleeps until the ledger wakes it.
+                let tick = async {
+                    if extra > 0 {
+                        tokio::time::sleep_until(next_decay).await;
+                    } else {
+                        std::future::pending::<()>().await;
+                    }
+                };
                 tokio::select! {
                     () = stop.cancelled() => return,
-                    () = self.wake.notified() => continue,
+                    () = self.wake.notified() => {
+                        if extra == 0 {
+                            next_decay = tokio::time::Instant::now() + DECAY;
+                        }
+                        continue;
+                    }
+                    () = tick => continue,
                 }
             }
             let options = BasicQosOptions { global: true };
@@ -240,21 +299,31 @@ mod tests {
         // the window is full and six of eight only await their confirm: widen past them
         assert_eq!(p.settle_extra(0, load(8, 6), 0), 8);
         assert_eq!(p.prefetch(0, 8), 16);
-        // full again with more settling than the extra: widen again, by whole steps
-        assert_eq!(p.settle_extra(8, load(16, 13), 0), 16);
+        // full again with a few more settling than the extra: at least doubled, in whole steps
+        // past it (a stream of tiny tasks reaches its width in a few frames)
+        assert_eq!(p.settle_extra(8, load(16, 9), 0), 18);
+        // far more than double: fitted to them
+        assert_eq!(p.settle_extra(8, load(40, 29), 0), 32);
     }
 
     #[test]
-    fn holds_steady_within_the_band_and_narrows_beyond_it() {
+    fn a_ledger_change_never_narrows() {
         let p = Plan::new(8, 1000, 256);
-        // settling moves within [extra - 2 steps, extra]: no change, so no frame
-        for settling in 12..=16 {
+        // acks come and go between ticks: the extra holds, so no frame is sent
+        for settling in 0..=16 {
             assert_eq!(p.settle_extra(16, load(24, settling), 0), 16, "{settling}");
         }
-        // more than two steps below: narrowed to the fitted value
-        assert_eq!(p.settle_extra(16, load(20, 11), 0), 14);
-        // nothing settling: back to the base exactly
-        assert_eq!(p.settle_extra(16, load(5, 0), 0), 0);
+    }
+
+    #[test]
+    fn the_decay_tick_fits_the_peak_of_the_last_period() {
+        let p = Plan::new(8, 1000, 256);
+        // at most eleven settled since the last tick: fitted to whole steps past them
+        assert_eq!(p.decayed_extra(16, 11), 14);
+        // the peak needs more than the extra: a tick never widens (the ledger does)
+        assert_eq!(p.decayed_extra(16, 15), 16);
+        // nothing settled over the whole period: back to the base exactly
+        assert_eq!(p.decayed_extra(16, 0), 0);
         assert_eq!(p.prefetch(0, 0), 8);
     }
 
