@@ -182,6 +182,7 @@ impl Metrics {
                 prefetch: recorder.register_gauge(&Key::from_static_name(PREFETCH), &METADATA),
                 updates: recorder
                     .register_counter(&Key::from_static_name(PREFETCH_UPDATES), &METADATA),
+                in_force: std::sync::Arc::default(),
             },
         }
     }

@@ -26,6 +26,7 @@
 //! Only on global QoS (classic queues) and a limited base: a per-consumer QoS change would only
 //! apply to consumers started after it, so with a quorum queue the window stays at its base.
 
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -122,6 +123,20 @@ impl Plan {
 pub(crate) struct WindowMetrics {
     pub(crate) prefetch: Gauge,
     pub(crate) updates: Counter,
+    /// The prefetch count in force, for `inspect stats` (Python reports its QoS value there).
+    pub(crate) in_force: Arc<AtomicU16>,
+}
+
+impl WindowMetrics {
+    fn set(&self, prefetch: u16) {
+        self.prefetch.set(f64::from(prefetch));
+        self.in_force.store(prefetch, Ordering::Relaxed);
+    }
+
+    /// The prefetch count in force on the consuming channel.
+    pub(crate) fn in_force(&self) -> u16 {
+        self.in_force.load(Ordering::Relaxed)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -156,7 +171,7 @@ impl Window {
         metrics: WindowMetrics,
     ) -> Arc<Self> {
         let base = plan.prefetch(0, 0);
-        metrics.prefetch.set(f64::from(base));
+        metrics.set(base);
         Arc::new(Self {
             channel,
             plan,
@@ -260,7 +275,7 @@ impl Window {
                 return;
             }
             sent = wanted;
-            self.metrics.prefetch.set(f64::from(sent));
+            self.metrics.set(sent);
             self.metrics.updates.increment(1);
             tracing::debug!(
                 prefetch = sent,

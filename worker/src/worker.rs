@@ -144,7 +144,6 @@ fn control_node(config: &Config, shared: &Arc<Shared>, shutdown: &CancellationTo
     Node {
         shared: shared.clone(),
         concurrency: config.concurrency,
-        prefetch_count: config.prefetch(),
         queues: consumed,
         broker: config.broker.info(),
         conf,

@@ -29,11 +29,11 @@ pub(crate) enum Answer {
 }
 
 /// The node as remote control sees it: the shared worker parts and the facts `stats`,
-/// `active_queues` and `conf` report, fixed at startup.
+/// `active_queues` and `conf` report, fixed at startup (`stats` reads the prefetch count in
+/// force from the window's metrics: Python reports its current QoS value).
 pub(crate) struct Node {
     pub(crate) shared: Arc<Shared>,
     pub(crate) concurrency: u32,
-    pub(crate) prefetch_count: u16,
     /// The queues consumed (changed by `add_consumer` / `cancel_consumer`).
     pub(crate) queues: Queues,
     pub(crate) broker: BrokerInfo,
@@ -244,7 +244,7 @@ impl Node {
                 "failover_strategy": "round-robin",
                 "alternates": [],
             },
-            "prefetch_count": self.prefetch_count,
+            "prefetch_count": self.shared.metrics.window.in_force(),
             "rusage": "N/A",
         })
     }
@@ -499,6 +499,7 @@ mod tests {
     use crate::metrics::Metrics;
     use crate::registry::Registry;
     use crate::task::{TaskOptions, task_fn};
+    use std::sync::atomic::Ordering;
     use tokio::sync::Semaphore;
 
     fn node() -> Node {
@@ -530,7 +531,6 @@ mod tests {
         Node {
             shared,
             concurrency: 4,
-            prefetch_count: 16,
             queues: Queues::new(
                 vec![QueueSpec {
                     name: "q".into(),
@@ -577,6 +577,12 @@ mod tests {
             ),
             json!(["t.add [max_retries=3]"])
         );
+        // the prefetch count in force (the window may be wider than the base)
+        n.shared
+            .metrics
+            .window
+            .in_force
+            .store(16, Ordering::Relaxed);
         let stats = call(&n, "stats", &json!({}));
         assert_eq!(stats["pool"]["max-concurrency"], 4);
         assert_eq!(stats["broker"]["hostname"], "b");
