@@ -136,7 +136,11 @@ async fn process(shared: &Shared, session: &SessionCtx, incoming: Incoming, msg:
     // Rate limit (task_limits.rs): wait for a token still reserved, holding no permit.
     if shared
         .limits
-        .wait_turn(msg.headers.task.as_str(), &session.gone)
+        .wait_turn(
+            msg.headers.task.as_str(),
+            &session.gone,
+            &shared.metrics.rate_limited,
+        )
         .await
         == Turn::Stopped
     {

@@ -20,6 +20,7 @@ const RETRIED: &str = "celeriac_tasks_retried_total";
 const REVOKED: &str = "celeriac_tasks_revoked_total";
 const RUNTIME: &str = "celeriac_task_runtime_seconds";
 const IN_FLIGHT: &str = "celeriac_tasks_in_flight";
+const RATE_LIMITED: &str = "celeriac_tasks_rate_limited";
 const REJECTED: &str = "celeriac_messages_rejected_total";
 const CONNECTED: &str = "celeriac_broker_connected";
 const RECONNECTS: &str = "celeriac_broker_reconnects_total";
@@ -139,6 +140,8 @@ pub(crate) struct Metrics {
     unregistered: TaskMetrics,
     rejected: HashMap<RejectReason, Counter>,
     pub(crate) in_flight: Gauge,
+    /// Deliveries waiting for a rate-limit token (reserved, not running).
+    pub(crate) rate_limited: Gauge,
     pub(crate) connected: Gauge,
     pub(crate) reconnects: Counter,
     pub(crate) events: EventCounters,
@@ -175,6 +178,7 @@ impl Metrics {
             tasks,
             rejected,
             in_flight: recorder.register_gauge(&Key::from_static_name(IN_FLIGHT), &METADATA),
+            rate_limited: recorder.register_gauge(&Key::from_static_name(RATE_LIMITED), &METADATA),
             connected: recorder.register_gauge(&Key::from_static_name(CONNECTED), &METADATA),
             reconnects: recorder.register_counter(&Key::from_static_name(RECONNECTS), &METADATA),
             events: event_counters(&recorder),
@@ -237,7 +241,7 @@ fn event_counters(recorder: &PrometheusRecorder) -> EventCounters {
 }
 
 fn describe(recorder: &PrometheusRecorder) {
-    let items: [(&'static str, Option<Unit>, &'static str); 14] = [
+    let items: [(&'static str, Option<Unit>, &'static str); 15] = [
         (RECEIVED, None, "Task messages received, by task name"),
         (SUCCEEDED, None, "Tasks that returned a value"),
         (
@@ -253,6 +257,11 @@ fn describe(recorder: &PrometheusRecorder) {
         ),
         (RUNTIME, Some(Unit::Seconds), "Time spent running tasks"),
         (IN_FLIGHT, None, "Tasks running now"),
+        (
+            RATE_LIMITED,
+            None,
+            "Deliveries waiting for their task's rate-limit token (reserved, not running)",
+        ),
         (
             REJECTED,
             None,
@@ -293,7 +302,7 @@ fn describe(recorder: &PrometheusRecorder) {
     for (name, unit, help) in items {
         if name == RUNTIME {
             recorder.describe_histogram(name.into(), unit, help.into());
-        } else if name == IN_FLIGHT || name == CONNECTED || name == PREFETCH {
+        } else if [IN_FLIGHT, RATE_LIMITED, CONNECTED, PREFETCH].contains(&name) {
             recorder.describe_gauge(name.into(), unit, help.into());
         } else {
             recorder.describe_counter(name.into(), unit, help.into());
@@ -330,6 +339,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("celeriac_tasks_in_flight 1"));
+        assert!(text.contains("# TYPE celeriac_tasks_rate_limited gauge"), "{text}");
         assert!(text.contains(r#"celeriac_messages_rejected_total{reason="malformed"} 1"#));
         m.events.sent.increment(5);
         m.events.dropped(EventDrop::BufferFull, 2);

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use metrics::Gauge;
 use tokio_util::sync::CancellationToken;
 
 use crate::execute::Limits;
@@ -55,6 +56,23 @@ pub(crate) enum Turn {
     Stopped,
 }
 
+/// One delivery counted in the rate-limit gauge until it stops waiting (dropped when the
+/// wait ends, also when the delivery is abandoned mid-wait).
+struct Waiting<'a>(&'a Gauge);
+
+impl<'a> Waiting<'a> {
+    fn start(gauge: &'a Gauge) -> Self {
+        gauge.increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
 impl TaskLimits {
     /// The limits of `registry`'s tasks as configured (rate limits from their options).
     pub(crate) fn new(registry: &Registry) -> Self {
@@ -80,8 +98,13 @@ impl TaskLimits {
     }
 
     /// Waits until a run of `task` may start under its rate limit (at once if it has none), or
-    /// until `gone` fires.
-    pub(crate) async fn wait_turn(&self, task: &str, gone: &CancellationToken) -> Turn {
+    /// until `gone` fires; counted in `waiting` while it waits on a bucket.
+    pub(crate) async fn wait_turn(
+        &self,
+        task: &str,
+        gone: &CancellationToken,
+        waiting: &Gauge,
+    ) -> Turn {
         loop {
             if !self.any.load(Ordering::Acquire) {
                 return Turn::Go;
@@ -89,6 +112,7 @@ impl TaskLimits {
             let Some(gate) = self.read(|t| t.get(task).and_then(|t| t.gate.clone())) else {
                 return Turn::Go;
             };
+            let _counted = Waiting::start(waiting);
             tokio::select! {
                 biased;
                 () = gone.cancelled() => return Turn::Stopped,
@@ -195,12 +219,21 @@ mod tests {
         let limits = TaskLimits::new(&r);
         let gone = CancellationToken::new();
         let start = Instant::now();
-        assert_eq!(limits.wait_turn("slow", &gone).await, Turn::Go);
+        assert_eq!(
+            limits.wait_turn("slow", &gone, &Gauge::noop()).await,
+            Turn::Go
+        );
         for _ in 0..10 {
-            assert_eq!(limits.wait_turn("free", &gone).await, Turn::Go);
+            assert_eq!(
+                limits.wait_turn("free", &gone, &Gauge::noop()).await,
+                Turn::Go
+            );
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
-        assert_eq!(limits.wait_turn("slow", &gone).await, Turn::Go);
+        assert_eq!(
+            limits.wait_turn("slow", &gone, &Gauge::noop()).await,
+            Turn::Go
+        );
         assert_eq!(start.elapsed(), Duration::from_secs(1));
         assert_eq!(limits.rate_text("slow").as_deref(), Some("1/s"));
         assert_eq!(limits.rate_text("free"), None);
@@ -209,16 +242,24 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_change_moves_waiters_and_gone_stops_them() {
         let limits = Arc::new(TaskLimits::new(&registry()));
+        let metrics = Arc::new(crate::metrics::Metrics::new(["slow"]));
         let gone = CancellationToken::new();
-        assert_eq!(limits.wait_turn("slow", &gone).await, Turn::Go);
+        assert_eq!(
+            limits.wait_turn("slow", &gone, &Gauge::noop()).await,
+            Turn::Go
+        );
         let start = Instant::now();
         let waiter = {
-            let (limits, gone) = (limits.clone(), gone.clone());
-            tokio::spawn(async move { limits.wait_turn("slow", &gone).await })
+            let (limits, gone, metrics) = (limits.clone(), gone.clone(), metrics.clone());
+            tokio::spawn(
+                async move { limits.wait_turn("slow", &gone, &metrics.rate_limited).await },
+            )
         };
         tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(metrics.render().contains("celeriac_tasks_rate_limited 1"));
         limits.set_rate("slow", None, Some("0".into()));
         assert_eq!(waiter.await.unwrap(), Turn::Go);
+        assert!(metrics.render().contains("celeriac_tasks_rate_limited 0"));
         assert_eq!(
             start.elapsed(),
             Duration::from_millis(100),
@@ -227,10 +268,13 @@ mod tests {
         assert_eq!(limits.rate_text("slow").as_deref(), Some("0"));
 
         limits.set_rate("free", Some(&"1/h".parse().unwrap()), Some("1/h".into()));
-        assert_eq!(limits.wait_turn("free", &gone).await, Turn::Go);
+        assert_eq!(
+            limits.wait_turn("free", &gone, &Gauge::noop()).await,
+            Turn::Go
+        );
         let waiter = {
             let (limits, gone) = (limits.clone(), gone.clone());
-            tokio::spawn(async move { limits.wait_turn("free", &gone).await })
+            tokio::spawn(async move { limits.wait_turn("free", &gone, &Gauge::noop()).await })
         };
         tokio::time::sleep(Duration::from_secs(1)).await;
         gone.cancel();
