@@ -13,14 +13,15 @@
 //!
 //! The settling part moves in steps with hysteresis ([`Plan::settle_extra`]): it is raised at
 //! once, to at least double, when deliveries are settling beyond it *and* the window is full
-//! (otherwise the broker is not held back and a `basic.qos` would buy nothing). It is lowered only by the decay tick
-//! ([`Plan::decayed_extra`], every [`DECAY`] while the extra is above zero), to fit the most
-//! deliveries seen settling since the previous tick, or to zero when none were. Narrowing on
-//! every ack instead made the window swing between the base and its peak hundreds of times a
-//! second with tiny tasks (each swing a `basic.qos` round trip, and a broker that idles while
-//! the window is narrow), while a long-running task gains nothing from a quicker narrowing: the
-//! messages the broker already sent stay reserved either way. One task sends the frames
-//! ([`Window::run`]): changes made while a `basic.qos` is in flight coalesce into the next one.
+//! (otherwise the broker is not held back and a `basic.qos` would buy nothing). It is lowered
+//! only by the decay tick ([`Plan::decayed_extra`], every [`DECAY`] while the extra is above
+//! zero), to fit the most deliveries seen settling since the previous tick, or to zero when none
+//! were. Narrowing on every ack instead made the window swing between the base and its peak
+//! hundreds of times a second with tiny tasks (each swing a `basic.qos` round trip, and a
+//! broker that idles while the window is narrow), while a long-running task gains nothing from
+//! a quicker narrowing: the messages the broker already sent stay reserved either way. One task
+//! sends the frames ([`Window::run`]): changes made while a `basic.qos` is in flight coalesce
+//! into the next one.
 //! Memory stays bounded: at most `base + eta-limit + SETTLE_LIMIT` deliveries are held.
 //!
 //! Only on global QoS (classic queues) and a limited base: a per-consumer QoS change would only
