@@ -339,7 +339,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("celeriac_tasks_in_flight 1"));
-        assert!(text.contains("# TYPE celeriac_tasks_rate_limited gauge"), "{text}");
+        assert!(
+            text.contains("# TYPE celeriac_tasks_rate_limited gauge"),
+            "{text}"
+        );
         assert!(text.contains(r#"celeriac_messages_rejected_total{reason="malformed"} 1"#));
         m.events.sent.increment(5);
         m.events.dropped(EventDrop::BufferFull, 2);
