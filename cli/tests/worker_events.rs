@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use celeriac_testkit::amqp::{self, TestQueues};
+use celeriac_testkit::events_probe::EventsProbe;
 use celeriac_testkit::proxy::FaultProxy;
 use celeriac_testkit::python::Python;
 use serde_json::{Value, json};
@@ -130,46 +131,6 @@ async fn dropped(port: u16) -> f64 {
     total
 }
 
-/// `events_probe.py` (Celery's receiver and state machine) listening for `node`.
-struct Probe {
-    child: Child,
-}
-
-impl Probe {
-    async fn start(python: &Python, node: &str) -> Probe {
-        let mut child = python
-            .script(format!("{PYTHON_DIR}/events_probe.py"))
-            .args(["--broker", &amqp::amqp_url(), "--node", node])
-            .args(["--timeout", "90"])
-            .spawn();
-        let stdout = child.stdout.as_mut().unwrap();
-        let mut line = String::new();
-        let mut reader = BufReader::new(stdout);
-        tokio::time::timeout(PATIENCE, reader.read_line(&mut line))
-            .await
-            .expect("the probe binds its queue")
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "probe said {line:?}");
-        Probe { child }
-    }
-
-    /// Waits for the probe to see `worker-offline` and returns its report.
-    async fn report(self) -> Value {
-        let out = tokio::time::timeout(PATIENCE * 2, self.child.wait_with_output())
-            .await
-            .expect("the probe ends after worker-offline")
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "the probe (Celery's State) failed: {}\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_str(stdout.trim()).unwrap()
-    }
-}
-
 fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["type"] == kind).collect()
 }
@@ -181,7 +142,7 @@ async fn celery_state_machine_takes_every_event() {
     let node = format!("celeriac@{q}");
     let python = Python::find();
     python.require("celery");
-    let probe = Probe::start(&python, &node).await;
+    let probe = EventsProbe::start(&python, &node, &[]).await;
     // a failure rejects the message (acks-on-failure = false): task-failed, then task-rejected
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(

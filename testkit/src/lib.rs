@@ -54,6 +54,7 @@
 
 pub mod amqp;
 pub mod db;
+pub mod events_probe;
 pub mod http;
 pub mod proxy;
 pub mod python;

@@ -9,10 +9,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use celeriac_testkit::amqp::{self, TestQueues};
+use celeriac_testkit::events_probe::EventsProbe;
 use celeriac_testkit::python::Python;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Child;
 
 use crate::support::{PATIENCE, WorkerProcess, WorkerSpec, client_script, python_calls};
 
@@ -43,38 +42,6 @@ async fn control(python: &Python, queue: &str, node: &str, args: &[&str]) -> Val
         .and_then(|list| list.iter().find_map(|r| r.get(node)))
         .unwrap_or_else(|| panic!("no reply from {node}: {replies}"))
         .clone()
-}
-
-/// Celery's receiver and `State` listening for `node` until it sends an event of type `until`.
-async fn probe(python: &Python, node: &str, until: &str) -> Child {
-    let mut child = python
-        .script(python_dir().join("events_probe.py"))
-        .args(["--broker", &amqp::amqp_url(), "--node", node])
-        .args(["--until", until, "--timeout", "90"])
-        .spawn();
-    let mut line = String::new();
-    let mut reader = BufReader::new(child.stdout.as_mut().unwrap());
-    tokio::time::timeout(PATIENCE, reader.read_line(&mut line))
-        .await
-        .expect("the probe binds its queue")
-        .unwrap();
-    assert_eq!(line.trim(), "ready", "probe said {line:?}");
-    child
-}
-
-async fn report(probe: Child) -> Value {
-    let out = tokio::time::timeout(PATIENCE * 2, probe.wait_with_output())
-        .await
-        .expect("the probe ends")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the probe (Celery's State) failed: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap()
 }
 
 fn events_of<'a>(report: &'a Value, kind: &str, id: &str) -> Vec<&'a Value> {
@@ -121,7 +88,7 @@ async fn task_events_of_retries_and_terminations_switched_by_remote_control() {
     let node = format!("celeriac-test@{q}");
     let python = Python::find();
     python.require("celery");
-    let probe = probe(&python, &node, "worker-offline").await;
+    let probe = EventsProbe::start(&python, &node, &[]).await;
     let mut worker = WorkerProcess::start(WorkerSpec {
         hostname: Some(node.clone()),
         concurrency: Some(2),
@@ -140,7 +107,7 @@ async fn task_events_of_retries_and_terminations_switched_by_remote_control() {
     let quiet_again = python_calls(&q, &[], &json!([{"name": "tests.add", "args": [2, 3]}])).await;
     worker.signal("TERM");
     worker.wait_exit().await;
-    let report = report(probe).await;
+    let report = probe.report().await;
 
     for id in [&quiet[0]["id"], &quiet_again[0]["id"]] {
         let id = id.as_str().unwrap();
@@ -180,7 +147,7 @@ async fn control_heartbeat_sends_one_at_once() {
     let node = format!("celeriac-test@{q}");
     let python = Python::find();
     python.require("celery");
-    let probe = probe(&python, &node, "worker-heartbeat").await;
+    let probe = EventsProbe::start(&python, &node, &["--until", "worker-heartbeat"]).await;
     // no heartbeats of its own: the one the probe sees is the one asked for
     let _worker = WorkerProcess::start(WorkerSpec {
         hostname: Some(node.clone()),
@@ -195,7 +162,7 @@ async fn control_heartbeat_sends_one_at_once() {
         Value::Null,
         "Celery's heartbeat command returns None"
     );
-    let report = report(probe).await;
+    let report = probe.report().await;
     let events = report["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "only the requested heartbeat: {events:?}");
     assert_eq!(events[0]["type"], "worker-heartbeat");
