@@ -5,7 +5,6 @@
 //! task stopped by `control terminate` is `task-revoked` with `terminated`; `disable_events`
 //! stops task events again; `celery control heartbeat` sends a `worker-heartbeat` at once.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use celeriac_testkit::amqp::{self, TestQueues};
@@ -13,30 +12,17 @@ use celeriac_testkit::events_probe::EventsProbe;
 use celeriac_testkit::python::Python;
 use serde_json::{Value, json};
 
+use crate::control::remote;
 use crate::support::{PATIENCE, WorkerProcess, WorkerSpec, client_script, python_calls};
 
-fn python_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python")
-}
-
-/// `celery -A control_app control <args> --json -d <node>`: the node's reply.
+/// `celery -A control_app control <args>`: the node's reply.
 async fn control(python: &Python, queue: &str, node: &str, args: &[&str]) -> Value {
-    let out = python
-        .celery(python_dir())
-        .args(["-A", "control_app", "control"])
-        .args(args)
-        .args(["--json", "-d", node, "-t", "5"])
-        .env("CELERIAC_TEST_BROKER", amqp::amqp_url())
-        .env("CELERIAC_TEST_QUEUE", queue)
-        .output()
-        .await;
-    assert!(
-        out.status.success(),
-        "celery control {args:?}: {}\n{}",
-        out.stdout,
-        out.stderr
-    );
-    let replies: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let command: Vec<&str> = std::iter::once("control")
+        .chain(args.iter().copied())
+        .collect();
+    let replies = remote(python, queue, node, &command)
+        .await
+        .unwrap_or_else(|| panic!("celery control {args:?} got no reply"));
     replies
         .as_array()
         .and_then(|list| list.iter().find_map(|r| r.get(node)))
