@@ -49,6 +49,7 @@ use celeriac_store::{
 use serde::Deserialize;
 
 pub(crate) mod address;
+pub(crate) mod address_error;
 pub(crate) mod allowlist;
 pub(crate) mod keys;
 pub(crate) mod limits;
@@ -62,21 +63,22 @@ pub use keys::BackupKeys;
 pub use limits::{Limits, RawLimits};
 pub use naming::ArtifactName;
 pub use options::PipelineOptions;
-pub use spec::{CollectSpec, RawCollectConfig, RawRoot, SpecError};
+use spec::RawRoot;
+pub use spec::{CollectSpec, RawCollectConfig};
 pub use stores::StoreCredentials;
 
 /// The whole config file as written.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RawBackupConfig {
-    /// `[backup]`: where copies go.
-    pub backup: RawBackupSection,
+    /// `[backup]`: where copies go (see [`Self::store_targets`]).
+    pub(crate) backup: RawBackupSection,
     /// `[keys]`: where the keys are.
     pub keys: RawKeys,
     /// `[limits]`: sizes, retries, restore limits.
-    pub limits: RawLimits,
-    /// `[collect]`: what to collect.
-    pub collect: RawCollectConfig,
+    pub(crate) limits: RawLimits,
+    /// `[collect]`: what to collect (see [`Self::set_roots`]).
+    pub(crate) collect: RawCollectConfig,
     /// `[stores.<name>]`: S3-compatible stores, addressed as `s3:<name>`.
     pub stores: BTreeMap<String, S3Options>,
 }
@@ -143,7 +145,7 @@ pub enum ConfigError {
     },
     /// The `[collect]` table is invalid.
     #[error("invalid `[collect]` table")]
-    Collect(#[source] SpecError),
+    Collect(#[source] crate::cause::Cause),
     /// A `[stores.<name>]` table name is not a valid store id.
     #[error("invalid store name `[stores.{name}]`")]
     StoreName {
@@ -224,13 +226,43 @@ pub struct BackupConfig {
     pub s3: BTreeMap<StoreId, S3Options>,
     /// Where the keys are.
     pub keys: RawKeys,
-    /// Streaming, retry and verification settings.
-    pub pipeline: PipelineOptions,
-    /// Limits applied when restoring or deep-verifying.
-    pub restore_limits: Limits,
+    /// Streaming, retry and verification settings (a [`Pipeline`](crate::Pipeline) takes them
+    /// with `with_config`).
+    pub(crate) pipeline: PipelineOptions,
+    /// Limits applied when restoring or deep-verifying (`RestoreOptions::limits_of`,
+    /// `DeepOptions::new`).
+    pub(crate) restore_limits: Limits,
 }
 
 impl RawBackupConfig {
+    /// The collection roots: `[[collect.roots]]`.
+    pub fn roots(&self) -> impl ExactSizeIterator<Item = &Path> + '_ {
+        self.collect.roots.iter().map(|r| r.path.as_path())
+    }
+
+    /// Replaces the collection roots with required roots at `paths`, each with the default
+    /// archive prefix (what `--source DIR` does).
+    pub fn set_roots(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
+        self.collect.roots = paths.into_iter().map(RawRoot::new).collect();
+    }
+
+    /// Where each run writes a copy: `backup.stores`.
+    pub fn store_targets(&self) -> &[StoreTarget] {
+        &self.backup.stores
+    }
+
+    /// Replaces `backup.stores` (what `--store` does).
+    pub fn set_store_targets(&mut self, targets: Vec<StoreTarget>) {
+        self.backup.stores = targets;
+    }
+
+    test_util_pub! {
+        /// `[collect]`, to change.
+        fn collect_mut(&mut self) -> &mut RawCollectConfig {
+            &mut self.collect
+        }
+    }
+
     /// Parses TOML text.
     ///
     /// # Errors
@@ -270,6 +302,25 @@ impl RawBackupConfig {
 }
 
 impl BackupConfig {
+    /// The object-key prefix of every artifact (`backup.prefix`).
+    pub fn prefix(&self) -> &ObjectPrefix {
+        &self.pipeline.prefix
+    }
+
+    test_util_pub! {
+        /// Streaming, retry and verification settings.
+        fn pipeline(&self) -> &PipelineOptions {
+            &self.pipeline
+        }
+    }
+
+    test_util_pub! {
+        /// Limits applied when restoring or deep-verifying.
+        fn restore_limits(&self) -> &Limits {
+            &self.restore_limits
+        }
+    }
+
     /// Parses and validates TOML text.
     ///
     /// # Errors
@@ -288,7 +339,7 @@ impl TryFrom<RawBackupConfig> for BackupConfig {
         let collect = if raw.collect.roots.is_empty() {
             None
         } else {
-            Some(CollectSpec::try_from(raw.collect).map_err(ConfigError::Collect)?)
+            Some(CollectSpec::from_raw(&raw.collect).map_err(|e| ConfigError::Collect(e.into()))?)
         };
         let prefix = ObjectPrefix::new(raw.backup.prefix).map_err(|_| ConfigError::Invalid {
             key: "backup.prefix",

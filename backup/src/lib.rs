@@ -11,38 +11,46 @@
 //!
 //! # The public API
 //!
-//! Everything is at the crate root (the rooms are private); 39 names, kept under 40 by the
-//! guard in `tests/it/house.rs`:
+//! Everything is at the crate root (the rooms are private); 38 names, kept under 40 by the
+//! guard in `tests/it/house.rs`, and no other type can reach a user: the crate denies
+//! `unnameable_types`, so a type that is not listed here appears in no public field,
+//! signature, error payload or trait impl.
 //!
-//! - Backup: [`Pipeline`]`::new(spec, stores, keys).run()` runs one backup and returns a
-//!   [`BackupReport`] (serde-serialisable: collection counts and skips, per-artifact
-//!   sizes, digests and key ids, one copy report per store, stage timings, and a
-//!   [`BackupStatus`]: `VERIFIED` when every store holds verified copies, `PARTIAL` when some do
-//!   or when a file holding secrets could not be read, `FAILED` when none does), with its
-//!   [`ArtifactReport`]s, [`CopyReport`]s and [`CopyErrorKind`]; [`ProgressEvent`]s feed
-//!   progress bars; a `CancellationToken` stops it between files; it fails with a
-//!   [`BackupError`]. [`BackupId`] names a run, [`Bundle`] an artifact of it.
+//! - Backup: [`Pipeline`]`::new(spec, stores, keys).with_config(&config).run()` runs one
+//!   backup and returns a [`BackupReport`] (serde-serialisable, and its JSON is the full
+//!   record: collection counts and skips, per-artifact sizes, digests and key ids, one copy
+//!   report per store, stage timings; in Rust, a [`BackupStatus`]: `VERIFIED` when every store
+//!   holds verified copies, `PARTIAL` when some do or when a file holding secrets could not be
+//!   read, `FAILED` when none does), with its [`ArtifactReport`]s and [`CopyReport`]s (a
+//!   [`CopyError`] of a [`CopyErrorKind`] when a copy failed); [`ProgressEvent`]s feed progress
+//!   bars; a `CancellationToken` stops it between files; it fails with a [`BackupError`].
+//!   [`BackupId`] names a run, [`Bundle`] an artifact of it.
 //! - Dry run: [`Plan`]`::of(spec)` is what a backup would collect, without archiving.
 //! - Verify: [`verify_artifact`] reads a copy back (size + SHA-256 against an [`Expected`] or
-//!   the store's record, see [`Reference`]; optionally decrypt and walk the archive,
-//!   [`DeepOptions`]) into a [`VerifyReport`], or a [`VerifyError`].
+//!   the store's record; optionally decrypt and walk the archive, [`DeepOptions`]) into a
+//!   [`VerifyReport`] (whose `Display` is the text a person reads), or a [`VerifyError`].
 //! - Restore: [`restore`] falls back from copy to copy ([`RestoreSource`], [`RestoreOptions`],
-//!   [`RestoreMode`]: extract with a [`CommitPolicy`], dry run, list; a [`PathFilter`] of
-//!   globs; the secrets bundle only when asked) into a [`RestoreReport`] (whose listing is
-//!   [`ManifestEntryRef`]s), or a [`RestoreError`].
-//! - Configuration: the TOML file ([`RawBackupConfig`], with [`RawKeys`], [`KeyRef`] and
-//!   [`RawRoot`] for the command line's overrides) and its one validation step into a
-//!   [`BackupConfig`] (keys, limits, the [`CollectSpec`], the [`StoreTarget`]s), which opens
-//!   its stores with [`StoreCredentials`]; [`BackupKeys`]; the addresses and names the command
-//!   line deals in ([`ArtifactAddress`], [`AddressError`], [`ArtifactName`]); one
-//!   [`ConfigError`] for a refused file or a store that cannot be opened.
+//!   [`RestoreMode`]: extract into a new or empty directory, dry run, list; a [`PathFilter`] of
+//!   globs; the secrets bundle only when asked) into a [`RestoreReport`] (the copies it
+//!   skipped as [`RestoreAttempt`]s, its listing as [`ManifestEntryRef`]s), or a
+//!   [`RestoreError`].
+//! - Configuration: the TOML file ([`RawBackupConfig`], with [`RawKeys`] and [`KeyRef`] for
+//!   the binary to load keys, and setters for the command line's overrides) and its one
+//!   validation step into a [`BackupConfig`] (the [`CollectSpec`], the [`StoreTarget`]s; the
+//!   streaming settings and restore limits go to the `Pipeline` and the restore and verify
+//!   options whole), which opens its stores with [`StoreCredentials`]; [`BackupKeys`]; the
+//!   addresses and names the command line deals in ([`ArtifactAddress`], [`AddressError`],
+//!   [`ArtifactName`]); one [`ConfigError`] for a refused file or a store that cannot be
+//!   opened.
+//!
+//! A stage's own error (collection, archive, extraction, the `[collect]` table) reaches the
+//! user as the boxed `source()` of one of the public errors: its message and chain are kept,
+//! its type is not part of the API.
 //!
 //! With the `test-util` feature, `internals` exposes the stages one by one (collect, archive,
-//! extract, the gzip writer, the fan-out) and the types behind the API's fields, for this
-//! crate's integration tests and benchmarks; it is not part of the API. Without it, the types
-//! that appear only as fields, results or error sources of the names above (the report's parts,
-//! `Limits`, `PipelineOptions`, the stage errors a `BackupError` carries) can be used but not
-//! named.
+//! extract, the gzip writer, the fan-out) and the types behind the API's private fields, and
+//! their accessors become public, for this crate's integration tests and benchmarks; it is not
+//! part of the API.
 //!
 //! ```text
 //!  blocking thread                                                              async
@@ -58,8 +66,8 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use celeriac_backup::{
-//!     BackupConfig, BackupKeys, BackupStatus, Bundle, Pipeline, RawBackupConfig, RawRoot,
-//!     RestoreOptions, RestoreSource, restore,
+//!     BackupConfig, BackupKeys, BackupStatus, Bundle, Pipeline, RawBackupConfig, RestoreOptions,
+//!     RestoreSource, restore,
 //! };
 //! use celeriac_crypto::{Key, Keyring};
 //! use celeriac_store::{LocalStore, Store, StoreId};
@@ -67,7 +75,7 @@
 //! let project = tempfile::tempdir()?;
 //! std::fs::write(project.path().join("docker-compose.yml"), "services: {}\n")?;
 //! let mut raw = RawBackupConfig::default();
-//! raw.collect.roots = vec![RawRoot::new(project.path())];
+//! raw.set_roots([project.path().to_path_buf()]);
 //! let spec = BackupConfig::try_from(raw)?.collect.expect("a root is configured");
 //! let (a, b) = (tempfile::tempdir()?, tempfile::tempdir()?);
 //! let stores: Vec<Arc<dyn Store>> = vec![
@@ -81,7 +89,7 @@
 //! let report = Pipeline::new(spec, stores.clone(), keys).run().await?;
 //! assert_eq!(report.status, BackupStatus::Verified);
 //! let main = report.artifact(Bundle::Main).expect("a main artifact");
-//! assert!(main.copies.iter().all(|c| c.state.is_verified()));
+//! assert!(main.copies.iter().all(|c| c.is_verified()));
 //!
 //! // Restore: the first copy that is present, intact and decrypts wins.
 //! let sources: Vec<RestoreSource> = main
@@ -103,8 +111,28 @@
 // feature they are unreachable, and that is expected. Builds with the feature (clippy
 // --all-targets, the tests) keep the lint at full strength.
 #![cfg_attr(not(feature = "test-util"), allow(unreachable_pub))]
+// Every type a user can get hold of (a field, a result, an error's payload) can be named: the
+// API is what `PUBLIC_API` in `tests/it/house.rs` lists, with nothing reachable beside it.
+#![cfg_attr(not(feature = "test-util"), deny(unnameable_types))]
+
+/// A method that is `pub` with the `test-util` feature (for this crate's tests and benchmarks,
+/// like `internals`) and `pub(crate)` without it: it hands out a type that is not part of the
+/// API (a report's part, a stage's value), so users never get hold of that type.
+macro_rules! test_util_pub {
+    ($(#[$attr:meta])* fn $($rest:tt)*) => {
+        $(#[$attr])*
+        #[cfg(feature = "test-util")]
+        pub fn $($rest)*
+
+        $(#[$attr])*
+        #[cfg(not(feature = "test-util"))]
+        #[allow(dead_code, reason = "some are read only by the crate's tests (test-util)")]
+        pub(crate) fn $($rest)*
+    };
+}
 
 mod beneath;
+mod cause;
 mod config;
 mod id;
 mod manifest;
@@ -116,18 +144,21 @@ mod write;
 
 pub use config::{
     AddressError, ArtifactAddress, ArtifactName, BackupConfig, BackupKeys, CollectSpec,
-    ConfigError, KeyRef, RawBackupConfig, RawKeys, RawRoot, StoreCredentials, StoreTarget,
+    ConfigError, KeyRef, RawBackupConfig, RawKeys, StoreCredentials, StoreTarget,
 };
 pub use id::BackupId;
 pub use manifest::{Bundle, ManifestEntryRef};
 pub use progress::ProgressEvent;
-pub use read::extract::{CommitPolicy, PathFilter};
+pub use read::extract::PathFilter;
 pub use read::open::Expected;
 pub use read::restore::{
-    RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource, restore,
+    RestoreAttempt, RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource,
+    restore,
 };
-pub use read::verify::{DeepOptions, Reference, VerifyError, VerifyReport, verify_artifact};
-pub use report::{ArtifactReport, BackupReport, BackupStatus, CopyErrorKind, CopyReport};
+pub use read::verify::{DeepOptions, VerifyError, VerifyReport, verify_artifact};
+pub use report::{
+    ArtifactReport, BackupReport, BackupStatus, CopyError, CopyErrorKind, CopyReport,
+};
 pub use write::error::BackupError;
 pub use write::pipeline::Pipeline;
 pub use write::plan::Plan;
@@ -140,10 +171,10 @@ pub use write::plan::Plan;
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use celeriac_backup::internals::{
-///     ArchiveOptions, ExtractOptions, RawCollectConfig, Staging, collect, commit, extract,
-///     write_archive,
+///     ArchiveOptions, CommitPolicy, ExtractOptions, RawCollectConfig, RawRoot, Staging, collect,
+///     commit, extract, write_archive,
 /// };
-/// use celeriac_backup::{Bundle, CollectSpec, CommitPolicy, RawRoot};
+/// use celeriac_backup::{Bundle, CollectSpec};
 /// let project = tempfile::tempdir()?;
 /// std::fs::write(project.path().join("docker-compose.yml"), "services: {}\n")?;
 /// std::fs::write(project.path().join(".env"), "SECRET_KEY=hunter2\nDEBUG=1\n")?;
@@ -169,8 +200,10 @@ pub use write::plan::Plan;
 pub mod internals {
     // The stages.
     pub use crate::config::allowlist::KeyAllowlist;
+    pub use crate::config::spec::RawRoot;
     pub use crate::read::extract::{
-        CommitSummary, ExtractOptions, ExtractSummary, Staging, commit, dry_run, extract, list,
+        CommitPolicy, CommitSummary, ExtractOptions, ExtractSummary, Staging, commit, dry_run,
+        extract, list,
     };
     pub use crate::write::archive::{ArchiveOptions, ArchiveSummary, write_archive};
     pub use crate::write::cancel::CancelCheck;
@@ -180,25 +213,23 @@ pub mod internals {
     pub use crate::write::sanitize::read_env_strict;
 
     // The types behind the API's fields and errors, by name.
-    pub use crate::config::naming::NameError;
     pub use crate::config::options::{GzipOptions, RetryPolicy};
+    pub use crate::config::spec::SpecError;
     pub use crate::config::spec::{RawRule, RootSpec, SuspectedSecretPolicy, UnreadablePolicy};
     pub use crate::config::{
-        Limits, PipelineOptions, RawBackupSection, RawCollectConfig, RawLimits, SpecError,
+        Limits, PipelineOptions, RawBackupSection, RawCollectConfig, RawLimits,
     };
     pub use crate::manifest::{
         ArchivePath, Category, Classification, EntryType, LinkProblem, Manifest, ManifestEntry,
         ManifestError, ManifestIndex, PathProblem, Sha256Digest, Totals,
     };
     pub use crate::read::extract::{EntryProblem, ExtractError, FsOp, RejectedType};
-    pub use crate::read::restore::RestoreAttempt;
-    pub use crate::read::verify::DeepReport;
+    pub use crate::read::verify::{DeepReport, Reference};
     pub use crate::report::{
-        ArtifactSizes, CategoryCount, CollectionReport, CopyError, CopyOrigin, CopyState, LeftOut,
-        Skip, SkipReason, SpecialKind, StageTimings, StoreSummary, SuspectReason, SuspectedSecret,
+        ArtifactSizes, CategoryCount, CollectionReport, CopyOrigin, CopyState, LeftOut, Skip,
+        SkipReason, SpecialKind, StageTimings, StoreSummary, SuspectReason, SuspectedSecret,
     };
     pub use crate::write::archive::{ArchiveError, Change};
     pub use crate::write::collect::CollectError;
-    pub use crate::write::error::Stage;
     pub use crate::write::pargz::GzipError;
 }

@@ -186,6 +186,13 @@ pub struct Totals {
 }
 
 impl Totals {
+    #[cfg_attr(
+        not(feature = "test-util"),
+        allow(
+            dead_code,
+            reason = "used by the tests through `internals` (test-util)"
+        )
+    )]
     /// Totals of `entries`.
     pub fn of(entries: &[ManifestEntry]) -> Self {
         let mut t = Self::default();
@@ -222,6 +229,13 @@ impl Totals {
     }
 }
 
+#[cfg_attr(
+    not(feature = "test-util"),
+    allow(
+        dead_code,
+        reason = "used by the tests through `internals` (test-util)"
+    )
+)]
 /// The parsed `MANIFEST.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -321,6 +335,13 @@ pub enum ManifestError {
     },
 }
 
+#[cfg_attr(
+    not(feature = "test-util"),
+    allow(
+        dead_code,
+        reason = "used by the tests through `internals` (test-util)"
+    )
+)]
 impl Manifest {
     /// A manifest for `bundle` over `entries` (sorted here), with computed totals.
     pub fn new(bundle: Bundle, mut entries: Vec<ManifestEntry>) -> Self {

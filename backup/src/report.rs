@@ -80,14 +80,15 @@ pub struct BackupReport {
     pub status: BackupStatus,
     /// When the run started (UTC; the artifact names use it, to the second).
     pub started_at: DateTime<Utc>,
-    /// What collection found.
-    pub collection: CollectionReport,
+    /// What collection found (in the JSON: `collection`; see [`Self::files_collected`]).
+    pub(crate) collection: CollectionReport,
     /// The main archive first, then the secrets bundle when there was anything secret.
     pub artifacts: Vec<ArtifactReport>,
-    /// Per store: does it hold a verified copy of every artifact?
-    pub stores: Vec<StoreSummary>,
-    /// Time spent per stage.
-    pub timings: StageTimings,
+    /// Per store: does it hold a verified copy of every artifact? (In the JSON: `stores`; see
+    /// [`Self::incomplete_stores`].)
+    pub(crate) stores: Vec<StoreSummary>,
+    /// Time spent per stage (in the JSON: `timings`).
+    pub(crate) timings: StageTimings,
 }
 
 /// What collection found.
@@ -119,6 +120,7 @@ pub struct CollectionReport {
 
 /// Sizes of one artifact at each stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[allow(clippy::struct_field_names, reason = "the report's JSON field names")]
 pub struct ArtifactSizes {
     /// Sum of the archived files' sizes.
     pub file_bytes: u64,
@@ -141,8 +143,8 @@ pub struct ArtifactReport {
     pub entries: u64,
     /// Regular files among them.
     pub files: u64,
-    /// Sizes at each stage.
-    pub sizes: ArtifactSizes,
+    /// Sizes at each stage (in the JSON: `sizes`; see [`Self::stored_bytes`]).
+    pub(crate) sizes: ArtifactSizes,
     /// `tar_bytes / gz_bytes`, rounded to 3 decimals (0 for an empty stream).
     pub compression_ratio: f64,
     /// SHA-256 of the stored bytes: every copy must hash to this.
@@ -165,6 +167,49 @@ impl ArtifactReport {
     /// The copy in `store`.
     pub fn copy(&self, store: &str) -> Option<&CopyReport> {
         self.copies.iter().find(|c| c.store.as_str() == store)
+    }
+
+    /// The stored artifact's size (header plus encrypted chunks): every copy has this size.
+    pub fn stored_bytes(&self) -> u64 {
+        self.sizes.stored_bytes
+    }
+
+    test_util_pub! {
+        /// Sizes at each stage.
+        fn sizes(&self) -> &ArtifactSizes {
+            &self.sizes
+        }
+    }
+}
+
+impl CopyReport {
+    /// The store published the object.
+    pub fn is_stored(&self) -> bool {
+        self.state.is_stored()
+    }
+
+    /// The object was read back and matched size and SHA-256 (only verified copies count).
+    pub fn is_verified(&self) -> bool {
+        self.state.is_verified()
+    }
+
+    /// Verified, and its bytes decrypt and their archive walks cleanly against its manifest.
+    pub fn is_deep_verified(&self) -> bool {
+        self.state.is_deep_verified()
+    }
+
+    test_util_pub! {
+        /// How far the copy got.
+        fn state(&self) -> CopyState {
+            self.state
+        }
+    }
+
+    test_util_pub! {
+        /// How the final copy was written.
+        fn origin(&self) -> Option<CopyOrigin> {
+            self.origin.clone()
+        }
     }
 }
 
@@ -263,12 +308,12 @@ pub struct CopyReport {
     /// How far the copy got (in the JSON: `state`, and the booleans `stored`, `verified`,
     /// `deep_verified` that scripts read).
     #[serde(flatten)]
-    pub state: CopyState,
+    pub(crate) state: CopyState,
     /// Upload attempts (1 = the streamed one).
     pub attempts: u32,
-    /// How the final copy was written; absent when there is none.
+    /// How the final copy was written; absent when there is none (in the JSON: `via`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin: Option<CopyOrigin>,
+    pub(crate) origin: Option<CopyOrigin>,
     /// Why there is no verified copy (the last error).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<CopyError>,
@@ -360,6 +405,7 @@ pub struct StoreSummary {
 /// Wall time per stage, in milliseconds. Streaming overlaps archiving and uploading: `stream_ms`
 /// covers both, per artifact.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[allow(clippy::struct_field_names, reason = "the report's JSON field names")]
 pub struct StageTimings {
     /// Walking the roots and reading every matched file once.
     #[serde(serialize_with = "millis")]
@@ -417,6 +463,41 @@ impl BackupReport {
     /// The artifact of `bundle`, if the run produced one.
     pub fn artifact(&self, bundle: Bundle) -> Option<&ArtifactReport> {
         self.artifacts.iter().find(|a| a.bundle == bundle)
+    }
+
+    /// Files and symlinks collected into either bundle (the platform's `files_collected`).
+    pub fn files_collected(&self) -> u64 {
+        self.collection.files_collected
+    }
+
+    /// Files and symlinks collected per category, by the category's name (the platform's
+    /// `file_categories`).
+    pub fn file_categories(&self) -> impl Iterator<Item = (String, u64)> + '_ {
+        self.collection
+            .file_categories
+            .iter()
+            .map(|(category, n)| (category.to_string(), *n))
+    }
+
+    test_util_pub! {
+        /// What collection found.
+        fn collection(&self) -> &CollectionReport {
+            &self.collection
+        }
+    }
+
+    test_util_pub! {
+        /// Per store: does it hold a verified copy of every artifact?
+        fn stores(&self) -> &[StoreSummary] {
+            &self.stores
+        }
+    }
+
+    test_util_pub! {
+        /// Time spent per stage.
+        fn timings(&self) -> &StageTimings {
+            &self.timings
+        }
     }
 
     /// Stores without a verified copy of every artifact.

@@ -129,7 +129,7 @@ pub fn of_report(
     let (r2_path, b2_path) = s3_paths(main);
     let update = BackupUpdate {
         status: Some(status),
-        file_size: main.map(|a| a.sizes.stored_bytes),
+        file_size: main.map(ArtifactReport::stored_bytes),
         checksum: main.map(|a| a.sha256.to_string()),
         key_id: main
             .and_then(|a| a.key_ids.first())
@@ -270,7 +270,7 @@ fn copy_rows(backup_id: Uuid, report: &BackupReport, at: DateTime<Utc>) -> Vec<N
                 store_name: copy.store.to_string(),
                 store_kind: store_kind(copy.kind),
                 object_key: copy.key.to_string(),
-                size: main.sizes.stored_bytes,
+                size: main.stored_bytes(),
                 sha256: main.sha256.to_string(),
                 status,
                 attempts: all.iter().map(|c| c.attempts).max().unwrap_or(0),
@@ -285,14 +285,14 @@ fn copy_rows(backup_id: Uuid, report: &BackupReport, at: DateTime<Utc>) -> Vec<N
 
 /// A copy's status from its report.
 fn copy_status(copy: &CopyReport) -> CopyStatus {
-    if copy.state.is_verified() {
+    if copy.is_verified() {
         return CopyStatus::Verified;
     }
     match copy.error.as_ref().map(|e| e.kind) {
         Some(
             CopyErrorKind::SizeMismatch | CopyErrorKind::ChecksumMismatch | CopyErrorKind::Corrupt,
         ) => CopyStatus::Corrupt,
-        _ if copy.state.is_stored() => CopyStatus::Stored,
+        _ if copy.is_stored() => CopyStatus::Stored,
         _ => CopyStatus::Failed,
     }
 }
@@ -321,7 +321,7 @@ fn store_kind(kind: celeriac_store::StoreKind) -> StoreKind {
 fn local_path(main: Option<&ArtifactReport>, roots: &LocalRoots) -> String {
     main.into_iter()
         .flat_map(|a| &a.copies)
-        .filter(|c| c.state.is_verified())
+        .filter(|c| c.is_verified())
         .find_map(|c| roots.get(&c.store).map(|root| root.join(c.key.as_str())))
         .map(|p| p.display().to_string())
         .unwrap_or_default()
@@ -333,7 +333,7 @@ fn s3_paths(main: Option<&ArtifactReport>) -> (String, String) {
     let s3: Vec<&CopyReport> = main
         .into_iter()
         .flat_map(|a| &a.copies)
-        .filter(|c| c.state.is_verified() && c.kind == celeriac_store::StoreKind::S3)
+        .filter(|c| c.is_verified() && c.kind == celeriac_store::StoreKind::S3)
         .collect();
     let named = |name: &str| {
         s3.iter()
@@ -350,26 +350,27 @@ fn s3_paths(main: Option<&ArtifactReport>) -> (String, String) {
 }
 
 /// `files_collected` and `file_categories` where the platform reads them, and the rest of the
-/// report's facts beside them (no secret is in a report).
+/// report's facts beside them (no secret is in a report), as the report's JSON (its stable form)
+/// has them.
 fn metadata(report: &BackupReport) -> BackupMetadata {
-    let c = &report.collection;
-    let file_categories = c
-        .file_categories
-        .iter()
-        .map(|(category, n)| (category.to_string(), *n))
-        .collect();
+    let json = to_value(report);
+    let collection = &json["collection"];
     let mut other = JsonObject::new();
     let mut put = |key: &str, value: Value| {
         other.insert(key.to_owned(), value);
     };
-    put("bytes", json!(c.bytes));
-    put("categories", to_value(&c.categories));
-    put("skipped", to_value(&c.skipped));
-    put("left_out", to_value(&c.left_out));
-    put("secrets_suspected", to_value(&c.secrets_suspected));
-    put("file_list_sha256", json!(c.file_list_sha256.to_string()));
-    put("timings", to_value(&report.timings));
-    put("stores", to_value(&report.stores));
+    for key in [
+        "bytes",
+        "categories",
+        "skipped",
+        "left_out",
+        "secrets_suspected",
+        "file_list_sha256",
+    ] {
+        put(key, collection[key].clone());
+    }
+    put("timings", json["timings"].clone());
+    put("stores", json["stores"].clone());
     if let Some(main) = report.artifact(Bundle::Main) {
         put("main", artifact_facts(main));
     }
@@ -377,8 +378,8 @@ fn metadata(report: &BackupReport) -> BackupMetadata {
         put("secrets_bundle", artifact_facts(secrets));
     }
     BackupMetadata {
-        files_collected: c.files_collected,
-        file_categories,
+        files_collected: report.files_collected(),
+        file_categories: report.file_categories().collect(),
         other,
     }
 }
@@ -388,7 +389,7 @@ fn artifact_facts(a: &ArtifactReport) -> Value {
     json!({
         "filename": a.file_name,
         "entries": a.entries,
-        "sizes": to_value(&a.sizes),
+        "sizes": to_value(a)["sizes"].clone(),
         "sha256": a.sha256.to_string(),
         "key_ids": a.key_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "keys": a.copies.iter().map(|c| (c.store.to_string(), Value::from(c.key.to_string()))).collect::<serde_json::Map<_, _>>(),

@@ -263,7 +263,7 @@ impl Inner {
             row.created_at,
             celeriac_backup::Bundle::Main,
         );
-        let Ok(prefix) = ObjectPrefix::new(name.folder(&self.pipeline.options().prefix)) else {
+        let Ok(prefix) = ObjectPrefix::new(name.folder(self.pipeline.prefix())) else {
             return;
         };
         for store in self.pipeline.stores() {

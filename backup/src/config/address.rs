@@ -6,7 +6,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use celeriac_store::{KeyError, LocalStore, ObjectKey, StoreId, StoreIdError};
+use celeriac_store::{LocalStore, ObjectKey, StoreId};
+
+pub use super::address_error::AddressError;
 
 /// Where a backup writes one copy: a local directory or an S3 store named in the config file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,48 +22,6 @@ pub enum StoreTarget {
     S3 {
         /// The store's name.
         name: StoreId,
-    },
-}
-
-/// Why a store or artifact address does not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AddressError {
-    /// Not `local:PATH` or `s3:NAME` (for artifacts: `s3:NAME/KEY` or a path).
-    #[error("{text:?} is not a store address (expected local:PATH or s3:NAME)")]
-    UnknownScheme {
-        /// The text as given.
-        text: String,
-    },
-    /// `local:` with nothing after it.
-    #[error("{text:?} names no path")]
-    EmptyPath {
-        /// The text as given.
-        text: String,
-    },
-    /// The store name is not a valid store id.
-    #[error("invalid store name in {text:?}")]
-    StoreName {
-        /// The text as given.
-        text: String,
-        /// Why.
-        #[source]
-        source: StoreIdError,
-    },
-    /// `s3:NAME/KEY` without a key.
-    #[error("{text:?} names no object key (expected s3:NAME/KEY)")]
-    MissingKey {
-        /// The text as given.
-        text: String,
-    },
-    /// The object key (or a local file name) is not a valid key.
-    #[error("invalid object key in {text:?}")]
-    Key {
-        /// The text as given.
-        text: String,
-        /// Why.
-        #[source]
-        source: KeyError,
     },
 }
 

@@ -146,6 +146,10 @@ pub(super) fn restore_limits(l: &RawLimits) -> Result<Limits, ConfigError> {
 
 /// Size limits; anything above is refused before it is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "each is a maximum, as the `restore-max-*` keys say"
+)]
 pub struct Limits {
     /// Tar entries (manifest excluded), default 100 000.
     pub max_entries: u64,

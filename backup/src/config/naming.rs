@@ -16,9 +16,10 @@
 
 use std::fmt;
 
-use celeriac_store::{KeyError, ObjectKey, ObjectPrefix};
+use celeriac_store::{ObjectKey, ObjectPrefix};
 use chrono::{DateTime, Datelike as _, NaiveDateTime, Utc};
 
+use crate::config::address_error::AddressError;
 use crate::id::BackupId;
 use crate::manifest::Bundle;
 
@@ -45,24 +46,6 @@ pub struct ArtifactName {
     pub backup_id: BackupId,
     /// Main archive or secrets bundle.
     pub bundle: Bundle,
-}
-
-/// Why a key is not an artifact name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum NameError {
-    /// The key does not end in `<backup id>/backup_configuration_<time>[.secrets].tar.gz.enc`.
-    #[error(
-        "{name:?} is not an artifact name \
-         (<backup id>/backup_configuration_<YYYYMMDD>_<HHMMSS>[.secrets].tar.gz.enc)"
-    )]
-    Malformed {
-        /// The name as given.
-        name: String,
-    },
-    /// The prefix makes the key invalid.
-    #[error("artifact key is invalid")]
-    Key(#[source] KeyError),
 }
 
 impl ArtifactName {
@@ -113,18 +96,18 @@ impl ArtifactName {
     /// `<folder>/<file name>`.
     ///
     /// # Errors
-    /// `NameError::Key` if the prefix leaves no room for the name (over 512 bytes).
-    pub fn object_key(&self, prefix: &ObjectPrefix) -> Result<ObjectKey, NameError> {
-        ObjectKey::new(format!("{}/{}", self.folder(prefix), self.file_name()))
-            .map_err(NameError::Key)
+    /// `AddressError::Key` if the prefix leaves no room for the name (over 512 bytes).
+    pub fn object_key(&self, prefix: &ObjectPrefix) -> Result<ObjectKey, AddressError> {
+        let text = format!("{}/{}", self.folder(prefix), self.file_name());
+        ObjectKey::new(text.clone()).map_err(|source| AddressError::Key { text, source })
     }
 
     /// Parses the last two segments of a key or path: `<backup id>/<file name>`.
     ///
     /// # Errors
-    /// `NameError::Malformed`.
-    pub fn parse(path: &str) -> Result<Self, NameError> {
-        let malformed = || NameError::Malformed {
+    /// `AddressError::NotArtifactName`.
+    pub fn parse(path: &str) -> Result<Self, AddressError> {
+        let malformed = || AddressError::NotArtifactName {
             name: path.to_owned(),
         };
         let mut segments = path.rsplit('/');
@@ -157,22 +140,23 @@ impl ArtifactName {
     /// Parses the end of `key` (see [`ArtifactName::parse`]).
     ///
     /// # Errors
-    /// `NameError::Malformed`.
-    pub fn from_key(key: &ObjectKey) -> Result<Self, NameError> {
+    /// `AddressError::NotArtifactName`.
+    pub fn from_key(key: &ObjectKey) -> Result<Self, AddressError> {
         Self::parse(key.as_str())
     }
 
     /// The key of `bundle`'s artifact of the same backup as `key`, next to it (same folder).
     ///
     /// # Errors
-    /// `NameError` when `key` does not end in an artifact name.
-    pub fn sibling_key(key: &ObjectKey, bundle: Bundle) -> Result<ObjectKey, NameError> {
+    /// `AddressError` when `key` does not end in an artifact name.
+    pub fn sibling_key(key: &ObjectKey, bundle: Bundle) -> Result<ObjectKey, AddressError> {
         let name = Self::from_key(key)?.with_bundle(bundle);
         let dir = key
             .as_str()
             .strip_suffix(key.basename())
             .unwrap_or_default();
-        ObjectKey::new(format!("{dir}{}", name.file_name())).map_err(NameError::Key)
+        let text = format!("{dir}{}", name.file_name());
+        ObjectKey::new(text.clone()).map_err(|source| AddressError::Key { text, source })
     }
 }
 

@@ -301,65 +301,95 @@ pub struct CollectSpec {
 }
 
 impl CollectSpec {
-    /// The validated roots, in config order.
-    pub fn roots(&self) -> &[RootSpec] {
-        &self.roots
-    }
-
-    /// The unreadable-file policy.
-    pub fn on_unreadable(&self) -> UnreadablePolicy {
-        self.on_unreadable
-    }
-
-    /// The suspected-secret policy.
-    pub fn on_suspected_secret(&self) -> SuspectedSecretPolicy {
-        self.on_suspected_secret
-    }
-
-    /// The `.env` allowlist in force.
-    pub fn env_allowlist(&self) -> &KeyAllowlist {
-        &self.env_allowlist
-    }
-
-    /// The category the rules give `archive_path`, if any (ignores excludes).
-    pub fn category_of(&self, archive_path: &str) -> Option<Category> {
-        self.rules.category(&[archive_path])
-    }
-
-    /// The category of a file of `root` at `rel` below it, stored at `archive_path`: the rules
-    /// see both the archive path and the path under the root's own name (`nginx/conf.d/x.conf`
-    /// for `/etc/nginx/conf.d/x.conf`), and the stronger match wins.
-    pub fn category_in_root(
-        &self,
-        root: &RootSpec,
-        rel: &str,
-        archive_path: &str,
-    ) -> Option<Category> {
-        match root.name() {
-            Some(name) => {
-                let named = format!("{name}/{rel}");
-                self.rules.category(&[archive_path, &named])
-            }
-            None => self.rules.category(&[archive_path]),
+    test_util_pub! {
+        /// The validated roots, in config order.
+        fn roots(&self) -> &[RootSpec] {
+            &self.roots
         }
     }
 
-    /// Whether a file that no rule took looks like configuration anyway (`*.conf`, `*.ini`,
-    /// `*.toml`, `*.yml`, `config.xml`, …): a dry run lists these so a rule can be added.
-    pub fn looks_like_config(&self, path: &str) -> bool {
-        self.config_looking.is_match(path)
+    test_util_pub! {
+        /// The unreadable-file policy.
+        fn on_unreadable(&self) -> UnreadablePolicy {
+            self.on_unreadable
+        }
     }
 
-    /// Whether `archive_path` is excluded (a matching directory is not entered).
-    pub fn is_excluded(&self, archive_path: &str) -> bool {
-        self.excludes.is_match(archive_path)
+    test_util_pub! {
+        /// The suspected-secret policy.
+        fn on_suspected_secret(&self) -> SuspectedSecretPolicy {
+            self.on_suspected_secret
+        }
+    }
+
+    test_util_pub! {
+        /// The `.env` allowlist in force.
+        fn env_allowlist(&self) -> &KeyAllowlist {
+            &self.env_allowlist
+        }
+    }
+
+    test_util_pub! {
+        /// The category the rules give `archive_path`, if any (ignores excludes).
+        fn category_of(&self, archive_path: &str) -> Option<Category> {
+            self.rules.category(&[archive_path])
+        }
+    }
+
+    test_util_pub! {
+        /// The category of a file of `root` at `rel` below it, stored at `archive_path`: the rules
+        /// see both the archive path and the path under the root's own name (`nginx/conf.d/x.conf`
+        /// for `/etc/nginx/conf.d/x.conf`), and the stronger match wins.
+        fn category_in_root(
+            &self,
+            root: &RootSpec,
+            rel: &str,
+            archive_path: &str,
+        ) -> Option<Category> {
+            match root.name() {
+                Some(name) => {
+                    let named = format!("{name}/{rel}");
+                    self.rules.category(&[archive_path, &named])
+                }
+                None => self.rules.category(&[archive_path]),
+            }
+        }
+    }
+
+    test_util_pub! {
+        /// Whether a file that no rule took looks like configuration anyway (`*.conf`, `*.ini`,
+        /// `*.toml`, `*.yml`, `config.xml`, …): a dry run lists these so a rule can be added.
+        fn looks_like_config(&self, path: &str) -> bool {
+            self.config_looking.is_match(path)
+        }
+    }
+
+    test_util_pub! {
+        /// Whether `archive_path` is excluded (a matching directory is not entered).
+        fn is_excluded(&self, archive_path: &str) -> bool {
+            self.excludes.is_match(archive_path)
+        }
     }
 }
 
+/// For this crate's tests: the `[collect]` table alone, validated.
+#[cfg(feature = "test-util")]
 impl TryFrom<RawCollectConfig> for CollectSpec {
     type Error = SpecError;
 
     fn try_from(raw: RawCollectConfig) -> Result<Self, SpecError> {
+        Self::from_raw(&raw)
+    }
+}
+
+impl CollectSpec {
+    /// The paths of the roots, in config order.
+    pub fn root_paths(&self) -> impl ExactSizeIterator<Item = &std::path::Path> + '_ {
+        self.roots.iter().map(|r| r.path.as_path())
+    }
+
+    /// Validates the `[collect]` table.
+    pub(crate) fn from_raw(raw: &RawCollectConfig) -> Result<Self, SpecError> {
         let roots = validate_roots(&raw.roots)?;
         let rules = RuleSet::build(&raw.rules, raw.default_rules)?;
         let defaults = if raw.default_excludes {
@@ -482,7 +512,7 @@ mod tests {
     use super::*;
 
     fn spec(roots: Vec<RawRoot>) -> Result<CollectSpec, SpecError> {
-        CollectSpec::try_from(RawCollectConfig {
+        CollectSpec::from_raw(&RawCollectConfig {
             roots,
             ..Default::default()
         })
@@ -526,7 +556,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let s = CollectSpec::try_from(raw).unwrap();
+        let s = CollectSpec::from_raw(&raw).unwrap();
         assert_eq!(
             s.category_of("ops/docker-compose.yml"),
             Some(Category::Project)
@@ -539,7 +569,7 @@ mod tests {
         let prefixes: Vec<_> = s
             .roots()
             .iter()
-            .map(|r| r.prefix.clone().map(String::from))
+            .map(|r| r.prefix.as_ref().map(ToString::to_string))
             .collect();
         assert_eq!(prefixes, [Some("app".into()), Some("nginx".into())]);
         let clash = spec(vec![RawRoot::new("/a/nginx"), RawRoot::new("/etc/nginx")]);

@@ -85,27 +85,35 @@ impl<'a> ManifestEntryRef<'a> {
         self.index.name(self.slot.start, self.slot.path_len)
     }
 
-    /// Member name as an owned `ArchivePath`.
-    ///
-    /// # Panics
-    /// Never: every name was validated when the index was built.
-    pub fn archive_path(&self) -> ArchivePath {
-        ArchivePath::parse(self.path()).expect("index names are validated archive paths")
+    test_util_pub! {
+        /// Member name as an owned `ArchivePath`.
+        ///
+        /// # Panics
+        /// Never: every name was validated when the index was built.
+        fn archive_path(&self) -> ArchivePath {
+            ArchivePath::parse(self.path()).expect("index names are validated archive paths")
+        }
     }
 
-    /// File, directory or symlink.
-    pub fn kind(&self) -> EntryType {
-        self.slot.kind
+    test_util_pub! {
+        /// File, directory or symlink.
+        fn kind(&self) -> EntryType {
+            self.slot.kind
+        }
     }
 
-    /// The collection rule's category; `None` for directories.
-    pub fn category(&self) -> Option<Category> {
-        self.slot.category
+    test_util_pub! {
+        /// The collection rule's category; `None` for directories.
+        fn category(&self) -> Option<Category> {
+            self.slot.category
+        }
     }
 
-    /// How the content relates to the source.
-    pub fn classification(&self) -> Classification {
-        self.slot.classification
+    test_util_pub! {
+        /// How the content relates to the source.
+        fn classification(&self) -> Classification {
+            self.slot.classification
+        }
     }
 
     /// Permission bits.
@@ -145,18 +153,20 @@ impl<'a> ManifestEntryRef<'a> {
         })
     }
 
-    /// The owned form.
-    pub fn to_entry(&self) -> ManifestEntry {
-        ManifestEntry {
-            path: self.archive_path(),
-            kind: self.kind(),
-            category: self.category(),
-            classification: self.classification(),
-            mode: self.mode(),
-            mtime: self.mtime(),
-            size: self.size(),
-            sha256: self.sha256(),
-            target: self.target().map(str::to_owned),
+    test_util_pub! {
+        /// The owned form.
+        fn to_entry(self) -> ManifestEntry {
+            ManifestEntry {
+                path: self.archive_path(),
+                kind: self.kind(),
+                category: self.category(),
+                classification: self.classification(),
+                mode: self.mode(),
+                mtime: self.mtime(),
+                size: self.size(),
+                sha256: self.sha256(),
+                target: self.target().map(str::to_owned),
+            }
         }
     }
 
@@ -221,6 +231,13 @@ impl ManifestIndex {
         parsed.finish()
     }
 
+    #[cfg_attr(
+        not(feature = "test-util"),
+        allow(
+            dead_code,
+            reason = "used by the tests through `internals` (test-util)"
+        )
+    )]
     /// Validates an owned manifest into an index.
     ///
     /// # Errors
@@ -255,6 +272,13 @@ impl ManifestIndex {
         self.slots.len()
     }
 
+    #[cfg_attr(
+        not(feature = "test-util"),
+        allow(
+            dead_code,
+            reason = "used by the tests through `internals` (test-util)"
+        )
+    )]
     /// Whether there is no entry.
     pub fn is_empty(&self) -> bool {
         self.slots.len() == 0
@@ -289,13 +313,20 @@ impl ManifestIndex {
         self.find_key(&collision_key(path.as_str()))
     }
 
+    #[cfg_attr(
+        not(feature = "test-util"),
+        allow(
+            dead_code,
+            reason = "used by the tests through `internals` (test-util)"
+        )
+    )]
     /// The owned form.
     pub fn to_manifest(&self) -> Manifest {
         Manifest {
             format: MANIFEST_FORMAT.to_owned(),
             version: MANIFEST_VERSION,
             bundle: self.bundle,
-            entries: self.entries().map(|e| e.to_entry()).collect(),
+            entries: self.entries().map(ManifestEntryRef::to_entry).collect(),
             totals: self.totals.clone(),
         }
     }

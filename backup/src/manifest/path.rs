@@ -53,9 +53,23 @@ impl fmt::Display for PathProblem {
 /// A relative member name: UTF-8, `/`-separated, no empty, `.` or `..` components, no NUL, no
 /// backslash, no drive prefix. Ordering is byte-wise, so parents sort before their children.
 /// Held as a boxed `str` (no spare capacity): collections keep one per entry.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ArchivePath(Box<str>);
+
+/// A string in JSON.
+impl Serialize for ArchivePath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// A string in JSON, validated as [`ArchivePath::parse`] does.
+impl<'de> Deserialize<'de> for ArchivePath {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
 
 impl ArchivePath {
     /// Longest accepted name in bytes (Linux `PATH_MAX`).
@@ -157,6 +171,13 @@ impl ArchivePath {
         }
     }
 
+    #[cfg_attr(
+        not(feature = "test-util"),
+        allow(
+            dead_code,
+            reason = "used by the tests through `internals` (test-util)"
+        )
+    )]
     /// The key used to detect duplicates: the NFC normalisation of the name, so that two
     /// spellings of the same visible name (`é` precomposed or not) count as one path.
     pub fn collision_key(&self) -> String {
@@ -184,19 +205,6 @@ impl std::borrow::Borrow<str> for ArchivePath {
 impl fmt::Display for ArchivePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for ArchivePath {
-    type Error = PathProblem;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<ArchivePath> for String {
-    fn from(p: ArchivePath) -> String {
-        p.0.into_string()
     }
 }
 
@@ -397,7 +405,7 @@ mod tests {
     #[test]
     fn tar_names_drop_one_trailing_slash_only() {
         assert_eq!(
-            ArchivePath::from_tar_bytes(b"dir/").map(String::from),
+            ArchivePath::from_tar_bytes(b"dir/").map(|p| p.to_string()),
             Ok("dir".into())
         );
         assert_eq!(
@@ -414,9 +422,9 @@ mod tests {
     #[test]
     fn ancestors_and_parent() {
         let p = ArchivePath::parse("a/b/c").unwrap();
-        let anc: Vec<String> = p.ancestors().into_iter().map(String::from).collect();
+        let anc: Vec<String> = p.ancestors().into_iter().map(|p| p.to_string()).collect();
         assert_eq!(anc, ["a", "a/b"]);
-        assert_eq!(p.parent().map(String::from), Some("a/b".into()));
+        assert_eq!(p.parent().map(|p| p.to_string()), Some("a/b".into()));
         assert_eq!(p.file_name(), "c");
     }
 

@@ -155,7 +155,7 @@ fn run<R: Read>(
     opts: &ExtractOptions,
 ) -> Result<ExtractSummary, ExtractError> {
     let limits = &opts.limits;
-    let filter = PathFilter::new(&opts.only)?;
+    let filter = PathFilter::compile(&opts.only)?;
     let (input, state) = Input::new(reader, limits.decompressed_cap());
     let mut archive = tar::Archive::new(input);
     let mut entries = archive

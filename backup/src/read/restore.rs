@@ -21,9 +21,10 @@ use celeriac_crypto::{CryptoError, KeyId, Keyring};
 use celeriac_store::{ObjectKey, Sha256Digest, Store, StoreError, StoreId};
 use serde::Serialize;
 
+use crate::config::BackupConfig;
 use crate::config::limits::Limits;
-use crate::manifest::{Bundle, ManifestIndex};
-use crate::read::extract::{self, CommitPolicy, ExtractError};
+use crate::manifest::{Bundle, ManifestEntryRef, ManifestIndex};
+use crate::read::extract::{self, ExtractError, PathFilter};
 use crate::report::CopyError;
 mod unpack;
 
@@ -46,12 +47,10 @@ pub struct RestoreSource {
 /// What to do with the artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RestoreMode {
-    /// Extract into `target` (created; by default it must not exist or be empty).
+    /// Extract into `target`, which must not exist or be empty (it is created).
     Extract {
         /// The directory to restore into.
         target: PathBuf,
-        /// How an existing target is treated.
-        policy: CommitPolicy,
     },
     /// Validate everything, write nothing.
     DryRun,
@@ -68,8 +67,8 @@ pub struct RestoreOptions {
     pub bundle: Bundle,
     /// Globs over archive paths; empty: everything.
     pub only: Vec<String>,
-    /// Archive limits.
-    pub limits: Limits,
+    /// Archive limits (the config file's: [`Self::limits_of`]).
+    pub(crate) limits: Limits,
     /// Where the downloaded copy is kept while it is checked (a private temp file, removed
     /// afterwards). Default: the target's parent directory when extracting, else the system
     /// temp directory.
@@ -81,7 +80,6 @@ impl RestoreOptions {
     pub fn extract_to(target: impl Into<PathBuf>) -> Self {
         Self::with_mode(RestoreMode::Extract {
             target: target.into(),
-            policy: CommitPolicy::NewOrEmpty,
         })
     }
 
@@ -93,6 +91,21 @@ impl RestoreOptions {
             only: Vec::new(),
             limits: Limits::default(),
             scratch_dir: None,
+        }
+    }
+
+    /// Within the archive limits of `config` (`[limits] restore-*`).
+    #[must_use]
+    pub fn limits_of(self, config: &BackupConfig) -> Self {
+        self.with_limits(config.restore_limits.clone())
+    }
+
+    test_util_pub! {
+        /// Within `limits`.
+        #[must_use]
+        fn with_limits(mut self, limits: Limits) -> Self {
+            self.limits = limits;
+            self
         }
     }
 
@@ -134,12 +147,12 @@ pub struct RestoreReport {
     pub sha256: Sha256Digest,
     /// What the digest was checked against; `None` when no reference existed (the artifact
     /// still authenticated under the key).
-    pub reference: Option<Reference>,
+    pub(crate) reference: Option<Reference>,
     /// Copies tried before, and why they were skipped.
     pub skipped_copies: Vec<RestoreAttempt>,
-    /// The archive's manifest (the listing), in its compact form; serializes as
-    /// `MANIFEST.json` does.
-    pub manifest: ManifestIndex,
+    /// The archive's manifest (the listing, see [`Self::entries`]), in its compact form;
+    /// serializes as `MANIFEST.json` does.
+    pub(crate) manifest: ManifestIndex,
     /// Entries validated (0 for a listing).
     pub entries: u64,
     /// Entries selected by the globs (written, when extracting).
@@ -151,6 +164,31 @@ pub struct RestoreReport {
     /// Key ids in the artifact's header.
     #[serde(serialize_with = "key_ids_hex")]
     pub key_ids: Vec<KeyId>,
+}
+
+impl PathFilter {
+    /// Compiles `globs` (what [`RestoreOptions::only`] holds); no globs selects everything.
+    ///
+    /// # Errors
+    /// [`RestoreError::Target`] naming the first pattern that does not compile (a restore with
+    /// these globs would fail the same way).
+    pub fn new(globs: &[String]) -> Result<Self, RestoreError> {
+        Self::compile(globs).map_err(|e| RestoreError::Target(e.into()))
+    }
+}
+
+impl RestoreReport {
+    /// The archive's entries (the listing), in manifest order.
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = ManifestEntryRef<'_>> {
+        self.manifest.entries()
+    }
+
+    test_util_pub! {
+        /// The archive's manifest.
+        fn manifest(&self) -> &ManifestIndex {
+            &self.manifest
+        }
+    }
 }
 
 fn key_ids_hex<S: serde::Serializer>(ids: &[KeyId], s: S) -> Result<S::Ok, S::Error> {
@@ -185,7 +223,7 @@ pub enum RestoreError {
     /// The target or the options are the problem (target not empty, a conflict, a bad glob, a
     /// filesystem error while writing): another copy would not help.
     #[error("restore into the target failed")]
-    Target(#[source] ExtractError),
+    Target(#[source] crate::cause::Cause),
     /// The temp file for the download could not be created.
     #[error("cannot create a temp file in {}", dir.display())]
     Scratch {
@@ -264,11 +302,7 @@ async fn restore_from(
     keyring: Arc<Keyring>,
     options: &RestoreOptions,
 ) -> Result<RestoreReport, RestoreError> {
-    if let RestoreMode::Extract {
-        target,
-        policy: CommitPolicy::NewOrEmpty,
-    } = &options.mode
-    {
+    if let RestoreMode::Extract { target } = &options.mode {
         ensure_new_or_empty(target)?;
     }
     let mut skipped = Vec::new();
@@ -313,15 +347,21 @@ async fn restore_from(
 fn ensure_new_or_empty(target: &Path) -> Result<(), RestoreError> {
     match std::fs::read_dir(target) {
         Ok(mut entries) => match entries.next() {
-            Some(_) => Err(RestoreError::Target(ExtractError::TargetNotEmpty {
-                path: target.to_path_buf(),
-            })),
+            Some(_) => Err(RestoreError::Target(
+                ExtractError::TargetNotEmpty {
+                    path: target.to_path_buf(),
+                }
+                .into(),
+            )),
             None => Ok(()),
         },
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(_) if target.exists() => Err(RestoreError::Target(ExtractError::TargetNotEmpty {
-            path: target.to_path_buf(),
-        })),
+        Err(_) if target.exists() => Err(RestoreError::Target(
+            ExtractError::TargetNotEmpty {
+                path: target.to_path_buf(),
+            }
+            .into(),
+        )),
         Err(_) => Ok(()),
     }
 }

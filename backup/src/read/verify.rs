@@ -11,6 +11,7 @@
 //!                                                    └─ size + SHA-256 (whole stream, always)
 //! ```
 
+use std::fmt;
 use std::sync::Arc;
 
 use celeriac_crypto::{CryptoError, KeyId, Keyring};
@@ -25,9 +26,9 @@ use deep::read_deep;
 
 use crate::read::open::{Expected, KeySource, OpenError, compare};
 
+use crate::config::BackupConfig;
 use crate::config::limits::Limits;
 use crate::manifest::Bundle;
-use crate::read::extract::ExtractError;
 use crate::report::{CopyError, CopyErrorKind};
 
 /// Chunks queued between the download and the blocking reader.
@@ -48,10 +49,36 @@ pub enum Reference {
 pub struct DeepOptions {
     /// Keys that may open the artifact.
     pub keyring: Arc<Keyring>,
-    /// Archive limits.
-    pub limits: Limits,
+    /// Archive limits (the config file's: [`Self::limits_of`]).
+    pub(crate) limits: Limits,
     /// Refuse an artifact of the other bundle.
     pub bundle: Option<Bundle>,
+}
+
+impl DeepOptions {
+    /// Opens with `keyring`, within the default limits, either bundle.
+    pub fn new(keyring: Arc<Keyring>) -> Self {
+        Self {
+            keyring,
+            limits: Limits::default(),
+            bundle: None,
+        }
+    }
+
+    /// Within the archive limits of `config` (`[limits] restore-*`).
+    #[must_use]
+    pub fn limits_of(self, config: &BackupConfig) -> Self {
+        self.with_limits(config.restore_limits.clone())
+    }
+
+    test_util_pub! {
+        /// Within `limits`.
+        #[must_use]
+        fn with_limits(mut self, limits: Limits) -> Self {
+            self.limits = limits;
+            self
+        }
+    }
 }
 
 /// What a deep check found.
@@ -89,11 +116,66 @@ pub struct VerifyReport {
     pub size: u64,
     /// Their SHA-256 (equal to the reference).
     pub sha256: Sha256Digest,
-    /// What it was compared with.
-    pub reference: Reference,
-    /// The deep check, when asked for.
+    /// What it was compared with (in the JSON: `reference`).
+    pub(crate) reference: Reference,
+    /// The deep check, when asked for (in the JSON: `deep`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub deep: Option<DeepReport>,
+    pub(crate) deep: Option<DeepReport>,
+}
+
+impl VerifyReport {
+    /// Whether the copy was also decrypted and its archive walked against its manifest.
+    pub fn is_deep(&self) -> bool {
+        self.deep.is_some()
+    }
+
+    test_util_pub! {
+        /// What the digest was compared with.
+        fn reference(&self) -> Reference {
+            self.reference
+        }
+    }
+
+    test_util_pub! {
+        /// The deep check, when asked for.
+        fn deep(&self) -> Option<&DeepReport> {
+            self.deep.as_ref()
+        }
+    }
+}
+
+/// What a person reads: the size and digest and what they matched, and what the deep check
+/// walked (one line each, indented under the caller's `verified <artifact>` line).
+impl fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let against = match self.reference {
+            Reference::Given => "the given digest",
+            Reference::Recorded => "the digest recorded at upload",
+        };
+        writeln!(
+            f,
+            "  {} bytes, sha256 {} (matches {against})",
+            self.size, self.sha256
+        )?;
+        if let Some(deep) = &self.deep {
+            let keys: Vec<String> = deep.key_ids.iter().map(ToString::to_string).collect();
+            let bundle = match deep.bundle {
+                Bundle::Main => "main archive",
+                Bundle::Secrets => "secrets bundle",
+            };
+            writeln!(
+                f,
+                "  decrypted and walked: {bundle} of backup {}, {} entries ({} files, {} bytes) \
+                 match the manifest; key {}",
+                deep.archive_id,
+                deep.entries,
+                deep.files,
+                deep.file_bytes,
+                keys.join(",")
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// Why a copy does not verify.
@@ -130,9 +212,9 @@ pub enum VerifyError {
         store: StoreId,
         /// The key.
         key: ObjectKey,
-        /// Why.
+        /// Why (the archive's own error, behind `source()`).
         #[source]
-        source: ExtractError,
+        source: crate::cause::Cause,
     },
     /// The artifact's authenticated header names another backup than its file name: an old
     /// artifact copied under a newer backup's name.
@@ -169,7 +251,11 @@ impl VerifyError {
         let (store, key) = (store.id().clone(), key.clone());
         match e {
             OpenError::Decrypt(source) => Self::Decrypt { store, key, source },
-            OpenError::Archive(source) => Self::Archive { store, key, source },
+            OpenError::Archive(source) => Self::Archive {
+                store,
+                key,
+                source: source.into(),
+            },
             OpenError::WrongBackup { named, found } => Self::WrongBackup {
                 store,
                 key,

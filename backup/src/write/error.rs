@@ -2,31 +2,12 @@
 //! made, or the run was cancelled. Store failures are not errors of the run: they are recorded
 //! per copy in the [`BackupReport`](crate::report::BackupReport) and reflected in its status.
 
-use std::fmt;
-
 use celeriac_crypto::CryptoError;
 
-use crate::config::naming::NameError;
+use crate::cause::Cause;
 use crate::manifest::Bundle;
 use crate::write::archive::ArchiveError;
 use crate::write::collect::CollectError;
-
-/// A stage of the pipeline that runs as a task of its own, for error messages. (Store tasks
-/// report their failures per copy instead.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Stage {
-    /// Collection and archiving on the blocking thread.
-    Produce,
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Produce => "produce",
-        })
-    }
-}
 
 /// Why a backup run failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +24,10 @@ pub enum BackupError {
     },
     /// An artifact's object key could not be formed.
     #[error("cannot name the artifacts")]
-    Name(#[source] NameError),
+    Name(#[source] Cause),
     /// Collection failed.
     #[error("collection failed")]
-    Collect(#[source] CollectError),
+    Collect(#[source] Cause),
     /// No file under any root matched a collection rule: an empty backup would restore
     /// nothing, so the run fails instead of storing one.
     #[error(
@@ -80,7 +61,7 @@ pub enum BackupError {
         bundle: Bundle,
         /// Why.
         #[source]
-        source: ArchiveError,
+        source: Cause,
     },
     /// Starting or finishing the encryption failed.
     #[error("encrypting the {bundle:?} archive failed")]
@@ -103,15 +84,9 @@ pub enum BackupError {
     /// The cancel token fired.
     #[error("backup cancelled")]
     Cancelled,
-    /// A pipeline task panicked.
-    #[error("the {stage} stage stopped unexpectedly")]
-    Task {
-        /// Which stage.
-        stage: Stage,
-        /// The join error.
-        #[source]
-        source: tokio::task::JoinError,
-    },
+    /// The collection-and-archive task (on its blocking thread) panicked.
+    #[error("the produce stage stopped unexpectedly")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 fn list_paths(paths: &[std::path::PathBuf]) -> String {
@@ -134,14 +109,16 @@ impl BackupError {
     /// `true` when running the backup again later may succeed: a file changed while it was
     /// archived, or a root or file was briefly unreadable.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Archive {
-                source: ArchiveError::FileChanged { .. } | ArchiveError::Read { .. },
-                ..
-            } | Self::Collect(
-                CollectError::RootUnavailable { .. } | CollectError::Unreadable { .. }
-            )
-        )
+        match self {
+            Self::Archive { source, .. } => matches!(
+                source.downcast_ref::<ArchiveError>(),
+                Some(ArchiveError::FileChanged { .. } | ArchiveError::Read { .. })
+            ),
+            Self::Collect(source) => matches!(
+                source.downcast_ref::<CollectError>(),
+                Some(CollectError::RootUnavailable { .. } | CollectError::Unreadable { .. })
+            ),
+            _ => false,
+        }
     }
 }

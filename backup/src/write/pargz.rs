@@ -71,10 +71,11 @@ pub enum GzipError {
     },
 }
 
-impl From<GzipError> for io::Error {
-    fn from(e: GzipError) -> Self {
-        match e {
-            GzipError::Write { source } => source,
+impl GzipError {
+    /// As the I/O error a `Write` reports: a write error is passed on as it came.
+    pub(crate) fn into_io(self) -> io::Error {
+        match self {
+            Self::Write { source } => source,
             other => io::Error::other(other),
         }
     }
@@ -268,7 +269,7 @@ impl<W: Write> Write for ParGzWriter<W> {
         let n = room.min(data.len());
         self.buf.extend_from_slice(&data[..n]);
         if self.buf.len() == self.block_size {
-            self.submit(false)?;
+            self.submit(false).map_err(GzipError::into_io)?;
         }
         Ok(n)
     }

@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::BackupConfig;
 use crate::config::keys::BackupKeys;
 use crate::config::limits::Limits;
 use crate::config::naming::ArtifactName;
@@ -43,7 +44,7 @@ use crate::report::{
     StoreSummary, ratio,
 };
 use crate::write::copies::Settle;
-use crate::write::error::{BackupError, Stage};
+use crate::write::error::BackupError;
 use crate::write::fanout::{Fanout, FanoutResult};
 use crate::write::produce::{ArtifactSummary, Channel, Producer};
 
@@ -77,18 +78,30 @@ impl Pipeline {
         }
     }
 
-    /// Streaming, retry and verification settings.
+    /// The config file's streaming, retry and verification settings (`[backup]`, `[limits]`)
+    /// and its archive limits for the deep check.
     #[must_use]
-    pub fn with_options(mut self, options: PipelineOptions) -> Self {
-        self.options = options;
-        self
+    pub fn with_config(self, config: &BackupConfig) -> Self {
+        self.with_options(config.pipeline.clone())
+            .with_limits(config.restore_limits.clone())
     }
 
-    /// Archive limits for the deep check.
-    #[must_use]
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
+    test_util_pub! {
+        /// Streaming, retry and verification settings.
+        #[must_use]
+        fn with_options(mut self, options: PipelineOptions) -> Self {
+            self.options = options;
+            self
+        }
+    }
+
+    test_util_pub! {
+        /// Archive limits for the deep check.
+        #[must_use]
+        fn with_limits(mut self, limits: Limits) -> Self {
+            self.limits = limits;
+            self
+        }
     }
 
     /// Receives progress events: `sink` is called synchronously on pipeline threads, so keep
@@ -114,9 +127,16 @@ impl Pipeline {
         self
     }
 
-    /// Streaming, retry and verification settings (the object-key prefix among them).
-    pub fn options(&self) -> &PipelineOptions {
-        &self.options
+    /// The object-key prefix of every artifact.
+    pub fn prefix(&self) -> &celeriac_store::ObjectPrefix {
+        &self.options.prefix
+    }
+
+    test_util_pub! {
+        /// Streaming, retry and verification settings (the object-key prefix among them).
+        fn options(&self) -> &PipelineOptions {
+            &self.options
+        }
     }
 
     /// The keys.
@@ -149,8 +169,8 @@ impl Pipeline {
             .map(|b| name.with_bundle(b).object_key(&self.options.prefix));
         let [main_key, secrets_key] = keys;
         let (main_key, secrets_key) = (
-            main_key.map_err(BackupError::Name)?,
-            secrets_key.map_err(BackupError::Name)?,
+            main_key.map_err(|e| BackupError::Name(e.into()))?,
+            secrets_key.map_err(|e| BackupError::Name(e.into()))?,
         );
         let queue = self.options.queue_chunks.max(1);
         let (main_tx, main_rx) = mpsc::channel(queue);
@@ -205,12 +225,7 @@ impl Pipeline {
         }
         let summaries = match handle.await {
             Ok(result) => result?,
-            Err(source) => {
-                return Err(BackupError::Task {
-                    stage: Stage::Produce,
-                    source,
-                });
-            }
+            Err(source) => return Err(BackupError::Task(source)),
         };
         let mut artifacts = Vec::with_capacity(streams.len());
         for (summary, stream) in summaries.into_iter().zip(streams) {
@@ -315,10 +330,7 @@ async fn producer_failure(
     match handle.await {
         Ok(Err(e)) => e,
         Ok(Ok(_)) | Err(_) if cancel.is_cancelled() => BackupError::Cancelled,
-        Err(source) => BackupError::Task {
-            stage: Stage::Produce,
-            source,
-        },
+        Err(source) => BackupError::Task(source),
         // The producer finished but a fan-out lost its digest: only cancellation does that.
         Ok(Ok(_)) => BackupError::Cancelled,
     }
@@ -386,7 +398,7 @@ mod tests {
     #[test]
     fn entry_point_futures_are_send() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = CollectSpec::try_from(RawCollectConfig {
+        let spec = CollectSpec::from_raw(&RawCollectConfig {
             roots: vec![RawRoot::new(dir.path())],
             ..RawCollectConfig::default()
         })

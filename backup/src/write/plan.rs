@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::config::spec::CollectSpec;
 use crate::manifest::{Category, Classification};
 use crate::report::{LeftOut, Skip};
-use crate::write::collect::{CollectError, Collection, Entry, EntryKind, collect};
+use crate::write::collect::{Collection, Entry, EntryKind, collect};
+use crate::write::error::BackupError;
 
 /// Where a collected file would go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,9 +64,11 @@ impl Plan {
     /// Collects per `spec` without archiving (files are read only to classify them).
     ///
     /// # Errors
-    /// When a required root cannot be opened or the walk fails, as a real run would.
-    pub fn of(spec: &CollectSpec) -> Result<Self, CollectError> {
-        Ok(Self::from_collection(spec, &collect(spec)?))
+    /// [`BackupError::Collect`] when a required root cannot be opened or the walk fails, as
+    /// a real run would.
+    pub fn of(spec: &CollectSpec) -> Result<Self, BackupError> {
+        let collection = collect(spec).map_err(|e| BackupError::Collect(e.into()))?;
+        Ok(Self::from_collection(spec, &collection))
     }
 
     /// `true` when nothing would be collected (a real run would end FAILED).

@@ -76,7 +76,7 @@ impl Producer {
         let check: CancelCheck = Arc::new(move || cancel.is_cancelled());
         let collection = collect_with_cancel(&self.spec, Some(&check)).map_err(|e| match e {
             crate::write::collect::CollectError::Cancelled => BackupError::Cancelled,
-            e => BackupError::Collect(e),
+            e => BackupError::Collect(e.into()),
         })?;
         let report = collection_report(&collection);
         if report.files_collected == 0 {
@@ -184,7 +184,10 @@ impl Producer {
         if matches!(source, ArchiveError::Cancelled) || self.cancel.is_cancelled() {
             BackupError::Cancelled
         } else {
-            BackupError::Archive { bundle, source }
+            BackupError::Archive {
+                bundle,
+                source: source.into(),
+            }
         }
     }
 

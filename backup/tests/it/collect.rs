@@ -8,14 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Result;
 use celeriac_backup::BackupStatus;
 use celeriac_backup::Bundle;
+use celeriac_backup::CollectSpec;
 use celeriac_backup::internals::CollectError;
 use celeriac_backup::internals::LinkProblem;
+use celeriac_backup::internals::RawRoot;
 use celeriac_backup::internals::collect_with_cancel;
 use celeriac_backup::internals::{Category, Classification};
 use celeriac_backup::internals::{EntryKind, collect};
 use celeriac_backup::internals::{RawCollectConfig, UnreadablePolicy};
 use celeriac_backup::internals::{SkipReason, SpecialKind};
-use celeriac_backup::{CollectSpec, RawRoot};
 
 use crate::fixture::{collect_dir, sample_copy, spec_for};
 

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Result;
+use celeriac_backup::CollectSpec;
 use celeriac_backup::internals::RawCollectConfig;
+use celeriac_backup::internals::RawRoot;
 use celeriac_backup::internals::{Category, Classification};
 use celeriac_backup::internals::{Collection, EntryKind, collect};
-use celeriac_backup::{CollectSpec, RawRoot};
 
 use crate::fixture::collect_dir;
 

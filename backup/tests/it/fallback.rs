@@ -66,7 +66,7 @@ async fn restore_falls_back_past_a_missing_and_a_corrupted_copy() -> Result<()> 
 
     // B2's copy now has a flipped byte in the middle of the payload: the local copy serves.
     b2_bucket
-        .corrupt(&key, usize::try_from(main.sizes.stored_bytes / 2)?)
+        .corrupt(&key, usize::try_from(main.sizes().stored_bytes / 2)?)
         .await;
     let second = restore(
         &sources(main, &stores),
@@ -108,13 +108,10 @@ async fn restore_falls_back_past_a_missing_and_a_corrupted_copy() -> Result<()> 
         "{bad:?}"
     );
     ensure!(bad.as_ref().err().is_some_and(VerifyError::is_corrupt));
-    let deep = DeepOptions {
-        keyring: keys.main_ring()?,
-        limits: Limits::default(),
-        bundle: Some(Bundle::Main),
-    };
+    let mut deep = DeepOptions::new(keys.main_ring()?).with_limits(Limits::default());
+    deep.bundle = Some(Bundle::Main);
     let good = verify_artifact(local.as_ref(), &main.copies[0].key, None, Some(&deep)).await?;
-    let walked = good.deep.context("deep report")?;
+    let walked = good.deep().context("deep report")?;
     ensure!(walked.entries == main.entries && walked.files == main.files);
     ensure!(good.sha256 == main.sha256);
     let missing = verify_artifact(r2.as_ref(), &main.copies[0].key, None, None).await;
@@ -194,10 +191,10 @@ async fn list_dry_run_and_path_globs() -> Result<()> {
         &RestoreOptions::with_mode(RestoreMode::List),
     )
     .await?;
-    ensure!(listed.manifest.bundle() == Bundle::Main);
+    ensure!(listed.manifest().bundle() == Bundle::Main);
     ensure!(
         listed
-            .manifest
+            .manifest()
             .entries()
             .any(|e| e.path() == "nginx/nginx.conf")
     );
@@ -209,10 +206,8 @@ async fn list_dry_run_and_path_globs() -> Result<()> {
     .await?;
     ensure!(dry.entries == main.entries && dry.selected == main.entries);
 
-    let only_nginx = RestoreOptions {
-        only: vec!["nginx/**".into()],
-        ..RestoreOptions::extract_to(out.path().join("nginx-only"))
-    };
+    let mut only_nginx = RestoreOptions::extract_to(out.path().join("nginx-only"));
+    only_nginx.only = vec!["nginx/**".into()];
     let picked = restore(&copies, keys.main_ring()?, &only_nginx).await?;
     ensure!(picked.selected < picked.entries && picked.selected >= 2);
     let mut got = listing(&out.path().join("nginx-only"))?;

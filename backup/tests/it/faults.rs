@@ -76,13 +76,13 @@ async fn s3_connection_cut_mid_upload_is_retried_from_the_local_copy() -> Result
     ensure!(report.status == BackupStatus::Verified, "{report}");
     let main = report.artifact(Bundle::Main).context("main")?;
     ensure!(
-        main.sizes.stored_bytes > 5 << 20,
+        main.sizes().stored_bytes > 5 << 20,
         "the artifact must be multipart"
     );
     let copy = main.copy("r2").context("r2 copy")?;
-    ensure!(copy.state.is_verified() && copy.attempts == 2, "{copy:?}");
+    ensure!(copy.is_verified() && copy.attempts == 2, "{copy:?}");
     ensure!(
-        copy.origin
+        copy.origin()
             == Some(CopyOrigin::Retry {
                 from: celeriac_store::StoreId::new("local")?
             }),
@@ -91,7 +91,7 @@ async fn s3_connection_cut_mid_upload_is_retried_from_the_local_copy() -> Result
     for other in ["local", "b2"] {
         let c = main.copy(other).context("copy")?;
         ensure!(
-            c.state.is_verified() && c.attempts == 1 && c.origin == Some(CopyOrigin::Stream),
+            c.is_verified() && c.attempts == 1 && c.origin() == Some(CopyOrigin::Stream),
             "{c:?}"
         );
     }
@@ -130,13 +130,13 @@ async fn s3_server_that_stays_down_gives_a_partial_report_naming_it() -> Result<
         for name in ["local", "r2"] {
             let c = artifact.copy(name).context("copy")?;
             ensure!(
-                c.state.is_stored() && c.state.is_verified() && c.error.is_none(),
+                c.is_stored() && c.is_verified() && c.error.is_none(),
                 "{c:?}"
             );
         }
         let down = artifact.copy("b2").context("b2 copy")?;
         ensure!(
-            !down.state.is_stored() && !down.state.is_verified() && down.origin.is_none(),
+            !down.is_stored() && !down.is_verified() && down.origin().is_none(),
             "{down:?}"
         );
         ensure!(down.attempts == 3, "every attempt was made: {down:?}");

@@ -8,13 +8,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use celeriac_backup::Bundle;
-use celeriac_backup::CommitPolicy;
+use celeriac_backup::CollectSpec;
+use celeriac_backup::internals::CommitPolicy;
 use celeriac_backup::internals::RawCollectConfig;
+use celeriac_backup::internals::RawRoot;
 use celeriac_backup::internals::{
     ArchiveOptions, ExtractOptions, ExtractSummary, Staging, commit, extract, write_archive,
 };
 use celeriac_backup::internals::{Collection, collect};
-use celeriac_backup::{CollectSpec, RawRoot};
 
 /// The sample project shipped in the repository.
 pub(crate) fn sample_project() -> PathBuf {

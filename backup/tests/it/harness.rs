@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use celeriac_backup::internals::RawRoot;
 use celeriac_backup::internals::{PipelineOptions, RawCollectConfig, RetryPolicy};
-use celeriac_backup::{BackupKeys, CollectSpec, RawRoot};
+use celeriac_backup::{BackupKeys, CollectSpec};
 use celeriac_crypto::{Key, Keyring};
 use celeriac_store::{
     LocalStore, ObjectPrefix, RetryOptions, S3Credentials, S3Options, S3Store, SecretRef,

@@ -12,6 +12,11 @@
 //! `pub use`, which is counted. What the reader cannot follow fails the test instead of being
 //! skipped: a glob re-export, a re-exported module, an exported macro, an inline public module,
 //! a `pub` statement of another shape. Methods and fields are not items and are not counted.
+//!
+//! What this reader cannot see, the compiler checks: `lib.rs` denies `unnameable_types`
+//! (without `test-util`), so no type outside this list can reach a user through a public field,
+//! a method's signature, an error's payload or a trait impl. The list is therefore the whole
+//! set of types a user can hold, not only the ones they can name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,8 +37,8 @@ const PUBLIC_API: &[&str] = &[
     "BackupStatus",
     "Bundle",
     "CollectSpec",
-    "CommitPolicy",
     "ConfigError",
+    "CopyError",
     "CopyErrorKind",
     "CopyReport",
     "DeepOptions",
@@ -46,8 +51,7 @@ const PUBLIC_API: &[&str] = &[
     "ProgressEvent",
     "RawBackupConfig",
     "RawKeys",
-    "RawRoot",
-    "Reference",
+    "RestoreAttempt",
     "RestoreError",
     "RestoreMode",
     "RestoreOptions",
@@ -438,6 +442,19 @@ fn the_public_api_is_the_listed_one_and_under_40() {
         "the public API changed; update PUBLIC_API if that is meant"
     );
     assert!(all.len() < 40, "{} public names: {all:?}", all.len());
+}
+
+/// The list above is every type a user can hold only while the compiler refuses an unnameable
+/// one: the crate-level lint must stay.
+#[test]
+fn the_compiler_refuses_types_outside_the_list() {
+    let lib = std::fs::read_to_string(src().join("lib.rs")).expect("lib.rs");
+    assert!(
+        lib.lines()
+            .any(|l| l.trim()
+                == r#"#![cfg_attr(not(feature = "test-util"), deny(unnameable_types))]"#),
+        "lib.rs must deny unnameable_types outside test-util"
+    );
 }
 
 #[test]

@@ -126,7 +126,7 @@ async fn nightly_backup_to_local_r2_and_b2_is_verified_and_restores_byte_identic
 /// deep-checked, and each artifact names its own key.
 fn check_copies(report: &BackupReport, keys: &KeyFiles) -> Result<()> {
     ensure!(report.status == BackupStatus::Verified, "{report}");
-    ensure!(report.stores.iter().all(|s| s.complete));
+    ensure!(report.stores().iter().all(|s| s.complete));
     let main = report.artifact(Bundle::Main).context("main artifact")?;
     let secrets = report
         .artifact(Bundle::Secrets)
@@ -135,13 +135,13 @@ fn check_copies(report: &BackupReport, keys: &KeyFiles) -> Result<()> {
         ensure!(artifact.copies.len() == 3);
         for copy in &artifact.copies {
             ensure!(
-                copy.state.is_stored()
-                    && copy.state.is_verified()
+                copy.is_stored()
+                    && copy.is_verified()
                     && copy.attempts == 1
                     && copy.error.is_none(),
                 "{copy:?}"
             );
-            ensure!(copy.origin == Some(CopyOrigin::Stream), "{copy:?}");
+            ensure!(copy.origin() == Some(CopyOrigin::Stream), "{copy:?}");
             ensure!(copy.key.basename() == artifact.file_name);
             ensure!(copy.key.as_str().starts_with(&format!(
                 "celeriac/{}/{}/",
@@ -152,7 +152,7 @@ fn check_copies(report: &BackupReport, keys: &KeyFiles) -> Result<()> {
         let deep: Vec<&str> = artifact
             .copies
             .iter()
-            .filter(|c| c.state.is_deep_verified())
+            .filter(|c| c.is_deep_verified())
             .map(|c| c.store.as_str())
             .collect();
         ensure!(
@@ -163,7 +163,7 @@ fn check_copies(report: &BackupReport, keys: &KeyFiles) -> Result<()> {
     ensure!(main.key_ids == [Key::from_file(&keys.main)?.id()]);
     ensure!(secrets.key_ids == [Key::from_file(&keys.secrets)?.id()]);
     ensure!(main.plain_sha256.is_some() && secrets.plain_sha256.is_none());
-    ensure!(main.compression_ratio > 1.0 && main.sizes.stored_bytes > main.sizes.gz_bytes);
+    ensure!(main.compression_ratio > 1.0 && main.sizes().stored_bytes > main.sizes().gz_bytes);
 
     Ok(())
 }
@@ -189,7 +189,7 @@ async fn check_main_restore(
     ensure!(restored.sha256 == main.sha256);
     let (src, got) = (snapshot(source)?, snapshot(&target)?);
     let members: Vec<_> = restored
-        .manifest
+        .manifest()
         .entries()
         .filter(celeriac_backup::ManifestEntryRef::is_member)
         .collect();
@@ -288,10 +288,9 @@ async fn check_secrets_bundle(
 }
 
 fn secrets_options(target: std::path::PathBuf) -> RestoreOptions {
-    RestoreOptions {
-        bundle: Bundle::Secrets,
-        ..RestoreOptions::extract_to(target)
-    }
+    let mut options = RestoreOptions::extract_to(target);
+    options.bundle = Bundle::Secrets;
+    options
 }
 
 /// A small tree with known contents and times, backed up into memory stores under a fixed id
@@ -441,7 +440,7 @@ async fn a_failed_deep_check_fails_every_copy() -> Result<()> {
     let main = report.artifact(Bundle::Main).context("main")?;
     for copy in &main.copies {
         ensure!(
-            copy.state.is_stored() && !copy.state.is_verified() && !copy.state.is_deep_verified(),
+            copy.is_stored() && !copy.is_verified() && !copy.is_deep_verified(),
             "{copy:?}"
         );
         let error = copy.error.as_ref().context("error")?;
@@ -470,7 +469,7 @@ async fn a_failed_deep_check_fails_every_copy() -> Result<()> {
             .artifacts
             .iter()
             .flat_map(|a| &a.copies)
-            .all(|c| !c.state.is_deep_verified())
+            .all(|c| !c.is_deep_verified())
     );
     Ok(())
 }

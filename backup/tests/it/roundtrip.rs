@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, ensure};
 use celeriac_backup::Bundle;
-use celeriac_backup::CommitPolicy;
 use celeriac_backup::internals::Classification;
+use celeriac_backup::internals::CommitPolicy;
 use celeriac_backup::internals::EntryKind;
 use celeriac_backup::internals::Limits;
 use celeriac_backup::internals::{ArchiveError, Change, ExtractError};

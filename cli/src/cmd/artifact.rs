@@ -88,7 +88,7 @@ pub(crate) fn copies(
     let Ok(name) = ArtifactName::from_key(&first.key) else {
         return Ok(out);
     };
-    let Ok(key) = name.object_key(&config.pipeline.prefix) else {
+    let Ok(key) = name.object_key(config.prefix()) else {
         return Ok(out);
     };
     for target in &config.targets {

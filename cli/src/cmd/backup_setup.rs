@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use celeriac_backup::Pipeline;
 use celeriac_backup::{
-    BackupConfig, BackupKeys, CollectSpec, KeyRef, RawBackupConfig, RawRoot, StoreTarget,
+    BackupConfig, BackupKeys, CollectSpec, KeyRef, RawBackupConfig, StoreTarget,
 };
 use celeriac_crypto::{CryptoError, Key};
 use celeriac_job::LocalRoots;
@@ -63,9 +63,8 @@ impl Setup {
     /// The pipeline this setup describes (the config's streaming, retry and verification
     /// options and restore limits), and the stores and local roots beside it.
     pub(crate) fn into_pipeline(self) -> (Pipeline, Vec<Arc<dyn Store>>, LocalRoots) {
-        let pipeline = Pipeline::new(self.spec, self.stores.clone(), self.keys)
-            .with_options(self.config.pipeline.clone())
-            .with_limits(self.config.restore_limits.clone());
+        let pipeline =
+            Pipeline::new(self.spec, self.stores.clone(), self.keys).with_config(&self.config);
         (pipeline, self.stores, self.roots)
     }
 }
@@ -130,15 +129,15 @@ fn collect_spec(config: &BackupConfig) -> anyhow::Result<CollectSpec> {
 /// Puts the command-line sources and stores in place of the config file's.
 fn apply_flags(raw: &mut RawBackupConfig, request: &Request<'_>) -> anyhow::Result<()> {
     if !request.sources.is_empty() {
-        raw.collect.roots = request
+        let roots = request
             .sources
             .iter()
             .map(|dir| {
                 std::path::absolute(dir)
-                    .map(RawRoot::new)
                     .with_context(|| format!("cannot resolve {}", dir.display()))
             })
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        raw.set_roots(roots);
     }
     if !request.stores.is_empty() {
         if request.config.is_none()
@@ -151,7 +150,7 @@ fn apply_flags(raw: &mut RawBackupConfig, request: &Request<'_>) -> anyhow::Resu
                 "--store s3:{name} needs --config FILE with a [stores.{name}] table"
             )));
         }
-        raw.backup.stores = request
+        let targets = request
             .stores
             .iter()
             .map(|s| match s {
@@ -161,6 +160,7 @@ fn apply_flags(raw: &mut RawBackupConfig, request: &Request<'_>) -> anyhow::Resu
                 StoreTarget::S3 { .. } => Ok(s.clone()),
             })
             .collect::<anyhow::Result<_>>()?;
+        raw.set_store_targets(targets);
     }
     Ok(())
 }
@@ -168,7 +168,7 @@ fn apply_flags(raw: &mut RawBackupConfig, request: &Request<'_>) -> anyhow::Resu
 /// Without a config file: the local store in `CELERIAC_HOME` when no `--store` is given, and
 /// the home's key when no key is given (flag or `CELERIAC_KEY`).
 fn apply_embedded_defaults(raw: &mut RawBackupConfig, request: &Request<'_>) -> anyhow::Result<()> {
-    let needs_store = raw.backup.stores.is_empty();
+    let needs_store = raw.store_targets().is_empty();
     let needs_key = request.key_file.is_none()
         && std::env::var_os(keys::KEY_ENV).is_none()
         && raw.keys.main.is_none();
@@ -179,7 +179,7 @@ fn apply_embedded_defaults(raw: &mut RawBackupConfig, request: &Request<'_>) -> 
     if needs_store {
         let store = home.join(EMBEDDED_STORE);
         home::ensure_private_dir(&store)?;
-        raw.backup.stores = vec![StoreTarget::Local { path: store }];
+        raw.set_store_targets(vec![StoreTarget::Local { path: store }]);
     }
     if needs_key {
         let path = embedded_key(&home)?;

@@ -10,8 +10,8 @@ use celeriac_backup::CopyErrorKind;
 use celeriac_backup::{ArtifactAddress, ArtifactName};
 use celeriac_backup::{Bundle, ManifestEntryRef};
 use celeriac_backup::{
-    CommitPolicy, Expected, PathFilter, RestoreError, RestoreMode, RestoreOptions, RestoreReport,
-    RestoreSource, restore,
+    Expected, PathFilter, RestoreError, RestoreMode, RestoreOptions, RestoreReport, RestoreSource,
+    restore,
 };
 use celeriac_store::Sha256Digest;
 use clap::Args;
@@ -88,10 +88,9 @@ pub(crate) fn run(args: &RestoreArgs) -> anyhow::Result<u8> {
     } else {
         Bundle::Main
     };
-    let mut options = RestoreOptions::with_mode(mode(args)?);
+    let mut options = RestoreOptions::with_mode(mode(args)?).limits_of(&config);
     options.bundle = bundle;
     options.only.clone_from(&args.paths);
-    options.limits = config.restore_limits.clone();
     let expected = args.sha256.map(|sha256| Expected { size: None, sha256 });
     let staging_parent = match &options.mode {
         RestoreMode::Extract { target, .. } => Some(staging_parent(target)),
@@ -258,7 +257,6 @@ fn mode(args: &RestoreArgs) -> anyhow::Result<RestoreMode> {
     Ok(RestoreMode::Extract {
         target: std::path::absolute(target)
             .with_context(|| format!("cannot resolve {}", target.display()))?,
-        policy: CommitPolicy::NewOrEmpty,
     })
 }
 
@@ -274,11 +272,7 @@ fn print(report: &RestoreReport, args: &RestoreArgs, filter: &PathFilter) -> any
     }
     if args.list {
         let mut text = String::new();
-        for entry in report
-            .manifest
-            .entries()
-            .filter(|e| filter.selects(e.path()))
-        {
+        for entry in report.entries().filter(|e| filter.selects(e.path())) {
             text.push_str(&listing_line(entry));
             text.push('\n');
         }

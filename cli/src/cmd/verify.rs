@@ -6,12 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use std::fmt::Write as _;
-
 use anyhow::Context;
 use celeriac_backup::ArtifactAddress;
-use celeriac_backup::Bundle;
-use celeriac_backup::{DeepOptions, Expected, Reference, VerifyReport, verify_artifact};
+use celeriac_backup::{DeepOptions, Expected, VerifyReport, verify_artifact};
 use celeriac_store::Sha256Digest;
 use clap::Args;
 
@@ -67,11 +64,7 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<u8> {
     let config = config_file::validate(raw, path.as_deref())?;
     progress::init_log();
     let reading = Reading::new(progress::Display::detect(args.json));
-    let deep = keyring.map(|ring| DeepOptions {
-        keyring: Arc::new(ring),
-        limits: config.restore_limits.clone(),
-        bundle: None,
-    });
+    let deep = keyring.map(|ring| DeepOptions::new(Arc::new(ring)).limits_of(&config));
     let artifact = match &args.subject {
         Subject::Artifact(address) => address,
         Subject::Backup(id) => {
@@ -114,30 +107,5 @@ fn print(report: &VerifyReport, artifact: &ArtifactAddress, json: bool) -> anyho
     if json {
         return stdout::write(&format!("{}\n", serde_json::to_string_pretty(report)?));
     }
-    let against = match report.reference {
-        Reference::Given => "the given digest",
-        Reference::Recorded => "the digest recorded at upload",
-    };
-    let mut text = format!(
-        "verified {artifact}\n  {} bytes, sha256 {} (matches {against})\n",
-        report.size, report.sha256
-    );
-    if let Some(deep) = &report.deep {
-        let keys: Vec<String> = deep.key_ids.iter().map(ToString::to_string).collect();
-        let bundle = match deep.bundle {
-            Bundle::Main => "main archive",
-            Bundle::Secrets => "secrets bundle",
-        };
-        let _ = writeln!(
-            text,
-            "  decrypted and walked: {bundle} of backup {}, {} entries ({} files, {} bytes) \
-             match the manifest; key {}",
-            deep.archive_id,
-            deep.entries,
-            deep.files,
-            deep.file_bytes,
-            keys.join(",")
-        );
-    }
-    stdout::write(&text)
+    stdout::write(&format!("verified {artifact}\n{report}"))
 }

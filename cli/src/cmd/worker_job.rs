@@ -34,7 +34,7 @@ pub(crate) async fn configuration_backup(
     let raw = config_file::load_raw(config)?;
     let job = job_settings::load(config)?;
     // Without [[collect.roots]], `[job] project-root` gives the original system's roots.
-    let sources = if raw.collect.roots.is_empty() {
+    let sources = if raw.roots().next().is_none() {
         let Some(project) = &job.project_root else {
             tracing::info!(
                 task = celeriac_job::TASK_NAME,

@@ -15,6 +15,13 @@ pub enum CommitPolicy {
     /// The target must not exist (it is created) or be an empty directory.
     #[default]
     NewOrEmpty,
+    #[cfg_attr(
+        not(feature = "test-util"),
+        allow(
+            dead_code,
+            reason = "used by the tests through `internals` (test-util)"
+        )
+    )]
     /// Move staged entries into an existing tree, descending into directories both have;
     /// refuse before moving anything if any staged path already exists as a non-directory.
     MergeNoReplace,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::manifest::{ArchivePath, Bundle, EntryType, LinkProblem, ManifestError, PathProblem};
+use crate::manifest::{ArchivePath, Bundle, EntryType, ManifestError, PathProblem};
 
 /// Entry types the extractor refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,8 +64,6 @@ pub enum EntryProblem {
     ModeMismatch,
     /// Symlink target differs from the manifest.
     LinkTargetMismatch,
-    /// Symlink refused.
-    Link(LinkProblem),
     /// The ustar size field and the effective (PAX) size disagree.
     PaxSizeDisagreement {
         /// ustar size field.
@@ -100,7 +98,6 @@ impl fmt::Display for EntryProblem {
             Self::DigestMismatch => f.write_str("content digest differs from the manifest"),
             Self::ModeMismatch => f.write_str("mode differs from the manifest"),
             Self::LinkTargetMismatch => f.write_str("link target differs from the manifest"),
-            Self::Link(p) => write!(f, "symlink refused: {p}"),
             Self::PaxSizeDisagreement { ustar, effective } => {
                 write!(f, "pax size {effective} disagrees with header size {ustar}")
             }

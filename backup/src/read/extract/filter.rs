@@ -13,11 +13,12 @@ pub struct PathFilter {
 }
 
 impl PathFilter {
-    /// Compiles `globs`; no globs selects everything.
+    /// Compiles `globs`; no globs selects everything (the public constructor, `new`, is in
+    /// `read::restore`: its error is the restore's).
     ///
     /// # Errors
     /// `ExtractError::InvalidGlob` naming the first pattern that does not compile.
-    pub fn new(globs: &[String]) -> Result<Self, ExtractError> {
+    pub(crate) fn compile(globs: &[String]) -> Result<Self, ExtractError> {
         if globs.is_empty() {
             return Ok(Self::default());
         }
@@ -84,7 +85,7 @@ mod tests {
 
     #[test]
     fn an_invalid_glob_is_named() {
-        let err = PathFilter::new(&["ok/*".to_owned(), "bad/[".to_owned()]).unwrap_err();
+        let err = PathFilter::compile(&["ok/*".to_owned(), "bad/[".to_owned()]).unwrap_err();
         assert!(
             matches!(&err, ExtractError::InvalidGlob { pattern, .. } if pattern == "bad/["),
             "{err:?}"

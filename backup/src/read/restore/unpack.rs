@@ -12,7 +12,9 @@ use tokio::sync::mpsc;
 
 use super::{CopyFailure, RestoreError, RestoreMode, RestoreOptions};
 use crate::manifest::ManifestIndex;
-use crate::read::extract::{ExtractError, ExtractOptions, Staging, commit, dry_run, extract, list};
+use crate::read::extract::{
+    CommitPolicy, ExtractError, ExtractOptions, Staging, commit, dry_run, extract, list,
+};
 use crate::read::open::{OpenError, authenticate, classify, ensure_complete, pump};
 use crate::read::verify::VerifyError;
 use crate::stream::chunk::ChunkReader;
@@ -84,7 +86,7 @@ impl UnpackError {
         had_reference: bool,
     ) -> CopyFailure {
         match self {
-            Self::Target(e) => CopyFailure::Stop(RestoreError::Target(e)),
+            Self::Target(e) => CopyFailure::Stop(RestoreError::Target(e.into())),
             // The bytes matched their reference, so every copy carries the same header.
             Self::Open(OpenError::Decrypt(CryptoError::NoMatchingKey { wanted }))
                 if had_reference =>
@@ -130,11 +132,13 @@ pub(super) fn unpack(
             let s = dry_run(&mut decrypt, &extract_options).map_err(content_error)?;
             (s.manifest, s.entries, s.selected, s.selected_bytes)
         }
-        RestoreMode::Extract { target, policy } => {
+        RestoreMode::Extract { target } => {
             let staging = Staging::create_in(&parent_of(target)).map_err(UnpackError::Target)?;
             let s = extract(&mut decrypt, &staging, &extract_options).map_err(content_error)?;
             ensure_complete(&decrypt).map_err(UnpackError::Open)?;
-            commit(staging, target, *policy).map_err(UnpackError::Target)?;
+            // A restore never writes into a tree that holds anything (`ensure_new_or_empty`
+            // checked it before the download; this checks again at the rename).
+            commit(staging, target, CommitPolicy::NewOrEmpty).map_err(UnpackError::Target)?;
             (s.manifest, s.entries, s.selected, s.selected_bytes)
         }
     };
