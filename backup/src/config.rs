@@ -226,8 +226,8 @@ pub struct BackupConfig {
     pub s3: BTreeMap<StoreId, S3Options>,
     /// Where the keys are.
     pub keys: RawKeys,
-    /// Streaming, retry and verification settings (a [`Pipeline`](crate::Pipeline) takes them
-    /// with `with_config`).
+    /// Streaming, retry and verification settings (a `Pipeline` takes them with
+    /// `with_config`).
     pub(crate) pipeline: PipelineOptions,
     /// Limits applied when restoring or deep-verifying (`RestoreOptions::limits_of`,
     /// `DeepOptions::new`).

@@ -142,11 +142,24 @@ fn sibling_edges() -> BTreeMap<Vec<String>, BTreeSet<(String, String)>> {
     let mut files = Vec::new();
     rust_files(&src(), &mut files);
     let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(f)).collect();
+    let exports = root_exports();
     let mut edges: BTreeMap<Vec<String>, BTreeSet<(String, String)>> = BTreeMap::new();
     for file in &files {
         let from = module_of(file);
         let text = std::fs::read_to_string(file).expect("readable source");
         let mut targets = paths_after(&text, "crate::");
+        assert!(
+            targets.iter().all(|p| !p.is_empty()),
+            "{}: a grouped `crate::{{...}}` path, which this scan does not follow",
+            file.display()
+        );
+        // `crate::Name` of a name the root re-exports is a use of the module that defines it.
+        for path in &mut targets {
+            if let Some(source) = exports.get(&path[0]) {
+                let rest = path.split_off(1);
+                *path = source.iter().cloned().chain(rest).collect();
+            }
+        }
         for rel in paths_after(file_level(&text), "super::") {
             let mut base = from.clone();
             base.pop();
@@ -175,6 +188,30 @@ fn sibling_edges() -> BTreeMap<Vec<String>, BTreeSet<(String, String)>> {
         }
     }
     edges
+}
+
+/// The root's re-exports: exported name → the path it re-exports (`RestoreError` →
+/// `read::restore::RestoreError`).
+fn root_exports() -> BTreeMap<String, Vec<String>> {
+    let lib = std::fs::read_to_string(src().join("lib.rs")).expect("lib.rs");
+    let mut out = BTreeMap::new();
+    for statement in public_statements(&lib) {
+        let Public::Use(leaves) = statement else {
+            continue;
+        };
+        for leaf in leaves {
+            let (path, name) = match leaf.split_once(" as ") {
+                Some((path, alias)) => (path.trim(), alias.trim()),
+                None => (
+                    leaf.trim(),
+                    leaf.rsplit("::").next().unwrap_or_default().trim(),
+                ),
+            };
+            let path: Vec<String> = path.split("::").map(str::to_owned).collect();
+            out.insert(name.to_owned(), path);
+        }
+    }
+    out
 }
 
 /// A cycle among `edges`, if there is one.
