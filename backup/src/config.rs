@@ -230,7 +230,7 @@ pub struct BackupConfig {
     /// `with_config`).
     pub(crate) pipeline: PipelineOptions,
     /// Limits applied when restoring or deep-verifying (`RestoreOptions::limits_of`,
-    /// `DeepOptions::new`).
+    /// `DeepOptions::limits_of`).
     pub(crate) restore_limits: Limits,
 }
 
@@ -254,13 +254,6 @@ impl RawBackupConfig {
     /// Replaces `backup.stores` (what `--store` does).
     pub fn set_store_targets(&mut self, targets: Vec<StoreTarget>) {
         self.backup.stores = targets;
-    }
-
-    test_util_pub! {
-        /// `[collect]`, to change.
-        fn collect_mut(&mut self) -> &mut RawCollectConfig {
-            &mut self.collect
-        }
     }
 
     /// Parses TOML text.
@@ -305,20 +298,6 @@ impl BackupConfig {
     /// The object-key prefix of every artifact (`backup.prefix`).
     pub fn prefix(&self) -> &ObjectPrefix {
         &self.pipeline.prefix
-    }
-
-    test_util_pub! {
-        /// Streaming, retry and verification settings.
-        fn pipeline(&self) -> &PipelineOptions {
-            &self.pipeline
-        }
-    }
-
-    test_util_pub! {
-        /// Limits applied when restoring or deep-verifying.
-        fn restore_limits(&self) -> &Limits {
-            &self.restore_limits
-        }
     }
 
     /// Parses and validates TOML text.

@@ -480,23 +480,9 @@ impl BackupReport {
     }
 
     test_util_pub! {
-        /// What collection found.
-        fn collection(&self) -> &CollectionReport {
-            &self.collection
-        }
-    }
-
-    test_util_pub! {
         /// Per store: does it hold a verified copy of every artifact?
         fn stores(&self) -> &[StoreSummary] {
             &self.stores
-        }
-    }
-
-    test_util_pub! {
-        /// Time spent per stage.
-        fn timings(&self) -> &StageTimings {
-            &self.timings
         }
     }
 

@@ -383,11 +383,6 @@ impl TryFrom<RawCollectConfig> for CollectSpec {
 }
 
 impl CollectSpec {
-    /// The paths of the roots, in config order.
-    pub fn root_paths(&self) -> impl ExactSizeIterator<Item = &std::path::Path> + '_ {
-        self.roots.iter().map(|r| r.path.as_path())
-    }
-
     /// Validates the `[collect]` table.
     pub(crate) fn from_raw(raw: &RawCollectConfig) -> Result<Self, SpecError> {
         let roots = validate_roots(&raw.roots)?;

@@ -124,18 +124,6 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
-    /// Whether the copy was also decrypted and its archive walked against its manifest.
-    pub fn is_deep(&self) -> bool {
-        self.deep.is_some()
-    }
-
-    test_util_pub! {
-        /// What the digest was compared with.
-        fn reference(&self) -> Reference {
-            self.reference
-        }
-    }
-
     test_util_pub! {
         /// The deep check, when asked for.
         fn deep(&self) -> Option<&DeepReport> {

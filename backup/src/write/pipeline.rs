@@ -132,13 +132,6 @@ impl Pipeline {
         &self.options.prefix
     }
 
-    test_util_pub! {
-        /// Streaming, retry and verification settings (the object-key prefix among them).
-        fn options(&self) -> &PipelineOptions {
-            &self.options
-        }
-    }
-
     /// The keys.
     pub fn keys(&self) -> &BackupKeys {
         &self.keys
