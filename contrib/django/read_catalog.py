@@ -57,6 +57,7 @@ def main(backup_id):
         "files_collected": b.metadata["files_collected"],
         "file_categories": b.metadata["file_categories"],
         "metadata_keys": sorted(b.metadata),
+        "metadata_null_keys": sorted(k for k, v in b.metadata.items() if v is None),
         "celery_task_id": b.celery_task_id,
         "initiated_by_id": b.initiated_by_id,
         "tenant_id": b.tenant_id,

@@ -260,6 +260,25 @@ fn check_verified_row(seen: &Value, call: &Value) -> String {
         seen["file_categories"]["docker"].as_u64().unwrap() > 0,
         "{seen}"
     );
+    // The rest of the report's facts, as Django reads them, each with a value.
+    let keys = seen["metadata_keys"].as_array().unwrap();
+    for key in [
+        "bytes",
+        "categories",
+        "file_list_sha256",
+        "left_out",
+        "main",
+        "secrets_suspected",
+        "skipped",
+        "stores",
+        "timings",
+    ] {
+        assert!(
+            keys.iter().any(|k| k == key),
+            "metadata lacks {key}: {seen}"
+        );
+    }
+    assert_eq!(seen["metadata_null_keys"], json!([]), "{seen}");
     let paths: Vec<&str> = seen["paths"]
         .as_array()
         .unwrap()
