@@ -177,6 +177,13 @@ async fn verify_list_dry_run_and_path_globs() {
 
     let out = w.run(&["verify", &artifact]).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("verified {artifact}\n  "))
+            && text.contains(" bytes, sha256 ")
+            && text.ends_with("(matches the digest recorded at upload)\n"),
+        "{text}"
+    );
     let out = w
         .run(&["verify", &artifact, "--deep", "--key-file", key_file])
         .await;
